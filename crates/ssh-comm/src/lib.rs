@@ -1,0 +1,1 @@
+//! SSH communicator (filled by the ssh helper).

@@ -1,0 +1,1 @@
+//! supervisor-sim (filled by the simulator helpers).

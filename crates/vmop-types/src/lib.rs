@@ -1,0 +1,1 @@
+//! VM Operator resource types shared by the builder and the simulator (filled by the simulator/builder helpers).

@@ -1,0 +1,1 @@
+//! cty JSON values from Builder.Prepare (CONTRACT: filled by the wire helper).

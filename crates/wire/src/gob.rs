@@ -1,0 +1,1 @@
+//! Go encoding/gob (CONTRACT: filled by the wire helper).

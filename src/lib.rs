@@ -1,0 +1,1 @@
+//! The `vsphere-supervisor` builder.
