@@ -1,1 +1,3 @@
 //! The `vsphere-supervisor` builder.
+pub mod config;
+pub mod runner;
