@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The project's test command (README, and what CI runs): installs what is missing, then checks
+# formatting and lints and runs every test, end-to-end ones with the real Packer 1.6.6 included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+export KUBECTL_120=${KUBECTL_120:-/opt/kubectl-1.20/usr/bin/kubectl}
+export PACKER_SSHD_LOCAL=${PACKER_SSHD_LOCAL:-$(cd .. && pwd)/shared/tools/sshd-local.sh}
+# Property tests run briefly in CI; raise PROPTEST_CASES locally for a longer fuzz.
+export PROPTEST_CASES=${PROPTEST_CASES:-256}
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked --no-fail-fast
