@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One-command demo: starts supervisor-sim, builds the plugin, installs it where Packer finds it,
+# and runs packer-examples/cloudinit.pkr.hcl to a published image (manifest printed at the end).
+#   scripts/demo.sh [TEMPLATE]      (default: packer-examples/cloudinit.pkr.hcl)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+template=${1:-packer-examples/cloudinit.pkr.hcl}
+bash scripts/install-deps.sh
+
+echo "== building the plugin and the simulator (release)"
+cargo build --release --locked -p packer-plugin-vsphere -p supervisor-sim
+
+work=$(mktemp -d /tmp/vsphere-supervisor-demo.XXXXXX)
+sim_pid=""
+cleanup() {
+  if [ -n "$sim_pid" ] && kill -0 "$sim_pid" 2>/dev/null; then
+    kill -TERM "$sim_pid" 2>/dev/null || true
+    wait "$sim_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+echo "== starting supervisor-sim (state and kubeconfig in $work)"
+"$root/target/release/supervisor-sim" serve --listen 127.0.0.1:0 \
+  --kubeconfig "$work/kubeconfig" --state "$work/state" >"$work/sim.out" 2>"$work/sim.log" &
+sim_pid=$!
+for _ in $(seq 1 200); do
+  grep -q "listening on" "$work/sim.out" 2>/dev/null && break
+  kill -0 "$sim_pid" 2>/dev/null || { cat "$work/sim.log" >&2; exit 1; }
+  sleep 0.05
+done
+cat "$work/sim.out"
+
+echo "== installing the plugin for Packer 1.6 (~/.packer.d/plugins/packer-builder-vsphere-supervisor)"
+mkdir -p "$HOME/.packer.d/plugins"
+install -m 0755 "$root/target/release/packer-plugin-vsphere" "$HOME/.packer.d/plugins/packer-builder-vsphere-supervisor"
+
+echo "== packer build $template"
+export KUBECONFIG="$work/kubeconfig"
+cd "$work"
+packer build -force "$root/$template"
+echo "== manifest"
+cat "$work/manifest.json" 2>/dev/null || cat "$root/packer-examples/manifest.json" 2>/dev/null || true
+echo "== objects left in the namespace (only the published image and the seed should remain)"
+kubectl get vm,vmservice,vmpub,secret,vmi -n demo 2>/dev/null || true
