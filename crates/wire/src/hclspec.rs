@@ -17,7 +17,20 @@ pub enum CtyType {
 pub enum Spec {
     /// `map[string]Spec`; the root of every builder's spec.
     Object(BTreeMap<String, Spec>),
-    Attr { name: String, ty: CtyType, required: bool },
-    Block { type_name: String, nested: Box<Spec>, required: bool },
-    BlockList { type_name: String, nested: Box<Spec>, min_items: i64, max_items: i64 },
+    Attr {
+        name: String,
+        ty: CtyType,
+        required: bool,
+    },
+    Block {
+        type_name: String,
+        nested: Box<Spec>,
+        required: bool,
+    },
+    BlockList {
+        type_name: String,
+        nested: Box<Spec>,
+        min_items: i64,
+        max_items: i64,
+    },
 }

@@ -5,6 +5,16 @@
 //! - [`gob`]: Go `encoding/gob`, for the HCL ConfigSpec and `CommandFinished`.
 //! - [`hclspec`]: the hcldec object spec a builder declares, and its gob and protobuf encodings.
 //! - [`ctyjson`]: cty JSON values that Packer sends in `Builder.Prepare`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod ctyjson;
 pub mod gob;
 pub mod hclspec;
