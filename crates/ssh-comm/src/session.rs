@@ -1,0 +1,749 @@
+//! Connecting (with retries, through an optional bastion) and running commands.
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use russh::client::{self, Handle, Msg};
+use russh::keys::{Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{Channel, ChannelMsg, Sig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::error::SshError;
+use crate::options::{host_port, Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
+
+/// Exit status reported when the command ended without an exit status or signal (the
+/// connection dropped); the value of Packer's `CmdDisconnect`.
+pub const EXIT_DISCONNECTED: i32 = 2300218;
+
+/// Chunk size for forwarding stdin and file data: one allocation serves many SSH packets.
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// The russh event handler: host-key policy and nothing else.
+struct ClientHandler {
+    target: String,
+    policy: HostKeyPolicy,
+    seen: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let (kind, fp) = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => (
+                key.algorithm().to_string(),
+                key.fingerprint(HashAlg::Sha256).to_string(),
+            ),
+            PublicKeyOrCertificate::Certificate(c) => (
+                format!("{} certificate", c.algorithm()),
+                c.public_key().fingerprint(HashAlg::Sha256).to_string(),
+            ),
+        };
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(fp.clone());
+        }
+        match &self.policy {
+            HostKeyPolicy::AcceptAny => {
+                info!(target = %self.target, "host key {kind} {fp} (accepted: new machine, nothing to pin)");
+                Ok(true)
+            }
+            HostKeyPolicy::Sha256(want) => {
+                let ok = want.trim() == fp;
+                if !ok {
+                    warn!(target = %self.target, "host key {kind} {fp} does not match expected {want}");
+                }
+                Ok(ok)
+            }
+        }
+    }
+}
+
+/// Authentication material loaded once, before any attempt.
+enum Prepared {
+    Password(String),
+    Key(Arc<PrivateKey>, Option<Box<Certificate>>),
+    Agent,
+}
+
+struct Inner {
+    handle: Handle<ClientHandler>,
+    target: String,
+    pty: bool,
+    transfer: TransferMethod,
+    rw_timeout: Option<Duration>,
+    host_key: Option<String>,
+    /// Keeps the jump-host connection (which carries ours) alive as long as we are.
+    _bastion: Option<Session>,
+}
+
+/// An authenticated SSH connection. Cheap to clone; every clone shares the connection.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+/// Why one attempt failed, deciding whether to retry.
+enum AttemptError {
+    /// TCP not up yet: retry until `ssh_timeout`.
+    Tcp(SshError),
+    /// Connected but handshake/auth failed: counts against `handshake_attempts`.
+    Handshake(SshError),
+    /// Retrying cannot help.
+    Fatal(SshError),
+}
+
+type BoxIo = Box<dyn Io>;
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+impl Session {
+    /// Connects and authenticates, retrying until `opts.ssh_timeout` elapses: TCP failures are
+    /// retried for the whole time, handshake/auth failures `handshake_attempts` times.
+    pub async fn connect(opts: &ConnectOptions, cancel: &CancellationToken) -> Result<Session, SshError> {
+        let deadline = Instant::now() + opts.ssh_timeout;
+        Self::connect_until(opts, cancel, deadline).await
+    }
+
+    fn connect_until<'a>(
+        opts: &'a ConnectOptions,
+        cancel: &'a CancellationToken,
+        deadline: Instant,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Session, SshError>> + Send + 'a>> {
+        Box::pin(async move {
+            let target = opts.target();
+            let config = Arc::new(opts.russh_config()?);
+            let auth = prepare_auth(opts)?;
+            if auth.is_empty() {
+                return Err(SshError::Config {
+                    target,
+                    msg: "no authentication method configured".into(),
+                });
+            }
+            let started = Instant::now();
+            let mut handshake_failures = 0u32;
+            let mut bastion: Option<Session> = None;
+            let mut last = String::from("none yet");
+            loop {
+                if let Some(b) = &opts.bastion {
+                    if bastion.as_ref().is_none_or(|s| s.is_closed()) {
+                        let s = Self::connect_until(b, cancel, deadline).await.map_err(|e| {
+                            SshError::Bastion {
+                                target: target.clone(),
+                                source: Box::new(e),
+                            }
+                        })?;
+                        bastion = Some(s);
+                    }
+                }
+                let attempt = attempt(opts, &config, &auth, bastion.as_ref());
+                let res = tokio::select! {
+                    _ = cancel.cancelled() => return Err(SshError::Cancelled { target, op: "connect".into() }),
+                    r = tokio::time::timeout_at(deadline, attempt) => r,
+                };
+                match res {
+                    Ok(Ok((handle, host_key))) => {
+                        info!(%target, "connected");
+                        return Ok(Session {
+                            inner: Arc::new(Inner {
+                                handle,
+                                target,
+                                pty: opts.pty,
+                                transfer: opts.transfer,
+                                rw_timeout: opts.read_write_timeout,
+                                host_key,
+                                _bastion: bastion,
+                            }),
+                        });
+                    }
+                    Ok(Err(AttemptError::Fatal(e))) => return Err(e),
+                    Ok(Err(AttemptError::Tcp(e))) => {
+                        debug!(%target, "waiting for ssh: {e}");
+                        last = e.to_string();
+                    }
+                    Ok(Err(AttemptError::Handshake(e))) => {
+                        handshake_failures += 1;
+                        if handshake_failures >= opts.handshake_attempts.max(1) {
+                            return Err(e);
+                        }
+                        debug!(%target, "handshake attempt {handshake_failures} failed: {e}");
+                        last = e.to_string();
+                    }
+                    Err(_) => {}
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(SshError::Timeout {
+                        target,
+                        waited: now - started,
+                        last,
+                    });
+                }
+                let pause = opts.retry_interval.min(deadline - now);
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(SshError::Cancelled { target, op: "connect".into() }),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        })
+    }
+
+    /// `user@host:port` of this connection.
+    pub fn target(&self) -> &str {
+        &self.inner.target
+    }
+
+    /// The server's `SHA256:` host key fingerprint.
+    pub fn host_key_fingerprint(&self) -> Option<&str> {
+        self.inner.host_key.as_deref()
+    }
+
+    /// The default transfer method from the options.
+    pub fn transfer_method(&self) -> TransferMethod {
+        self.inner.transfer
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.handle.is_closed()
+    }
+
+    /// Sends a disconnect; later calls on any clone fail.
+    pub async fn close(&self) -> Result<(), SshError> {
+        self.inner
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await
+            .map_err(|e| self.channel_err("disconnect", e))
+    }
+
+    pub(crate) fn channel_err(&self, op: &str, source: russh::Error) -> SshError {
+        SshError::Channel {
+            target: self.inner.target.clone(),
+            op: op.to_string(),
+            source,
+        }
+    }
+
+    /// Awaits `fut`, failing when no progress happens within `read_write_timeout`.
+    pub(crate) async fn within<T>(&self, op: &str, fut: impl Future<Output = T>) -> Result<T, SshError> {
+        match self.inner.rw_timeout {
+            None => Ok(fut.await),
+            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| SshError::Stalled {
+                target: self.inner.target.clone(),
+                op: op.to_string(),
+                timeout: t,
+            }),
+        }
+    }
+
+    pub(crate) async fn open_channel(&self, op: &str) -> Result<Channel<Msg>, SshError> {
+        self.within(op, self.inner.handle.channel_open_session())
+            .await?
+            .map_err(|e| self.channel_err(op, e))
+    }
+
+    /// Opens a channel running `command` and waits until the server has accepted it.
+    pub(crate) async fn exec_channel(&self, command: &str, pty: bool) -> Result<Channel<Msg>, SshError> {
+        let op = format!("exec {command:?}");
+        let mut ch = self.open_channel(&op).await?;
+        if pty {
+            ch.request_pty(true, "xterm", 80, 40, 0, 0, &[])
+                .await
+                .map_err(|e| self.channel_err("request pty", e))?;
+            self.await_reply(&mut ch, "request pty").await?;
+        }
+        ch.exec(true, command.as_bytes())
+            .await
+            .map_err(|e| self.channel_err(&op, e))?;
+        self.await_reply(&mut ch, &op).await?;
+        Ok(ch)
+    }
+
+    /// Waits for the reply to a `want_reply` channel request. Servers answer requests in order
+    /// and before any output of the started program, so nothing else of interest comes first.
+    pub(crate) async fn await_reply(&self, ch: &mut Channel<Msg>, op: &str) -> Result<(), SshError> {
+        loop {
+            match self.within(op, ch.wait()).await? {
+                Some(ChannelMsg::Success) => return Ok(()),
+                Some(ChannelMsg::Failure) => {
+                    return Err(SshError::Refused {
+                        target: self.inner.target.clone(),
+                        op: op.to_string(),
+                    })
+                }
+                Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
+                    return Err(self.channel_err(op, russh::Error::ChannelOpenFailure(
+                        russh::ChannelOpenFailure::ConnectFailed,
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Starts `command`. Returns once the server has accepted the exec request; the returned
+    /// [`Running`] yields the exit status after all output has been written to `stdout` and
+    /// `stderr` (each chunk is written and flushed as it arrives; both are shut down at the end,
+    /// which is how stream-backed sinks learn the output is complete). `stdin` is forwarded and
+    /// then closed with EOF; `None` sends EOF at once so readers of stdin do not hang.
+    pub async fn start<I, O, E>(
+        &self,
+        command: &str,
+        stdin: Option<I>,
+        stdout: O,
+        stderr: E,
+    ) -> Result<Running, SshError>
+    where
+        I: AsyncRead + Unpin + Send + 'static,
+        O: AsyncWrite + Unpin + Send + 'static,
+        E: AsyncWrite + Unpin + Send + 'static,
+    {
+        let ch = self.exec_channel(command, self.inner.pty).await?;
+        debug!(target = %self.inner.target, "started {command:?}");
+        let session = self.clone();
+        let command = command.to_string();
+        let task = tokio::spawn(async move { session.run_command(ch, &command, stdin, stdout, stderr).await });
+        Ok(Running { task })
+    }
+
+    /// [`start`](Self::start) and wait.
+    pub async fn exec<I, O, E>(&self, command: &str, stdin: Option<I>, stdout: O, stderr: E) -> Result<i32, SshError>
+    where
+        I: AsyncRead + Unpin + Send + 'static,
+        O: AsyncWrite + Unpin + Send + 'static,
+        E: AsyncWrite + Unpin + Send + 'static,
+    {
+        self.start(command, stdin, stdout, stderr).await?.wait().await
+    }
+
+    async fn run_command<I, O, E>(
+        &self,
+        ch: Channel<Msg>,
+        command: &str,
+        stdin: Option<I>,
+        mut stdout: O,
+        mut stderr: E,
+    ) -> Result<i32, SshError>
+    where
+        I: AsyncRead + Unpin + Send + 'static,
+        O: AsyncWrite + Unpin + Send + 'static,
+        E: AsyncWrite + Unpin + Send + 'static,
+    {
+        let op = format!("exec {command:?}");
+        let (mut rx, tx) = ch.split();
+        let feeder = {
+            let session = self.clone();
+            let op = op.clone();
+            tokio::spawn(async move {
+                if let Some(mut input) = stdin {
+                    let mut buf = BytesMut::with_capacity(CHUNK);
+                    loop {
+                        buf.reserve(CHUNK);
+                        match input.read_buf(&mut buf).await {
+                            Ok(0) => break,
+                            Ok(_) => {
+                                if let Err(e) = tx.data_bytes(buf.split().freeze()).await {
+                                    debug!("{op}: stdin not delivered: {e}");
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                warn!(target = %session.target(), "{op}: reading stdin: {e}");
+                                break;
+                            }
+                        }
+                    }
+                }
+                if let Err(e) = tx.eof().await {
+                    debug!("{op}: eof not delivered: {e}");
+                }
+            })
+        };
+        let mut status: Option<i32> = None;
+        let mut failure: Option<SshError> = None;
+        // A remote program may outlive our interest in its output only if the sink fails; we
+        // keep draining so the exit status is still learned.
+        while let Some(msg) = rx.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => {
+                    if failure.is_none() {
+                        if let Err(e) = write_flush(&mut stdout, &data).await {
+                            failure = Some(SshError::io("write stdout of", &command, e));
+                        }
+                    }
+                }
+                ChannelMsg::ExtendedData { data, ext } => {
+                    if ext == 1 && failure.is_none() {
+                        if let Err(e) = write_flush(&mut stderr, &data).await {
+                            failure = Some(SshError::io("write stderr of", &command, e));
+                        }
+                    }
+                }
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
+                ChannelMsg::ExitSignal { signal_name, error_message, .. } => {
+                    debug!("{op}: killed by signal {signal_name:?} {error_message}");
+                    status = Some(128 + signal_number(&signal_name));
+                }
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        feeder.abort();
+        let _ = stdout.shutdown().await;
+        let _ = stderr.shutdown().await;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let status = status.unwrap_or(EXIT_DISCONNECTED);
+        debug!(target = %self.inner.target, "{op} exited with {status}");
+        Ok(status)
+    }
+}
+
+/// A started command.
+pub struct Running {
+    task: JoinHandle<Result<i32, SshError>>,
+}
+
+impl Running {
+    /// The exit status: the program's, `128 + signal number` when a signal ended it, or
+    /// [`EXIT_DISCONNECTED`] when the server reported neither.
+    pub async fn wait(self) -> Result<i32, SshError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(SshError::io(
+                "wait for",
+                "remote command",
+                std::io::Error::other(e.to_string()),
+            )),
+        }
+    }
+
+    /// The same as [`wait`](Self::wait), boxed and `'static` for trait objects.
+    pub fn into_future(self) -> impl Future<Output = Result<i32, SshError>> + Send + 'static {
+        self.wait()
+    }
+}
+
+async fn write_flush<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> std::io::Result<()> {
+    w.write_all(data).await?;
+    w.flush().await
+}
+
+/// Linux signal numbers, as Go's ssh package maps exit-signal names.
+fn signal_number(sig: &Sig) -> i32 {
+    match sig {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::USR1 => 10,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        Sig::Custom(name) => match name.as_str() {
+            "USR2" => 12,
+            _ => 0,
+        },
+    }
+}
+
+fn read_source(target: &str, what: &str, src: &KeySource) -> Result<String, SshError> {
+    match src {
+        KeySource::Inline(s) => Ok(s.clone()),
+        KeySource::File(p) => std::fs::read_to_string(p).map_err(|e| SshError::Key {
+            target: target.to_string(),
+            what: format!("{what} {}", p.display()),
+            msg: e.to_string(),
+        }),
+    }
+}
+
+fn prepare_auth(opts: &ConnectOptions) -> Result<Vec<Prepared>, SshError> {
+    let target = opts.target();
+    let mut out = Vec::new();
+    for a in &opts.auth {
+        match a {
+            Auth::Password(p) => out.push(Prepared::Password(p.clone())),
+            Auth::Agent => out.push(Prepared::Agent),
+            Auth::PrivateKey {
+                key,
+                passphrase,
+                certificate,
+            } => {
+                let text = read_source(&target, "private key", key)?;
+                let what = match key {
+                    KeySource::File(p) => format!("private key {}", p.display()),
+                    KeySource::Inline(_) => "private key".to_string(),
+                };
+                let pk = russh::keys::decode_secret_key(&text, passphrase.as_deref()).map_err(|e| {
+                    SshError::Key {
+                        target: target.clone(),
+                        what: what.clone(),
+                        msg: e.to_string(),
+                    }
+                })?;
+                let cert = match certificate {
+                    None => None,
+                    Some(c) => {
+                        let text = read_source(&target, "certificate", c)?;
+                        let cert = Certificate::from_openssh(text.trim()).map_err(|e| SshError::Key {
+                            target: target.clone(),
+                            what: "certificate".into(),
+                            msg: e.to_string(),
+                        })?;
+                        Some(Box::new(cert))
+                    }
+                };
+                out.push(Prepared::Key(Arc::new(pk), cert));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One connection attempt: transport, handshake, authentication.
+async fn attempt(
+    opts: &ConnectOptions,
+    config: &Arc<client::Config>,
+    auth: &[Prepared],
+    bastion: Option<&Session>,
+) -> Result<(Handle<ClientHandler>, Option<String>), AttemptError> {
+    let target = opts.target();
+    let stream: BoxIo = match bastion {
+        None => {
+            let addr = host_port(&opts.host, opts.port);
+            let tcp = tokio::time::timeout(opts.connect_timeout, tokio::net::TcpStream::connect(addr.as_str()))
+                .await
+                .map_err(|_| {
+                    AttemptError::Tcp(SshError::Tcp {
+                        target: target.clone(),
+                        msg: format!("no answer within {:?}", opts.connect_timeout),
+                    })
+                })?
+                .map_err(|e| {
+                    AttemptError::Tcp(SshError::Tcp {
+                        target: target.clone(),
+                        msg: e.to_string(),
+                    })
+                })?;
+            let _ = tcp.set_nodelay(true);
+            Box::new(tcp)
+        }
+        Some(b) => {
+            let ch = tokio::time::timeout(
+                opts.connect_timeout,
+                b.inner
+                    .handle
+                    .channel_open_direct_tcpip(opts.host.clone(), u32::from(opts.port), "127.0.0.1", 0),
+            )
+            .await
+            .map_err(|_| {
+                AttemptError::Tcp(SshError::Tcp {
+                    target: target.clone(),
+                    msg: format!("bastion {} opened no channel within {:?}", b.target(), opts.connect_timeout),
+                })
+            })?
+            .map_err(|e| {
+                AttemptError::Tcp(SshError::Tcp {
+                    target: target.clone(),
+                    msg: format!("through bastion {}: {e}", b.target()),
+                })
+            })?;
+            Box::new(ch.into_stream())
+        }
+    };
+    let seen = Arc::new(Mutex::new(None));
+    let handler = ClientHandler {
+        target: target.clone(),
+        policy: opts.host_key_policy.clone(),
+        seen: seen.clone(),
+    };
+    let mut handle = client::connect_stream(config.clone(), stream, handler)
+        .await
+        .map_err(|e| {
+            let rejected = matches!(e, russh::Error::UnknownKey);
+            let e = SshError::Handshake {
+                target: target.clone(),
+                source: e,
+            };
+            // A host key that fails the policy will not change by retrying.
+            if rejected {
+                AttemptError::Fatal(e)
+            } else {
+                AttemptError::Handshake(e)
+            }
+        })?;
+    let host_key = seen.lock().ok().and_then(|s| s.clone());
+    authenticate(&mut handle, opts, auth).await?;
+    Ok((handle, host_key))
+}
+
+async fn authenticate(
+    handle: &mut Handle<ClientHandler>,
+    opts: &ConnectOptions,
+    auth: &[Prepared],
+) -> Result<(), AttemptError> {
+    let target = opts.target();
+    let user = opts.username.as_str();
+    let mut tried: Vec<String> = Vec::new();
+    let mut allowed = String::from("unknown");
+    let handshake = |e: russh::Error| {
+        AttemptError::Handshake(SshError::Handshake {
+            target: target.clone(),
+            source: e,
+        })
+    };
+    for (a, spec) in auth.iter().zip(&opts.auth) {
+        tried.push(spec.name().to_string());
+        let result = match a {
+            Prepared::Password(p) => handle.authenticate_password(user, p.clone()).await.map_err(handshake)?,
+            Prepared::Key(key, None) => {
+                let hash = if key.algorithm().is_rsa() {
+                    handle
+                        .best_supported_rsa_hash()
+                        .await
+                        .map_err(handshake)?
+                        .unwrap_or(Some(HashAlg::Sha256))
+                } else {
+                    None
+                };
+                handle
+                    .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                    .await
+                    .map_err(handshake)?
+            }
+            Prepared::Key(key, Some(cert)) => handle
+                .authenticate_openssh_cert(user, key.clone(), (**cert).clone())
+                .await
+                .map_err(handshake)?,
+            Prepared::Agent => match agent_auth(handle, user).await {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(msg) => {
+                    debug!(%target, "agent auth: {msg}");
+                    continue;
+                }
+            },
+        };
+        match result {
+            russh::client::AuthResult::Success => return Ok(()),
+            russh::client::AuthResult::Failure {
+                remaining_methods, ..
+            } => {
+                allowed = remaining_methods
+                    .iter()
+                    .map(<&str>::from)
+                    .collect::<Vec<_>>()
+                    .join(",");
+            }
+        }
+    }
+    Err(AttemptError::Handshake(SshError::Auth {
+        target,
+        tried: tried.join(", "),
+        allowed,
+    }))
+}
+
+/// Tries every agent identity; `Ok(None)` when the agent holds none.
+async fn agent_auth(
+    handle: &mut Handle<ClientHandler>,
+    user: &str,
+) -> Result<Option<russh::client::AuthResult>, String> {
+    let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+        .await
+        .map_err(|e| format!("connect to SSH_AUTH_SOCK: {e}"))?;
+    let ids = agent.request_identities().await.map_err(|e| e.to_string())?;
+    let mut last = None;
+    for id in ids {
+        let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
+            continue;
+        };
+        let hash = if key.algorithm().is_rsa() {
+            Some(HashAlg::Sha256)
+        } else {
+            None
+        };
+        match handle.authenticate_publickey_with(user, key, hash, &mut agent).await {
+            Ok(r) if r.success() => return Ok(Some(r)),
+            Ok(r) => last = Some(r),
+            Err(e) => debug!("agent key refused: {e}"),
+        }
+    }
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_map_like_go() {
+        assert_eq!(128 + signal_number(&Sig::KILL), 137);
+        assert_eq!(128 + signal_number(&Sig::TERM), 143);
+        assert_eq!(signal_number(&Sig::Custom("WEIRD".into())), 0);
+    }
+
+    #[tokio::test]
+    async fn no_auth_is_a_config_error() {
+        let o = ConnectOptions::new("127.0.0.1", 1, "u");
+        let e = Session::connect(&o, &CancellationToken::new()).await.err().map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("no authentication method"));
+    }
+
+    #[tokio::test]
+    async fn bad_inline_key_is_reported_before_connecting() {
+        let mut o = ConnectOptions::new("127.0.0.1", 1, "u");
+        o.auth = vec![Auth::PrivateKey {
+            key: KeySource::Inline("not a key".into()),
+            passphrase: None,
+            certificate: None,
+        }];
+        let e = Session::connect(&o, &CancellationToken::new()).await.err().map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("load private key"));
+    }
+
+    #[tokio::test]
+    async fn closed_port_times_out_with_last_error() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let mut o = ConnectOptions::new("127.0.0.1", port, "u");
+        o.auth = vec![Auth::Password("x".into())];
+        o.ssh_timeout = Duration::from_millis(300);
+        o.retry_interval = Duration::from_millis(50);
+        let e = Session::connect(&o, &CancellationToken::new()).await.err().unwrap().to_string();
+        assert!(e.contains("timeout") && e.contains(&format!("u@127.0.0.1:{port}")) && e.contains("refused"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_connecting() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let mut o = ConnectOptions::new("127.0.0.1", port, "u");
+        o.auth = vec![Auth::Password("x".into())];
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            c2.cancel();
+        });
+        let e = tokio::time::timeout(Duration::from_secs(5), Session::connect(&o, &cancel))
+            .await
+            .unwrap()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cancelled"), "{e}");
+    }
+}
