@@ -7,3 +7,5 @@
 //! - `service`: one module per remote interface (client proxy + server adapter + wire structs).
 //! - `plugin`: the handshake, `describe` and `start`, and serving one builder.
 pub mod api;
+pub mod broker;
+pub mod mux;
