@@ -59,7 +59,17 @@ fn shape(msg: impl Into<String>) -> SpecError {
 
 // Registered gob names (Go's `gob.Register` naming: pointer registrations get
 // `*<short pkg>.<Type>`, named non-pointer types get the full import path).
-pub const GOB_OBJECT_SPEC: &str = "github.com/hashicorp/hcl/v2/hcldec.ObjectSpec";
+//
+// `hcldec.ObjectSpec` is a named map type, so its name carries the *package path* as the Go
+// binary of Packer core sees it, and that depends on how core was built:
+// - Debian's Packer 1.6.6 (GOPATH build with vendoring, the one installed here) registers
+//   [`GOB_OBJECT_SPEC_VENDORED`] (observed in ConfigSpecs of its built-in builders);
+// - module builds (upstream release binaries, Packer >= 1.7) register [`GOB_OBJECT_SPEC_MODULE`].
+// The name only appears when an ObjectSpec is nested in a block, and core refuses names
+// it has not registered, so the encoder takes it as a parameter ([`GobNames`]).
+pub const GOB_OBJECT_SPEC_VENDORED: &str =
+    "github.com/hashicorp/packer/vendor/github.com/hashicorp/hcl/v2/hcldec.ObjectSpec";
+pub const GOB_OBJECT_SPEC_MODULE: &str = "github.com/hashicorp/hcl/v2/hcldec.ObjectSpec";
 pub const GOB_ATTR_SPEC: &str = "*hcldec.AttrSpec";
 pub const GOB_BLOCK_SPEC: &str = "*hcldec.BlockSpec";
 pub const GOB_BLOCK_LIST_SPEC: &str = "*hcldec.BlockListSpec";
@@ -180,8 +190,44 @@ impl CtyType {
     }
 }
 
+/// Registered gob names that depend on how Packer core was built (see
+/// [`GOB_OBJECT_SPEC_VENDORED`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GobNames {
+    /// Interface name of a nested `hcldec.ObjectSpec` (inside a block spec).
+    pub object_spec: String,
+}
+
+impl GobNames {
+    /// Debian's Packer 1.6.6 (vendored GOPATH build), the Packer installed here.
+    pub fn vendored() -> Self {
+        GobNames {
+            object_spec: GOB_OBJECT_SPEC_VENDORED.to_owned(),
+        }
+    }
+    /// Packer built in module mode (upstream release binaries).
+    pub fn module() -> Self {
+        GobNames {
+            object_spec: GOB_OBJECT_SPEC_MODULE.to_owned(),
+        }
+    }
+}
+
+impl Default for GobNames {
+    /// [`GobNames::vendored`]: what the Packer 1.6.6 used in this project's tests expects.
+    fn default() -> Self {
+        Self::vendored()
+    }
+}
+
+/// Whether a gob interface name denotes `hcldec.ObjectSpec`, whatever the package path.
+fn is_object_spec_name(name: &str) -> bool {
+    name == "hcldec.ObjectSpec" || name.ends_with("/hcldec.ObjectSpec")
+}
+
 /// Type ids of the spec types on one gob stream, defined on first use.
-struct SpecTypes {
+struct SpecTypes<'n> {
+    names: &'n GobNames,
     object: i64,
     attr: Option<i64>,
     block: Option<i64>,
@@ -192,7 +238,14 @@ impl Spec {
     /// The gob bytes of this spec as `hcldec.ObjectSpec` (what Packer's `ConfigSpec`
     /// decoder expects when the root is an `Object`): all type definitions first, then one
     /// value message.
+    ///
+    /// Uses [`GobNames::default`]; see [`Spec::to_gob_with`] for other Packer builds.
     pub fn to_gob(&self) -> Vec<u8> {
+        self.to_gob_with(&GobNames::default())
+    }
+
+    /// [`Spec::to_gob`] with explicit build-dependent gob names.
+    pub fn to_gob_with(&self, names: &GobNames) -> Vec<u8> {
         let mut enc = StreamEncoder::new();
         // Mirror Go's order: ObjectSpec first, then the specs in the order they occur.
         let object = enc.define(&WireType::Map {
@@ -201,6 +254,7 @@ impl Spec {
             elem: gob::ids::INTERFACE,
         });
         let mut types = SpecTypes {
+            names,
             object,
             attr: None,
             block: None,
@@ -212,7 +266,7 @@ impl Spec {
         enc.finish()
     }
 
-    fn define_types(&self, enc: &mut StreamEncoder, t: &mut SpecTypes) {
+    fn define_types(&self, enc: &mut StreamEncoder, t: &mut SpecTypes<'_>) {
         match self {
             Spec::Object(m) => {
                 for s in m.values() {
@@ -275,7 +329,7 @@ impl Spec {
 
     /// (type id, is struct, value encoding without singleton prefix). `define_types` has
     /// run over this spec, so every id it needs exists; `unwrap_or` keeps the code total.
-    fn gob_body(&self, t: &SpecTypes) -> (i64, bool, Vec<u8>) {
+    fn gob_body(&self, t: &SpecTypes<'_>) -> (i64, bool, Vec<u8>) {
         match self {
             Spec::Object(m) => {
                 let mut b = Vec::new();
@@ -320,21 +374,22 @@ impl Spec {
         }
     }
 
-    fn gob_name(&self) -> &'static str {
+    fn gob_name<'n>(&self, names: &'n GobNames) -> &'n str {
         match self {
-            Spec::Object(_) => GOB_OBJECT_SPEC,
+            Spec::Object(_) => &names.object_spec,
             Spec::Attr { .. } => GOB_ATTR_SPEC,
             Spec::Block { .. } => GOB_BLOCK_SPEC,
             Spec::BlockList { .. } => GOB_BLOCK_LIST_SPEC,
         }
     }
 
-    fn write_interface(&self, out: &mut Vec<u8>, t: &SpecTypes) {
+    fn write_interface(&self, out: &mut Vec<u8>, t: &SpecTypes<'_>) {
         let (id, is_struct, body) = self.gob_body(t);
-        gob::write_interface(out, self.gob_name(), id, is_struct, &body);
+        gob::write_interface(out, self.gob_name(t.names), id, is_struct, &body);
     }
 
-    /// Parses a gob `hcldec.ObjectSpec` stream (as Go's builders send it).
+    /// Parses a gob `hcldec.ObjectSpec` stream (as Go's builders send it). Nested object
+    /// specs are recognised under any package path.
     pub fn from_gob(bytes: &[u8]) -> Result<Spec, SpecError> {
         let values = gob::decode_all(bytes)?;
         let [root] = values.as_slice() else {
@@ -385,8 +440,10 @@ impl Spec {
                 None => Err(shape(format!("{name} without Nested"))),
             }
         };
+        if is_object_spec_name(name) {
+            return Self::object_from_gob(value, depth);
+        }
         match name.as_str() {
-            GOB_OBJECT_SPEC => Self::object_from_gob(value, depth),
             GOB_ATTR_SPEC => {
                 let Some(GobValue::Encoded { bytes, .. }) = value.field("Type") else {
                     return Err(shape(format!("AttrSpec {} without Type", string("Name"))));

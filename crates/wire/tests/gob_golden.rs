@@ -3,7 +3,7 @@
 //! must decode to the same structure, both with our decoder and with the reference Python
 //! decoder from the captures.
 use packer_wire::gob::{self, GobValue};
-use packer_wire::hclspec::{CtyType, Spec};
+use packer_wire::hclspec::{CtyType, GobNames, Spec};
 use packer_wire::msgpack::{self, Value};
 use serde_json::{json, Value as J};
 use std::path::{Path, PathBuf};
@@ -254,8 +254,15 @@ fn nested_blocks_survive_both_decoders() {
     assert_eq!(n[0]["map"]["boot"]["iface"], json!("*hcldec.BlockSpec"));
     assert_eq!(
         n[0]["map"]["boot"]["value"]["fields"]["Nested"]["iface"],
+        json!("github.com/hashicorp/packer/vendor/github.com/hashicorp/hcl/v2/hcldec.ObjectSpec")
+    );
+    let module = spec.to_gob_with(&GobNames::module());
+    let nm = J::Array(gob::decode_all(&module).unwrap().iter().map(norm).collect());
+    assert_eq!(
+        nm[0]["map"]["boot"]["value"]["fields"]["Nested"]["iface"],
         json!("github.com/hashicorp/hcl/v2/hcldec.ObjectSpec")
     );
+    assert_eq!(Spec::from_gob(&module).unwrap(), spec);
     assert_eq!(n[0]["map"]["disk"]["value"]["fields"]["MaxItems"], json!(4));
     let dir = std::env::temp_dir().join(format!("packer-wire-gob-n-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -265,4 +272,72 @@ fn nested_blocks_survive_both_decoders() {
         assert_eq!(py, n);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ConfigSpecs of builders built into Debian's Packer 1.6.6 (fetched with
+/// tests/data/fetch_builtin_spec.py): Go's encoding of blocks, block lists and nested object
+/// specs, with the vendored package path in the ObjectSpec name.
+#[test]
+fn builtin_builder_specs_with_blocks() {
+    for (file, blocks, lists) in [("amazon-ebs.gob", 8, 12), ("vsphere-iso.gob", 2, 2)] {
+        let go = std::fs::read(data_dir().join("builtin_specs").join(file)).unwrap();
+        let spec = Spec::from_gob(&go).unwrap();
+        let (mut nb, mut nl) = (0, 0);
+        fn walk(s: &Spec, nb: &mut usize, nl: &mut usize) {
+            match s {
+                Spec::Object(m) => m.values().for_each(|v| walk(v, nb, nl)),
+                Spec::Block { nested, .. } => {
+                    *nb += 1;
+                    walk(nested, nb, nl)
+                }
+                Spec::BlockList { nested, .. } => {
+                    *nl += 1;
+                    walk(nested, nb, nl)
+                }
+                Spec::Attr { .. } => {}
+            }
+        }
+        walk(&spec, &mut nb, &mut nl);
+        assert_eq!((nb, nl), (blocks, lists), "{file}");
+
+        // Our re-encoding has the same structure as Go's, for both decoders.
+        let ours = spec.to_gob();
+        assert_eq!(Spec::from_gob(&ours).unwrap(), spec);
+        let n_go = J::Array(gob::decode_all(&go).unwrap().iter().map(norm).collect());
+        let n_ours = J::Array(gob::decode_all(&ours).unwrap().iter().map(norm).collect());
+        assert_eq!(n_ours, n_go, "{file}");
+        let dir = std::env::temp_dir().join(format!("packer-wire-gob-b-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (pg, po) = (dir.join("go.gob"), dir.join("ours.gob"));
+        std::fs::write(&pg, &go).unwrap();
+        std::fs::write(&po, &ours).unwrap();
+        if let (Some(py_go), Some(py_ours)) = (python_norm(&pg), python_norm(&po)) {
+            assert_eq!(py_go, n_go, "{file}");
+            assert_eq!(py_ours, n_go, "{file}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let go = std::fs::read(data_dir().join("builtin_specs/vsphere-iso.gob")).unwrap();
+    let Spec::Object(m) = Spec::from_gob(&go).unwrap() else {
+        panic!()
+    };
+    match m.get("network_adapters") {
+        Some(Spec::BlockList {
+            type_name, nested, ..
+        }) => {
+            assert_eq!(type_name, "network_adapters");
+            let Spec::Object(inner) = &**nested else {
+                panic!()
+            };
+            assert!(matches!(
+                inner.get("network"),
+                Some(Spec::Attr {
+                    ty: CtyType::String,
+                    ..
+                })
+            ));
+        }
+        other => panic!("network_adapters: {other:?}"),
+    }
+    assert!(matches!(m.get("export"), Some(Spec::Block { .. })));
 }
