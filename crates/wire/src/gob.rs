@@ -1043,6 +1043,47 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_rejected_without_overflow() {
+        // type 65 = []65 (a slice of itself), nested far deeper than MAX_DEPTH.
+        let mut enc = StreamEncoder::new();
+        let id = enc.reserve_id();
+        enc.define_as(
+            id,
+            &WireType::Slice {
+                name: "S".into(),
+                elem: id,
+            },
+        );
+        let mut body = vec![1u8; 5000];
+        body.push(0);
+        enc.value(id, false, &body);
+        assert!(matches!(
+            decode_all(&enc.finish()),
+            Err(GobError::Invalid { reason, .. }) if reason.contains("nesting")
+        ));
+        // Nested interfaces: []interface{} whose elements are that slice again.
+        let mut enc = StreamEncoder::new();
+        let id = enc.define(&WireType::Slice {
+            name: "I".into(),
+            elem: ids::INTERFACE,
+        });
+        let mut body = Vec::new();
+        for _ in 0..1000 {
+            write_uint(&mut body, 1);
+            write_string(&mut body, "x");
+            write_int(&mut body, id);
+            write_uint(&mut body, 0);
+            body.push(0);
+        }
+        write_uint(&mut body, 0);
+        enc.value(id, false, &body);
+        assert!(matches!(
+            decode_all(&enc.finish()),
+            Err(GobError::Invalid { reason, .. }) if reason.contains("nesting")
+        ));
+    }
+
+    #[test]
     fn truncated_and_garbage() {
         let data = encode_command_finished(9);
         for cut in 1..data.len() {
