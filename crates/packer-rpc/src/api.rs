@@ -46,7 +46,12 @@ pub trait Ui: Send + Sync {
     async fn machine(&self, category: &str, args: &[String]);
     async fn ask(&self, query: &str) -> Result<String, BoxError>;
     /// `Ui.NewTrackProgress`: returns the tracker id used by [`Ui::progress_add`]/[`Ui::progress_close`].
-    async fn new_track_progress(&self, src: &str, total: i64, current: i64) -> Result<String, BoxError>;
+    async fn new_track_progress(
+        &self,
+        src: &str,
+        total: i64,
+        current: i64,
+    ) -> Result<String, BoxError>;
     async fn progress_add(&self, id: &str, n: i64);
     async fn progress_close(&self, id: &str);
 }
@@ -92,11 +97,17 @@ pub type ExitFuture = BoxFuture<'static, Result<i32, BoxError>>;
 pub trait Communicator: Send + Sync {
     /// Starts `cmd`; `Ok` means it has started. The returned future yields its exit status.
     async fn start(&self, cmd: RemoteCommand) -> Result<ExitFuture, BoxError>;
-    async fn upload(&self, path: &str, data: BoxRead, info: Option<FileInfo>) -> Result<(), BoxError>;
+    async fn upload(
+        &self,
+        path: &str,
+        data: BoxRead,
+        info: Option<FileInfo>,
+    ) -> Result<(), BoxError>;
     /// `src` is a local path (Packer core and the plugin share a host).
     async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<(), BoxError>;
     async fn download(&self, path: &str, sink: BoxWrite) -> Result<(), BoxError>;
-    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<(), BoxError>;
+    async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String])
+        -> Result<(), BoxError>;
 }
 
 /// The result of a build, served to core until the process is killed.

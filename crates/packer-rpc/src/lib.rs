@@ -3,9 +3,13 @@
 //! # Layout
 //! - [`api`]: the traits a plugin implements (Builder, Communicator, Artifact) or calls (Ui, Hook).
 //! - `mux`: hashicorp/yamux sessions; `broker`: Packer's MuxBroker on top.
-//! - `netrpc`: Go net/rpc with the MessagePack codec, client and server.
-//! - `service`: one module per remote interface (client proxy + server adapter + wire structs).
+//! - [`netrpc`]: Go net/rpc with the MessagePack codec, client and server.
+//! - [`service`]: one module per remote interface (client proxy + server adapter + wire structs).
 //! - `plugin`: the handshake, `describe` and `start`, and serving one builder.
 pub mod api;
 pub mod broker;
 pub mod mux;
+pub mod netrpc;
+pub mod plugin;
+pub mod service;
+pub mod val;

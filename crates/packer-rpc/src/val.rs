@@ -5,7 +5,12 @@
 //! here accepts both signed and unsigned encodings.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
 )]
 use packer_wire::msgpack::Value;
 
@@ -15,7 +20,12 @@ where
     I: IntoIterator<Item = (K, Value)>,
     K: Into<String>,
 {
-    Value::Map(entries.into_iter().map(|(k, v)| (Value::Str(k.into()), v)).collect())
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::Str(k.into()), v))
+            .collect(),
+    )
 }
 
 pub fn str(s: impl Into<String>) -> Value {

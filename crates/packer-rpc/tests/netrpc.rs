@@ -36,7 +36,12 @@ impl Service for Slow {
 fn start() -> Client {
     let (a, b) = tokio::io::duplex(1 << 16);
     let server = Server::new();
-    server.register("Slow", Arc::new(Slow { release: Notify::new() }));
+    server.register(
+        "Slow",
+        Arc::new(Slow {
+            release: Notify::new(),
+        }),
+    );
     tokio::spawn(async move { server.serve(b).await });
     Client::new(a)
 }
@@ -52,7 +57,11 @@ async fn blocked_call_does_not_block_others() {
     assert_eq!(packer_rpc::val::as_u64(&echo), Some(7));
     assert!(!waiting.is_finished());
     c.call("Slow.Release", &Value::Nil).await.unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(r, Value::Str("waited".into()));
 }
 
@@ -76,17 +85,30 @@ async fn errors_use_go_texts() {
         other => panic!("{other:?}"),
     }
     // Service names may themselves contain dots (progress trackers: `Uiupfile.txtAB12cd.Add`).
-    assert_eq!(c.call("Slow.Echo", &Value::Str("x".into())).await.unwrap(), Value::Str("x".into()));
+    assert_eq!(
+        c.call("Slow.Echo", &Value::Str("x".into())).await.unwrap(),
+        Value::Str("x".into())
+    );
 }
 
 #[tokio::test]
 async fn dotted_service_names_dispatch_on_last_dot() {
     let (a, b) = tokio::io::duplex(1 << 16);
     let server = Server::new();
-    server.register("Uiupfile.txtB9ffU6", Arc::new(Slow { release: Notify::new() }));
+    server.register(
+        "Uiupfile.txtB9ffU6",
+        Arc::new(Slow {
+            release: Notify::new(),
+        }),
+    );
     tokio::spawn(async move { server.serve(b).await });
     let c = Client::new(a);
-    assert_eq!(c.call("Uiupfile.txtB9ffU6.Echo", &Value::Int(13)).await.unwrap(), Value::Int(13));
+    assert_eq!(
+        c.call("Uiupfile.txtB9ffU6.Echo", &Value::Int(13))
+            .await
+            .unwrap(),
+        Value::Int(13)
+    );
 }
 
 #[tokio::test]
@@ -99,9 +121,17 @@ async fn connection_loss_fails_pending_calls() {
         let (h, _) = r.read_request().await.unwrap().unwrap();
         assert_eq!(h.service_method, "Builder.Run");
     });
-    let res = tokio::time::timeout(Duration::from_secs(5), c.call("Builder.Run", &Value::Uint(1))).await.unwrap();
+    let res = tokio::time::timeout(
+        Duration::from_secs(5),
+        c.call("Builder.Run", &Value::Uint(1)),
+    )
+    .await
+    .unwrap();
     peer.await.unwrap();
-    assert!(matches!(res, Err(RpcError::ConnectionLost { .. })), "{res:?}");
+    assert!(
+        matches!(res, Err(RpcError::ConnectionLost { .. })),
+        "{res:?}"
+    );
     // And later calls fail at once.
     let res = c.call("Builder.Cancel", &Value::Nil).await;
     assert!(res.is_err());
@@ -111,7 +141,12 @@ async fn connection_loss_fails_pending_calls() {
 async fn server_reads_requests_split_across_writes() {
     let (a, b) = tokio::io::duplex(1 << 16);
     let server = Server::new();
-    server.register("Slow", Arc::new(Slow { release: Notify::new() }));
+    server.register(
+        "Slow",
+        Arc::new(Slow {
+            release: Notify::new(),
+        }),
+    );
     tokio::spawn(async move { server.serve(b).await });
     let (rd, mut wr) = tokio::io::split(a);
     let mut bytes = Vec::new();
@@ -140,7 +175,9 @@ async fn many_concurrent_calls_match_by_seq() {
     let mut tasks = Vec::new();
     for i in 0..200u64 {
         let c = c.clone();
-        tasks.push(tokio::spawn(async move { (i, c.call("Slow.Echo", &Value::Uint(i)).await.unwrap()) }));
+        tasks.push(tokio::spawn(async move {
+            (i, c.call("Slow.Echo", &Value::Uint(i)).await.unwrap())
+        }));
     }
     for t in tasks {
         let (i, v) = t.await.unwrap();

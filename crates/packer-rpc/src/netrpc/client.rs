@@ -19,14 +19,20 @@ pub enum RpcError {
     #[error("rpc {method}: connection lost: {reason}")]
     ConnectionLost { method: String, reason: String },
     #[error("rpc {method}: send request: {source}")]
-    Send { method: String, source: std::io::Error },
+    Send {
+        method: String,
+        source: std::io::Error,
+    },
     #[error("rpc {method}: unexpected reply: {detail}")]
     BadReply { method: String, detail: String },
 }
 
 impl RpcError {
     pub fn bad_reply(method: &str, detail: impl Into<String>) -> Self {
-        RpcError::BadReply { method: method.to_string(), detail: detail.into() }
+        RpcError::BadReply {
+            method: method.to_string(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -66,7 +72,10 @@ fn fail_all(pending: &Mutex<Pending>, reason: String) {
         Err(_) => return,
     };
     for (_, (method, tx)) in waiting {
-        let _ = tx.send(Err(RpcError::ConnectionLost { method, reason: reason.clone() }));
+        let _ = tx.send(Err(RpcError::ConnectionLost {
+            method,
+            reason: reason.clone(),
+        }));
     }
 }
 
@@ -124,9 +133,15 @@ impl Client {
                 .inner
                 .pending
                 .lock()
-                .map_err(|_| RpcError::ConnectionLost { method: service_method.into(), reason: "client state poisoned".into() })?;
+                .map_err(|_| RpcError::ConnectionLost {
+                    method: service_method.into(),
+                    reason: "client state poisoned".into(),
+                })?;
             if let Some(reason) = &p.closed {
-                return Err(RpcError::ConnectionLost { method: service_method.into(), reason: reason.clone() });
+                return Err(RpcError::ConnectionLost {
+                    method: service_method.into(),
+                    reason: reason.clone(),
+                });
             }
             let seq = p.next_seq;
             p.next_seq += 1;
@@ -139,19 +154,25 @@ impl Client {
             if let Ok(mut p) = self.inner.pending.lock() {
                 p.waiting.remove(&seq);
             }
-            return Err(RpcError::Send { method: service_method.into(), source });
+            return Err(RpcError::Send {
+                method: service_method.into(),
+                source,
+            });
         }
         match rx.await {
             Ok(reply) => reply,
-            Err(_) => Err(RpcError::ConnectionLost { method: service_method.into(), reason: "client shut down".into() }),
+            Err(_) => Err(RpcError::ConnectionLost {
+                method: service_method.into(),
+                reason: "client shut down".into(),
+            }),
         }
     }
 
     async fn write(&self, buf: &[u8]) -> std::io::Result<()> {
         let mut guard = self.inner.writer.lock().await;
-        let w = guard
-            .as_mut()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotConnected, "rpc client closed"))?;
+        let w = guard.as_mut().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "rpc client closed")
+        })?;
         w.write_all(buf).await?;
         w.flush().await
     }

@@ -54,7 +54,13 @@ pub fn encode_request(out: &mut Vec<u8>, service_method: &str, seq: u64, body: &
 
 /// Appends a response. With a non-empty `error` the body is replaced by an empty map, as
 /// net/rpc does (it sends its `invalidRequest` struct{}).
-pub fn encode_response(out: &mut Vec<u8>, service_method: &str, seq: u64, error: &str, body: &Value) {
+pub fn encode_response(
+    out: &mut Vec<u8>,
+    service_method: &str,
+    seq: u64,
+    error: &str,
+    body: &Value,
+) {
     let header = val::map([
         ("ServiceMethod", val::str(service_method)),
         ("Seq", Value::Uint(seq)),
@@ -83,7 +89,10 @@ fn parse_common(what: &'static str, h: &Value) -> Result<(String, u64), FrameErr
 
 pub fn parse_request_header(h: &Value) -> Result<RequestHeader, FrameError> {
     let (service_method, seq) = parse_common("request", h)?;
-    Ok(RequestHeader { service_method, seq })
+    Ok(RequestHeader {
+        service_method,
+        seq,
+    })
 }
 
 pub fn parse_response_header(h: &Value) -> Result<ResponseHeader, FrameError> {
@@ -92,7 +101,11 @@ pub fn parse_response_header(h: &Value) -> Result<ResponseHeader, FrameError> {
         what: "response",
         detail: "Error is not a string".into(),
     })?;
-    Ok(ResponseHeader { service_method, seq, error })
+    Ok(ResponseHeader {
+        service_method,
+        seq,
+        error,
+    })
 }
 
 /// Reads whole msgpack values from a byte stream that delivers them in arbitrary pieces.
@@ -103,7 +116,10 @@ pub struct ValueReader<R> {
 
 impl<R: AsyncRead + Unpin> ValueReader<R> {
     pub fn new(io: R) -> Self {
-        ValueReader { io, buf: BytesMut::with_capacity(READ_CHUNK) }
+        ValueReader {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+        }
     }
 
     /// The next value; `Ok(None)` on a clean end of stream between values.
@@ -126,14 +142,20 @@ impl<R: AsyncRead + Unpin> ValueReader<R> {
             self.buf.reserve(READ_CHUNK);
             let n = self.io.read_buf(&mut self.buf).await?;
             if n == 0 {
-                return if self.buf.is_empty() { Ok(None) } else { Err(FrameError::Truncated) };
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(FrameError::Truncated)
+                };
             }
         }
     }
 
     /// A header and its body; `Ok(None)` on a clean end of stream before the header.
     async fn next_pair(&mut self) -> Result<Option<(Value, Value)>, FrameError> {
-        let Some(header) = self.next_value().await? else { return Ok(None) };
+        let Some(header) = self.next_value().await? else {
+            return Ok(None);
+        };
         match self.next_value().await? {
             Some(body) => Ok(Some((header, body))),
             None => Err(FrameError::Truncated),
@@ -168,7 +190,8 @@ mod tests {
     }
 
     // Builder.Run request and reply, copied from captures/out_hcl_packer-builder-null.
-    const RUN_REQ: &str = "82 ad 53657276696365 4d6574686f64 ab 4275696c6465722e52756e a3 536571 02 01";
+    const RUN_REQ: &str =
+        "82 ad 53657276696365 4d6574686f64 ab 4275696c6465722e52756e a3 536571 02 01";
     const RUN_REPLY: &str =
         "83 ad 53657276696365 4d6574686f64 ab 4275696c6465722e52756e a3 536571 02 a5 4572726f72 a0 02";
 
@@ -190,7 +213,13 @@ mod tests {
     fn error_response_has_empty_map_body() {
         // captures/out_err_run_packer-builder-null, Builder.Run reply.
         let mut out = Vec::new();
-        encode_response(&mut out, "Builder.Run", 2, "Timeout waiting for SSH.", &Value::Uint(7));
+        encode_response(
+            &mut out,
+            "Builder.Run",
+            2,
+            "Timeout waiting for SSH.",
+            &Value::Uint(7),
+        );
         let mut want = hex("83 ad 53657276696365 4d6574686f64 ab 4275696c6465722e52756e a3 536571 02 a5 4572726f72 b8");
         want.extend_from_slice(b"Timeout waiting for SSH.");
         want.push(0x80);
@@ -221,7 +250,13 @@ mod tests {
         let mut r = ValueReader::new(Trickle(bytes, 0));
         for _ in 0..2 {
             let (h, body) = r.read_request().await.unwrap().unwrap();
-            assert_eq!(h, RequestHeader { service_method: "Builder.Run".into(), seq: 2 });
+            assert_eq!(
+                h,
+                RequestHeader {
+                    service_method: "Builder.Run".into(),
+                    seq: 2
+                }
+            );
             assert_eq!(crate::val::as_u64(&body), Some(1));
         }
         assert!(r.read_request().await.unwrap().is_none());
@@ -232,11 +267,17 @@ mod tests {
         let bytes = hex(RUN_REPLY);
         let cut = bytes[..bytes.len() - 3].to_vec();
         let mut r = ValueReader::new(Trickle(cut, 0));
-        assert!(matches!(r.read_response().await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            r.read_response().await,
+            Err(FrameError::Truncated)
+        ));
         // Header complete, body missing.
         let cut = bytes[..bytes.len() - 1].to_vec();
         let mut r = ValueReader::new(&cut[..]);
-        assert!(matches!(r.read_response().await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            r.read_response().await,
+            Err(FrameError::Truncated)
+        ));
     }
 
     #[tokio::test]

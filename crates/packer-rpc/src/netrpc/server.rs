@@ -77,14 +77,18 @@ impl Server {
     /// Runs one call to completion, with net/rpc's error texts for bad names.
     pub async fn dispatch(&self, service_method: &str, args: Value) -> Result<Value, String> {
         let Some((service, method)) = service_method.rsplit_once('.') else {
-            return Err(format!("rpc: service/method request ill-formed: {service_method}"));
+            return Err(format!(
+                "rpc: service/method request ill-formed: {service_method}"
+            ));
         };
         let Some(svc) = self.lookup(service) else {
             return Err(format!("rpc: can't find service {service_method}"));
         };
         match svc.call(method, args).await {
             Ok(v) => Ok(v),
-            Err(CallError::UnknownMethod) => Err(format!("rpc: can't find method {service_method}")),
+            Err(CallError::UnknownMethod) => {
+                Err(format!("rpc: can't find method {service_method}"))
+            }
             Err(CallError::Failed(msg)) => Err(msg),
         }
     }
@@ -113,18 +117,32 @@ impl Server {
         });
         let mut reader = ValueReader::new(rd);
         loop {
-            let Some((header, args)) = reader.read_request().await? else { return Ok(()) };
+            let Some((header, args)) = reader.read_request().await? else {
+                return Ok(());
+            };
             let server = self.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
                 let result = server.dispatch(&header.service_method, args).await;
                 let mut buf = Vec::with_capacity(64);
                 match result {
-                    Ok(body) => encode_response(&mut buf, &header.service_method, header.seq, "", &body),
+                    Ok(body) => {
+                        encode_response(&mut buf, &header.service_method, header.seq, "", &body)
+                    }
                     Err(msg) => {
                         // Go's ServerError can't carry an empty text; keep the reply an error.
-                        let msg = if msg.is_empty() { "unknown error".to_string() } else { msg };
-                        encode_response(&mut buf, &header.service_method, header.seq, &msg, &Value::Nil)
+                        let msg = if msg.is_empty() {
+                            "unknown error".to_string()
+                        } else {
+                            msg
+                        };
+                        encode_response(
+                            &mut buf,
+                            &header.service_method,
+                            header.seq,
+                            &msg,
+                            &Value::Nil,
+                        )
                     }
                 }
                 let _ = tx.send(buf);

@@ -1,0 +1,23 @@
+//! One module per remote interface: wire shapes, server adapter and client proxy.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+pub mod artifact;
+pub mod builder;
+pub mod communicator;
+pub mod hook;
+pub mod link;
+pub mod ui;
+
+pub use artifact::{ArtifactClient, ArtifactServer};
+pub use builder::{BuilderClient, BuilderServer, SpecEncoding};
+pub use communicator::{CommunicatorClient, CommunicatorServer};
+pub use hook::{HookClient, HookServer};
+pub use link::{AsyncStream, BoxStream, MemBroker, StreamBroker, ACCEPT_TIMEOUT};
+pub use ui::{UiClient, UiServer};

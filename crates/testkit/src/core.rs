@@ -1,0 +1,225 @@
+//! Plays Packer core against a plugin binary: start it, read the handshake, connect, and
+//! drive its Builder with the same client proxies core's side would use.
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use packer_rpc::api::{Hook, PrepareOutcome, Ui};
+use packer_rpc::broker::Broker;
+use packer_rpc::mux::Session;
+use packer_rpc::netrpc::{Client, RpcError};
+use packer_rpc::plugin::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+use packer_rpc::service::{ArtifactClient, BuilderClient, StreamBroker};
+use packer_wire::msgpack::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Core waits this long for the handshake line (Packer's StartTimeout is one minute).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("start plugin {path}: {source}")]
+    Spawn {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin handshake: {0}")]
+    Handshake(String),
+    #[error("connect to plugin socket {path}: {source}")]
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("dial the main rpc stream: {0}")]
+    Dial(String),
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+}
+
+/// The parsed handshake line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeLine {
+    /// `None` for the Packer 1.6 form `5|unix|path`, `Some("0")` for `5|0|unix|path`.
+    pub minor: Option<String>,
+    pub network: String,
+    pub address: String,
+}
+
+/// Accepts both forms, as the core of the matching Packer version would.
+pub fn parse_handshake(line: &str) -> Result<HandshakeLine, String> {
+    let parts: Vec<&str> = line.trim_end().split('|').collect();
+    match parts.as_slice() {
+        ["5", network, address] => Ok(HandshakeLine {
+            minor: None,
+            network: network.to_string(),
+            address: address.to_string(),
+        }),
+        ["5", minor, network, address] => Ok(HandshakeLine {
+            minor: Some(minor.to_string()),
+            network: network.to_string(),
+            address: address.to_string(),
+        }),
+        _ => Err(format!("unexpected handshake line {line:?}")),
+    }
+}
+
+/// A running plugin process and core's side of its connection.
+pub struct PluginUnderTest {
+    pub child: Child,
+    pub handshake: HandshakeLine,
+    pub broker: Arc<Broker>,
+    pub builder: BuilderClient,
+}
+
+impl PluginUnderTest {
+    /// Starts `bin args…` with the magic cookie and connects as core.
+    pub async fn start(bin: &Path, args: &[&str]) -> Result<Self, HarnessError> {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+            .env("PACKER_PLUGIN_MIN_PORT", "10000")
+            .env("PACKER_PLUGIN_MAX_PORT", "25000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| HarnessError::Spawn {
+                path: bin.to_path_buf(),
+                source,
+            })?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| HarnessError::Handshake("no stdout pipe".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(HANDSHAKE_TIMEOUT, lines.next_line())
+            .await
+            .map_err(|_| HarnessError::Handshake(format!("no line within {HANDSHAKE_TIMEOUT:?}")))?
+            .map_err(|e| HarnessError::Handshake(e.to_string()))?
+            .ok_or_else(|| {
+                HarnessError::Handshake("plugin closed stdout without a handshake".into())
+            })?;
+        // Core drains and discards later stdout lines.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let handshake = parse_handshake(&line).map_err(HarnessError::Handshake)?;
+        if handshake.network != "unix" {
+            return Err(HarnessError::Handshake(format!(
+                "network {:?} is not unix",
+                handshake.network
+            )));
+        }
+        let path = PathBuf::from(&handshake.address);
+        let conn = tokio::net::UnixStream::connect(&path)
+            .await
+            .map_err(|source| HarnessError::Connect {
+                path: path.clone(),
+                source,
+            })?;
+        let broker = Broker::new(Session::client(conn));
+        let main = broker
+            .dial(0)
+            .await
+            .map_err(|e| HarnessError::Dial(e.to_string()))?;
+        let dyn_broker: Arc<dyn StreamBroker> = broker.clone();
+        let builder = BuilderClient::new(Client::new(main), dyn_broker);
+        Ok(PluginUnderTest {
+            child,
+            handshake,
+            broker,
+            builder,
+        })
+    }
+
+    pub async fn config_spec(&self) -> Result<Vec<u8>, RpcError> {
+        self.builder.config_spec().await
+    }
+
+    pub async fn prepare(&self, configs: Vec<Value>) -> Result<PrepareOutcome, RpcError> {
+        self.builder.prepare(configs).await
+    }
+
+    pub async fn run(
+        &self,
+        ui: Arc<dyn Ui>,
+        hook: Arc<dyn Hook>,
+    ) -> Result<Option<ArtifactClient>, RpcError> {
+        self.builder.run(ui, hook).await
+    }
+
+    pub async fn cancel(&self) -> Result<(), RpcError> {
+        self.builder.cancel().await
+    }
+
+    /// Ends the plugin the way core does: SIGKILL, then wait (bounded).
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// Finds the `packer-plugin-vsphere` binary: `$PACKER_PLUGIN_BIN`, else next to the running
+/// test executable's target dir (`target/<profile>/`), building it with cargo if missing.
+pub fn plugin_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("PACKER_PLUGIN_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    // target/<profile>/deps/<test> → target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("test binary has no target dir")?;
+    let bin = profile_dir.join("packer-plugin-vsphere");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let target_dir = profile_dir.parent().ok_or("no target dir")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "build",
+        "-p",
+        "packer-plugin-vsphere",
+        "--bin",
+        "packer-plugin-vsphere",
+    ])
+    .env("CARGO_TARGET_DIR", target_dir)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let st = cmd.status().map_err(|e| format!("run cargo build: {e}"))?;
+    if !st.success() || !bin.exists() {
+        return Err(format!(
+            "cargo build of packer-plugin-vsphere failed ({st}); expected {}",
+            bin.display()
+        ));
+    }
+    Ok(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_handshake_forms() {
+        assert_eq!(
+            parse_handshake("5|unix|/tmp/packer-plugin1\n").unwrap(),
+            HandshakeLine {
+                minor: None,
+                network: "unix".into(),
+                address: "/tmp/packer-plugin1".into()
+            }
+        );
+        assert_eq!(
+            parse_handshake("5|0|unix|/tmp/p").unwrap().minor.as_deref(),
+            Some("0")
+        );
+        assert!(parse_handshake("4|unix|/x").is_err());
+        assert!(parse_handshake("garbage").is_err());
+    }
+}
