@@ -1,12 +1,29 @@
 //! The builder's configuration: every option, its default, and validation.
-//! (CONTRACT: the struct shape below is shared with the build steps; the config helper fills in
-//! decoding, defaults and validation, and may add fields, but keeps these names and types.)
+//!
+//! - [`hcl_spec`]: the HCL2 object spec (every option with its cty type).
+//! - [`prepare`]: merges the configs Packer sends to `Builder.Prepare`, types them, applies the
+//!   defaults and checks everything, reporting every problem at once.
+//!
+//! The struct shape below is shared with the build steps. `docs/builder-reference.md` is the
+//! user-facing description of every option.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod duration;
+mod kubeconfig;
+mod prepare;
+mod quantity;
+mod raw;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+pub use prepare::{prepare, prepare_with, ConfigErrors, Environment, Prepared};
+pub use spec::hcl_spec;
+
 /// Values Packer core sets (`packer_*` keys).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PackerConfig {
     pub build_name: String,
     pub builder_type: String,
@@ -56,7 +73,7 @@ pub enum FileTransfer {
 }
 
 /// `ssh_bastion_*`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BastionConfig {
     pub host: String,
     pub port: u16,
@@ -68,8 +85,18 @@ pub struct BastionConfig {
     pub interactive: bool,
 }
 
+/// `ssh_proxy_*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProxyConfig {
+    pub host: String,
+    /// Default 1080.
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
 /// SSH communicator options (the SDK's `ssh_*` keys).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshConfig {
     /// `ssh_host`; `None` means the VirtualMachineService's ingress address.
     pub host: Option<String>,
@@ -93,7 +120,10 @@ pub struct SshConfig {
     pub agent_auth: bool,
     pub disable_agent_forwarding: bool,
     pub bastion: Option<BastionConfig>,
+    /// `ssh_proxy_*`: a SOCKS5 proxy to connect through.
+    pub proxy: Option<ProxyConfig>,
     pub file_transfer_method: FileTransfer,
+    /// Default 5s; zero means no keep-alive (a negative `ssh_keep_alive_interval`).
     pub keep_alive_interval: Duration,
     /// Zero means no limit.
     pub read_write_timeout: Duration,
@@ -102,7 +132,7 @@ pub struct SshConfig {
 }
 
 /// WinRM communicator options (accepted and validated; connecting is future work).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WinRmConfig {
     pub host: Option<String>,
     pub port: u16,
@@ -116,7 +146,7 @@ pub struct WinRmConfig {
 }
 
 /// Communicator options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CommConfig {
     pub kind: CommKind,
     pub pause_before_connecting: Duration,
@@ -125,7 +155,7 @@ pub struct CommConfig {
 }
 
 /// Image import options (`import_*`); present only when `import_source_url` is set.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportConfig {
     pub source_url: String,
     pub source_ssl_certificate: Option<String>,
@@ -139,13 +169,18 @@ pub struct ImportConfig {
 }
 
 /// The whole, validated configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     pub packer: PackerConfig,
     /// From `kubeconfig_path`, else every path of `KUBECONFIG`, else `~/.kube/config`.
+    /// After Prepare: only the files that exist (missing entries of a `KUBECONFIG` list are
+    /// skipped, as kubectl does); merge them first-wins.
     pub kubeconfig_paths: Vec<PathBuf>,
     /// `kubeconfig_context`; `None` = the kubeconfig's current context.
     pub kubeconfig_context: Option<String>,
+    /// The namespace of the kubeconfig context that will be used, as read in Prepare (`None`
+    /// when the context sets none: then `default`, as kubectl does).
+    pub kube_context_namespace: Option<String>,
     /// `supervisor_namespace`; `None` = the context's namespace.
     pub supervisor_namespace: Option<String>,
     pub class_name: String,
@@ -156,6 +191,8 @@ pub struct Config {
     pub keep_input_artifact: bool,
     pub bootstrap_provider: BootstrapProvider,
     pub bootstrap_data_file: Option<PathBuf>,
+    /// The contents of `bootstrap_data_file` (a flat string map), read and checked in Prepare.
+    pub bootstrap_data: Option<BTreeMap<String, String>>,
     pub guest_os_type: String,
     pub iso_boot_disk_size: String,
     pub import: Option<ImportConfig>,
@@ -168,4 +205,24 @@ pub struct Config {
     /// `publish_request_ttl_sec`: `ttlSecondsAfterFinished` of the publish request.
     pub publish_request_ttl_sec: Option<i64>,
     pub comm: CommConfig,
+}
+
+impl Config {
+    /// The namespace every object is created in: `supervisor_namespace`, else the kubeconfig
+    /// context's namespace, else `default`.
+    pub fn namespace(&self) -> &str {
+        self.supervisor_namespace
+            .as_deref()
+            .or(self.kube_context_namespace.as_deref())
+            .unwrap_or("default")
+    }
+
+    /// Whether the build generates a temporary SSH key pair and installs it through the
+    /// built-in cloud-config: only with the SSH communicator, no `ssh_private_key_file`, and no
+    /// `bootstrap_data_file` (user bootstrap data replaces the cloud-config that carries it).
+    pub fn uses_temporary_key(&self) -> bool {
+        self.comm.kind == CommKind::Ssh
+            && self.comm.ssh.private_key_file.is_none()
+            && self.bootstrap_data_file.is_none()
+    }
 }
