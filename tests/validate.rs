@@ -1,0 +1,412 @@
+//! `packer validate` with the real Packer 1.6.6 (`/usr/bin/packer`) and the plugin binary,
+//! installed the Packer 1.6 way as `packer-builder-vsphere-supervisor` in the working directory.
+//!
+//! Covers: every template in `packer-examples/` validates; broken configurations are rejected
+//! with one clear line each (by Packer itself when our HCL2 spec lets it, else by Prepare);
+//! several problems are reported together; JSON twins behave like their HCL2 templates.
+//! No Supervisor is needed: Prepare reads the kubeconfig but calls no API.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PACKER: &str = "/usr/bin/packer";
+const PLUGIN: &str = env!("CARGO_BIN_EXE_packer-plugin-vsphere");
+/// A whole `packer validate` (two process starts and a handful of RPCs) takes well under a
+/// second; this only guards against a hung plugin.
+const VALIDATE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures/validate").join(name)
+}
+
+/// A private Packer environment: working directory with the plugin, HOME, kubeconfig.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+struct Outcome {
+    success: bool,
+    output: String,
+}
+
+impl Outcome {
+    /// The problem lines Packer printed (`* problem`, tab-indented in the JSON path).
+    fn problems(&self) -> Vec<String> {
+        self.output
+            .lines()
+            .map(str::trim_start)
+            .filter_map(|l| l.strip_prefix("* "))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["work", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        // Packer 1.6 discovers single-component plugins named packer-builder-NAME in the
+        // working directory; the binary picks its protocol from the name it runs under.
+        std::os::unix::fs::symlink(PLUGIN, dir.path().join("work/packer-builder-vsphere-supervisor"))
+            .expect("symlink plugin");
+        std::fs::copy(fixture("kubeconfig.yaml"), dir.path().join("kubeconfig")).expect("copy kubeconfig");
+        Sandbox { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn kubeconfig(&self) -> String {
+        self.path("kubeconfig").display().to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    fn validate(&self, args: &[&str]) -> Outcome {
+        self.validate_with_kubeconfig(args, &self.kubeconfig())
+    }
+
+    fn validate_with_kubeconfig(&self, args: &[&str], kubeconfig: &str) -> Outcome {
+        assert!(Path::new(PACKER).exists(), "{PACKER} is missing: install Debian's packer (scripts/install-deps.sh)");
+        let out_path = self.path("packer.out");
+        let out = std::fs::File::create(&out_path).expect("create output file");
+        let err = out.try_clone().expect("clone output file");
+        let mut child = Command::new(PACKER)
+            .arg("validate")
+            .args(args)
+            .current_dir(self.path("work"))
+            .env("HOME", self.path("home"))
+            .env("KUBECONFIG", kubeconfig)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("PACKER_LOG")
+            .env_remove("PACKER_CONFIG")
+            .env_remove("PACKER_CONFIG_DIR")
+            .env_remove("PACKER_PLUGIN_PATH")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start packer");
+        let deadline = Instant::now() + VALIDATE_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for packer") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("packer validate {args:?} did not finish within {VALIDATE_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+        Outcome { success: status.success(), output }
+    }
+
+    /// Writes `body` as an HCL2 template and validates it.
+    fn validate_hcl(&self, body: &str) -> Outcome {
+        let p = self.write("t.pkr.hcl", body);
+        self.validate(&[p.to_str().expect("utf-8 path")])
+    }
+
+    fn validate_json(&self, body: &str) -> Outcome {
+        let p = self.write("t.json", body);
+        self.validate(&[p.to_str().expect("utf-8 path")])
+    }
+}
+
+/// The base options of the generated templates; `None` removes an option.
+const BASE: &[(&str, &str)] = &[
+    ("kubeconfig_path", "var.kubeconfig"),
+    ("class_name", "\"best-effort-small\""),
+    ("storage_class", "\"wcpglobal-storage-profile\""),
+    ("image_name", "\"ubuntu-24.04\""),
+];
+
+fn options(changes: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
+    let mut opts: Vec<(String, String)> = BASE.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+    for (k, v) in changes {
+        opts.retain(|(key, _)| key != k);
+        if let Some(v) = v {
+            opts.push(((*k).to_string(), (*v).to_string()));
+        }
+    }
+    opts
+}
+
+/// An HCL2 template with the base options changed by `changes` (values are HCL expressions).
+fn hcl(changes: &[(&str, Option<&str>)]) -> String {
+    let attrs: String = options(changes).iter().map(|(k, v)| format!("  {k} = {v}\n")).collect();
+    format!(
+        "variable \"kubeconfig\" {{\n  type    = string\n  default = env(\"KUBECONFIG\")\n}}\n\nsource \"vsphere-supervisor\" \"t\" {{\n{attrs}}}\n\nbuild {{\n  sources = [\"source.vsphere-supervisor.t\"]\n}}\n"
+    )
+}
+
+/// The JSON-template twin of [`hcl`]: the same values (HCL literals are also JSON literals).
+fn json(changes: &[(&str, Option<&str>)]) -> String {
+    let attrs: Vec<String> = options(changes)
+        .iter()
+        .map(|(k, v)| {
+            let v = if v == "var.kubeconfig" { "\"{{user `kubeconfig`}}\"" } else { v.as_str() };
+            format!("      \"{k}\": {v}")
+        })
+        .collect();
+    format!(
+        "{{\n  \"variables\": {{\"kubeconfig\": \"{{{{env `KUBECONFIG`}}}}\"}},\n  \"builders\": [\n    {{\n      \"type\": \"vsphere-supervisor\",\n      \"name\": \"t\",\n{}\n    }}\n  ]\n}}\n",
+        attrs.join(",\n")
+    )
+}
+
+fn assert_valid(o: &Outcome, what: &str) {
+    assert!(o.success, "{what} should validate, packer said:\n{}", o.output);
+    assert!(o.output.contains("The configuration is valid."), "{what}: {}", o.output);
+}
+
+/// Asserts a rejection whose only problem line is `expected`.
+fn assert_one_problem(o: &Outcome, expected: &str, what: &str) {
+    assert!(!o.success, "{what} should be rejected, packer said:\n{}", o.output);
+    assert_eq!(o.problems(), vec![expected.to_string()], "{what}: packer said:\n{}", o.output);
+    assert!(
+        o.output.contains("1 error(s) occurred:"),
+        "{what}: the count line is missing:\n{}",
+        o.output
+    );
+}
+
+/// Asserts a rejection by Packer itself (HCL2 decoding against our spec) mentioning `expected`.
+fn assert_packer_rejects(o: &Outcome, expected: &str, what: &str) {
+    assert!(!o.success, "{what} should be rejected, packer said:\n{}", o.output);
+    assert!(o.output.contains(expected), "{what}: expected {expected:?} in:\n{}", o.output);
+}
+
+#[test]
+fn every_example_template_validates() {
+    let sb = Sandbox::new();
+    let ex = repo().join("packer-examples");
+    let s = |p: PathBuf| p.display().to_string();
+    for template in ["cloudinit.pkr.hcl", "sysprep.pkr.hcl", "vappconfig.pkr.hcl", "cloudinit.json"] {
+        let o = sb.validate(&[&s(ex.join(template))]);
+        assert_valid(&o, template);
+    }
+    let var_file = format!("-var-file={}", s(ex.join("variables.pkrvars.hcl")));
+    let o = sb.validate(&[&var_file, &s(ex.join("publish-ttl.pkr.hcl"))]);
+    assert_valid(&o, "publish-ttl.pkr.hcl with variables.pkrvars.hcl");
+}
+
+#[test]
+fn every_example_file_is_covered() {
+    // A new example must be added to the test above (and to the README).
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("packer-examples"))
+        .expect("read packer-examples")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pkr.hcl") || n.ends_with(".json") || n.ends_with(".pkrvars.hcl"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "cloudinit.json",
+            "cloudinit.pkr.hcl",
+            "publish-ttl.pkr.hcl",
+            "sysprep.pkr.hcl",
+            "vappconfig.pkr.hcl",
+            "variables.pkrvars.hcl"
+        ]
+    );
+    let readme = std::fs::read_to_string(repo().join("packer-examples/README.md")).expect("README");
+    for n in &names {
+        assert!(readme.contains(n.as_str()), "packer-examples/README.md does not mention {n}");
+    }
+}
+
+#[test]
+fn generated_base_templates_validate() {
+    let sb = Sandbox::new();
+    assert_valid(&sb.validate_hcl(&hcl(&[])), "base HCL2 template");
+    assert_valid(&sb.validate_json(&json(&[])), "base JSON template");
+}
+
+#[test]
+fn broken_configurations_get_one_clear_line_from_prepare() {
+    let sb = Sandbox::new();
+    let missing = sb.path("no-such-kubeconfig").display().to_string();
+    let missing_hcl = format!("\"{missing}\"");
+    let cases: Vec<(Vec<(&str, Option<&str>)>, String)> = vec![
+        (vec![("class_name", None)], "class_name: required (the VirtualMachineClass of the source VM)".into()),
+        (vec![("storage_class", None)], "storage_class: required (the Kubernetes StorageClass for the source VM)".into()),
+        (
+            vec![("source_name", Some("\"source-abcdefghi\""))],
+            "source_name: \"source-abcdefghi\" is 16 characters long; at most 15 are allowed (it becomes the guest hostname, limited by Windows to 15)".into(),
+        ),
+        (
+            vec![("bootstrap_provider", Some("\"Ignition\""))],
+            "bootstrap_provider: unknown provider \"Ignition\"; use \"CloudInit\", \"Sysprep\" or \"vAppConfig\"".into(),
+        ),
+        (
+            vec![("bootstrap_provider", Some("\"sysprep\""))],
+            "bootstrap_provider: unknown provider \"sysprep\"; use \"CloudInit\", \"Sysprep\" or \"vAppConfig\"; did you mean \"Sysprep\"? (values are case-sensitive)".into(),
+        ),
+        (
+            vec![("bootstrap_provider", Some("\"Sysprep\"")), ("communicator", Some("\"none\""))],
+            "bootstrap_data_file: required when bootstrap_provider is \"Sysprep\"".into(),
+        ),
+        (
+            vec![("ssh_timeout", Some("\"5 minutes\""))],
+            "ssh_timeout: invalid duration \"5 minutes\": unknown unit \" minutes\" (use ns, us, ms, s, m or h)".into(),
+        ),
+        (
+            vec![("watch_source_timeout_sec", Some("-1"))],
+            "watch_source_timeout_sec: must not be negative, got -1 (0 means the default, 3600)".into(),
+        ),
+        (
+            vec![("kubeconfig_path", Some(missing_hcl.as_str()))],
+            format!("kubeconfig_path: kubeconfig file {missing} not found"),
+        ),
+        (
+            vec![("kubeconfig_context", Some("\"prod\""))],
+            "kubeconfig_context: context \"prod\" not found in the kubeconfig (available: sim)".into(),
+        ),
+        (
+            vec![("iso_boot_disk_size", Some("\"20GB\""))],
+            "iso_boot_disk_size: \"20GB\" is not a valid Kubernetes quantity (unknown suffix \"GB\"); use e.g. \"20Gi\" or \"40G\"".into(),
+        ),
+        (
+            vec![("temporary_key_pair_type", Some("\"dsa\""))],
+            "temporary_key_pair_type: \"dsa\" is not supported: DSA keys are insecure and OpenSSH no longer accepts them; use \"ed25519\", \"rsa\" or \"ecdsa\"".into(),
+        ),
+        (
+            vec![("communicator", Some("\"winrm\""))],
+            "communicator: \"winrm\" is not supported yet by this plugin (WinRM connections are not implemented); use \"ssh\", or \"none\" to skip provisioning".into(),
+        ),
+        (
+            vec![("ssh_port", Some("70000"))],
+            "ssh_port: must be a port number between 1 and 65535, got 70000".into(),
+        ),
+        (
+            vec![("publish_location_name", Some("\"golden-images\"")), ("publish_request_ttl_sec", Some("-5"))],
+            "publish_request_ttl_sec: must not be negative, got -5".into(),
+        ),
+        (
+            vec![
+                ("image_name", None),
+                ("import_source_url", Some("\"https://files.example/photon.ova\"")),
+                ("import_target_location_name", Some("\"golden-images\"")),
+            ],
+            "import_source_ssl_certificate: required when import_source_url is an https:// URL (the PEM certificate of the server)".into(),
+        ),
+    ];
+    assert!(cases.len() >= 12);
+    for (changes, expected) in &cases {
+        let o = sb.validate_hcl(&hcl(changes));
+        assert_one_problem(&o, expected, &format!("HCL2 {changes:?}"));
+    }
+    // The JSON twins of a few of them report the very same line.
+    for (changes, expected) in cases.iter().step_by(3) {
+        let o = sb.validate_json(&json(changes));
+        assert_one_problem(&o, expected, &format!("JSON {changes:?}"));
+    }
+}
+
+#[test]
+fn packer_itself_rejects_unknown_keys_and_wrong_types_thanks_to_the_spec() {
+    let sb = Sandbox::new();
+    let o = sb.validate_hcl(&hcl(&[("foo", Some("1"))]));
+    assert_packer_rejects(&o, "An argument named \"foo\" is not expected here.", "unknown key");
+    let o = sb.validate_hcl(&hcl(&[("ssh_port", Some("\"abc\""))]));
+    assert_packer_rejects(&o, "Inappropriate value for attribute \"ssh_port\": a number is required.", "string port");
+    let o = sb.validate_hcl(&hcl(&[("ssh_port", Some("[22]"))]));
+    assert_packer_rejects(&o, "Inappropriate value for attribute \"ssh_port\"", "list port");
+    let o = sb.validate_hcl(&hcl(&[("ssh_ciphers", Some("\"aes128-ctr\""))]));
+    assert_packer_rejects(&o, "Inappropriate value for attribute \"ssh_ciphers\"", "string for a list");
+    // HCL2 converts a numeric string for a number attribute; Prepare then sees a number.
+    assert_valid(&sb.validate_hcl(&hcl(&[("ssh_port", Some("\"2222\""))])), "numeric string port");
+}
+
+#[test]
+fn json_templates_are_checked_by_prepare() {
+    // Packer does not check keys or types of legacy JSON builders: Prepare does.
+    let sb = Sandbox::new();
+    let o = sb.validate_json(&json(&[("foo", Some("1"))]));
+    assert_one_problem(&o, "unknown configuration key: \"foo\"", "JSON unknown key");
+    let o = sb.validate_json(&json(&[("ssh_usernme", Some("\"x\""))]));
+    assert_one_problem(
+        &o,
+        "unknown configuration key: \"ssh_usernme\"; did you mean \"ssh_username\"?",
+        "JSON misspelt key",
+    );
+    let o = sb.validate_json(&json(&[("ssh_port", Some("\"abc\""))]));
+    assert_one_problem(&o, "ssh_port: expected a number, got string \"abc\"", "JSON string port");
+    let o = sb.validate_json(&json(&[("ssh_port", Some("[22]"))]));
+    assert_one_problem(&o, "ssh_port: expected a number, got a list of 1 element(s)", "JSON list port");
+    // Go's SDK decodes JSON templates weakly; so do we.
+    assert_valid(&sb.validate_json(&json(&[("ssh_port", Some("\"2222\""))])), "JSON numeric string port");
+}
+
+#[test]
+fn several_problems_are_reported_at_once_in_hcl_and_json() {
+    let sb = Sandbox::new();
+    let expected = [
+        "watch_source_timeout_sec: must not be negative, got -1 (0 means the default, 3600)",
+        "class_name: required (the VirtualMachineClass of the source VM)",
+        "source_name: \"this-name-is-too-long\" is 21 characters long; at most 15 are allowed (it becomes the guest hostname, limited by Windows to 15)",
+        "bootstrap_provider: unknown provider \"sysprep\"; use \"CloudInit\", \"Sysprep\" or \"vAppConfig\"; did you mean \"Sysprep\"? (values are case-sensitive)",
+        "iso_boot_disk_size: \"20GB\" is not a valid Kubernetes quantity (unknown suffix \"GB\"); use e.g. \"20Gi\" or \"40G\"",
+        "ssh_timeout: invalid duration \"5 minutes\": unknown unit \" minutes\" (use ns, us, ms, s, m or h)",
+        "temporary_key_pair_type: \"dsa\" is not supported: DSA keys are insecure and OpenSSH no longer accepts them; use \"ed25519\", \"rsa\" or \"ecdsa\"",
+    ];
+    for name in ["many-problems.pkr.hcl", "many-problems.json"] {
+        let o = sb.validate(&[fixture(name).to_str().expect("utf-8 path")]);
+        assert!(!o.success, "{name}: {}", o.output);
+        let mut got = o.problems();
+        got.sort();
+        let mut want: Vec<String> = expected.iter().map(|s| (*s).to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{name}: packer said:\n{}", o.output);
+        assert!(o.output.contains(&format!("{} error(s) occurred:", expected.len())), "{name}: {}", o.output);
+    }
+}
+
+#[test]
+fn kubeconfig_env_list_is_split_like_kubectl() {
+    // Upstream treated "a:b" as one path; the first missing entry must not hide the second.
+    let sb = Sandbox::new();
+    let list = format!("{}:{}", sb.path("missing").display(), sb.kubeconfig());
+    let p = sb.write("t.pkr.hcl", &hcl(&[("kubeconfig_path", None)]));
+    let o = sb.validate_with_kubeconfig(&[p.to_str().expect("utf-8 path")], &list);
+    assert_valid(&o, "KUBECONFIG list");
+    let o = sb.validate_with_kubeconfig(&[p.to_str().expect("utf-8 path")], &sb.path("missing").display().to_string());
+    assert_one_problem(
+        &o,
+        &format!("kubeconfig_path: kubeconfig file {} not found", sb.path("missing").display()),
+        "KUBECONFIG pointing nowhere",
+    );
+}
+
+#[test]
+fn bootstrap_data_is_checked_at_validate_time() {
+    let sb = Sandbox::new();
+    let data = sb.write("props.yaml", "nested:\n  not: allowed\n");
+    let data_hcl = format!("\"{}\"", data.display());
+    let o = sb.validate_hcl(&hcl(&[
+        ("bootstrap_provider", Some("\"vAppConfig\"")),
+        ("bootstrap_data_file", Some(data_hcl.as_str())),
+        ("communicator", Some("\"none\"")),
+    ]));
+    assert_one_problem(
+        &o,
+        &format!("bootstrap_data_file: {}: the value of \"nested\" must be a string, not a list or map", data.display()),
+        "nested vApp properties",
+    );
+}
