@@ -16,9 +16,11 @@
 //! It never depends on the builder or on packer-rpc.
 
 pub mod catalog;
+pub mod controllers;
 pub mod crds;
 pub mod error;
 pub mod guest;
+pub mod library;
 pub mod persist;
 pub mod selector;
 pub mod store;

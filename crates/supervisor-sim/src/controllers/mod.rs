@@ -1,0 +1,416 @@
+//! The simulator's vm-operator: controllers for VirtualMachine, VirtualMachineService and
+//! VirtualMachinePublishRequest, plus the VirtualMachine admission webhook.
+//!
+//! Each controller is a task driven by store watches (its own kind plus the kinds it depends
+//! on), feeding a de-duplicating work queue; reconciles of different objects run concurrently,
+//! never two of the same object. [`Controllers::shutdown`] stops the tasks and tears down every
+//! guest endpoint and load-balancer listener.
+//!
+//! Usage (from the simulator's `run`):
+//! ```no_run
+//! # use supervisor_sim::controllers::*;
+//! # async fn demo(store: supervisor_sim::store::Store, state: std::path::PathBuf) {
+//! install_admission(&store);
+//! let ctl = Controllers::start(store, ControllerConfig::new(state));
+//! // ...
+//! ctl.shutdown().await;
+//! # }
+//! ```
+
+mod conditions;
+pub mod publish;
+pub mod service;
+pub mod vm;
+mod webhook;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Gr;
+use crate::error::ApiError;
+use crate::guest::GuestConfig;
+use crate::store::{Store, WatchEvent};
+
+pub use webhook::VmWebhook;
+
+/// Per-object fault annotation: the VM never gets an IP (`"true"`).
+pub const ANNOTATION_NO_IP: &str = "sim.supervisor.vmware.com/no-ip";
+/// Per-object fault annotation on a VirtualMachinePublishRequest: fail with this reason.
+pub const ANNOTATION_PUBLISH_FAILURE_REASON: &str = "sim.supervisor.vmware.com/publish-failure-reason";
+/// Message accompanying [`ANNOTATION_PUBLISH_FAILURE_REASON`].
+pub const ANNOTATION_PUBLISH_FAILURE_MESSAGE: &str =
+    "sim.supervisor.vmware.com/publish-failure-message";
+/// Per-library annotation: capacity in bytes (publishing beyond it fails "insufficient storage").
+pub const ANNOTATION_LIBRARY_CAPACITY: &str = "sim.supervisor.vmware.com/capacity-bytes";
+
+/// A publish failure to inject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishFailure {
+    /// Condition reason, e.g. `UploadFailure`, `TargetContentLibraryFailedQuotaCheck`.
+    pub reason: String,
+    pub message: String,
+}
+
+/// Controller-level faults for the whole run (per-object annotations add to these).
+#[derive(Debug, Clone, Default)]
+pub struct ControllerFaults {
+    /// No VM ever gets `status.network.primaryIP4`.
+    pub no_ip: bool,
+    /// Every publish fails like this.
+    pub publish_failure: Option<PublishFailure>,
+    /// Capacity of every content library in bytes (`None` = unlimited).
+    pub library_capacity_bytes: Option<u64>,
+}
+
+/// Timing and environment of the controllers.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// The simulator's state directory (VM roots, library storage).
+    pub state_dir: PathBuf,
+    pub guest: GuestConfig,
+    /// From VM creation to `status.powerState: PoweredOn`.
+    pub power_on_delay: Duration,
+    /// From power-on to `status.network.primaryIP4`.
+    pub ip_delay: Duration,
+    /// Pause between publish conditions, so a watcher sees each one turn true.
+    pub publish_step_delay: Duration,
+    /// Port the guests' SSH endpoint uses on their own IP (falls back to an ephemeral port).
+    pub guest_ssh_port: u16,
+    pub faults: ControllerFaults,
+}
+
+impl ControllerConfig {
+    /// Defaults suitable for interactive use (short delays).
+    pub fn new(state_dir: PathBuf) -> Self {
+        ControllerConfig {
+            state_dir,
+            guest: GuestConfig::default(),
+            power_on_delay: Duration::from_millis(500),
+            ip_delay: Duration::from_millis(500),
+            publish_step_delay: Duration::from_millis(200),
+            guest_ssh_port: 22,
+            faults: ControllerFaults::default(),
+        }
+    }
+}
+
+/// Errors of a reconcile, naming the operation and the object.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    #[error("{op} {object}: {source}")]
+    Api {
+        op: &'static str,
+        object: String,
+        #[source]
+        source: ApiError,
+    },
+    #[error(transparent)]
+    Guest(#[from] crate::guest::GuestError),
+    #[error(transparent)]
+    Library(#[from] crate::library::LibraryError),
+}
+
+pub(crate) fn api_err(op: &'static str, object: impl Into<String>) -> impl FnOnce(ApiError) -> CtlError {
+    let object = object.into();
+    move |source| CtlError::Api { op, object, source }
+}
+
+/// Where a running guest can be reached (shared between the VM and VMService controllers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestEndpoint {
+    pub ip: Ipv4Addr,
+    /// The guest's SSH server (on `ip`, port 22 when it could bind it).
+    pub ssh: SocketAddr,
+}
+
+/// Running guests by (namespace, name).
+pub type GuestRegistry = Arc<Mutex<HashMap<(String, String), GuestEndpoint>>>;
+
+/// Object key: (namespace, name).
+pub(crate) type Key = (Option<String>, String);
+
+pub(crate) fn key_of(obj: &serde_json::Value) -> Key {
+    (
+        obj.pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        obj.pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[derive(Default)]
+struct QueueState {
+    pending: HashSet<Key>,
+    active: HashSet<Key>,
+    dirty: HashSet<Key>,
+}
+
+/// De-duplicating work queue.
+#[derive(Clone)]
+pub(crate) struct Queue {
+    tx: mpsc::UnboundedSender<Key>,
+    state: Arc<Mutex<QueueState>>,
+    stop: CancellationToken,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add(&self, key: Key) {
+        if self.lock().pending.insert(key.clone()) {
+            let _ = self.tx.send(key);
+        }
+    }
+
+    pub(crate) fn add_after(&self, key: Key, after: Duration) {
+        let q = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = q.stop.cancelled() => {}
+                _ = tokio::time::sleep(after) => q.add(key),
+            }
+        });
+    }
+}
+
+/// Which keys of the primary kind an event on a watched kind should enqueue.
+pub(crate) enum Trigger {
+    /// The event's own object.
+    Own,
+    /// Every primary object in the event's namespace (all namespaces for cluster-scoped kinds).
+    AllInNamespace,
+}
+
+fn lock_state(s: &Mutex<QueueState>) -> std::sync::MutexGuard<'_, QueueState> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs one controller until `stop` fires.
+pub(crate) async fn run_controller(
+    store: Store,
+    name: &'static str,
+    primary: Gr,
+    watched: Vec<(Gr, Trigger)>,
+    rec: Arc<dyn ReconcilerDyn>,
+    stop: CancellationToken,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = Queue {
+        tx,
+        state: Arc::new(Mutex::new(QueueState::default())),
+        stop: stop.clone(),
+    };
+    let mut watchers = JoinSet::new();
+    for (gr, trigger) in watched {
+        watchers.spawn(watch_loop(store.clone(), gr, primary.clone(), trigger, queue.clone(), stop.clone()));
+    }
+    let mut work = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            Some(key) = rx.recv() => {
+                {
+                    let mut st = lock_state(&queue.state);
+                    st.pending.remove(&key);
+                    if st.active.contains(&key) {
+                        st.dirty.insert(key);
+                        continue;
+                    }
+                    st.active.insert(key.clone());
+                }
+                let rec = rec.clone();
+                let q = queue.clone();
+                work.spawn(async move {
+                    let result = rec.reconcile_dyn(key.clone()).await;
+                    let again = {
+                        let mut st = lock_state(&q.state);
+                        st.active.remove(&key);
+                        st.dirty.remove(&key)
+                    };
+                    if again {
+                        q.add(key.clone());
+                    }
+                    match result {
+                        Ok(Some(after)) => q.add_after(key, after),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(controller = name, error = %e, "reconcile failed; retrying");
+                            q.add_after(key, Duration::from_secs(1));
+                        }
+                    }
+                });
+            }
+            Some(_) = work.join_next(), if !work.is_empty() => {}
+        }
+    }
+    watchers.abort_all();
+    work.abort_all();
+    rec.shutdown_dyn().await;
+}
+
+/// A controller's per-object logic; `Ok(Some(d))` asks to be called again after `d`.
+pub(crate) trait ReconcilerDyn: Send + Sync + 'static {
+    fn reconcile_dyn(&self, key: Key) -> BoxFuture<'static, Result<Option<Duration>, CtlError>>;
+    /// Called once at shutdown (tear down listeners/guests).
+    fn shutdown_dyn(&self) -> BoxFuture<'static, ()>;
+}
+
+async fn watch_loop(
+    store: Store,
+    gr: Gr,
+    primary: Gr,
+    trigger: Trigger,
+    queue: Queue,
+    stop: CancellationToken,
+) {
+    loop {
+        // Every (re)start replays the current objects as ADDED, so nothing is missed.
+        let mut w = match store.watch(&gr, None, None) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(resource = %gr, error = %e, "controller watch failed; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                }
+            }
+        };
+        loop {
+            let ev = tokio::select! {
+                _ = stop.cancelled() => return,
+                ev = w.next() => ev,
+            };
+            match ev {
+                Some(Ok(ev)) => {
+                    dispatch(&store, &primary, &trigger, &queue, &ev);
+                }
+                // Expired: start over with a fresh synthetic ADDED of everything.
+                Some(Err(_)) => break,
+                None => return,
+            }
+        }
+    }
+}
+
+fn dispatch(store: &Store, primary: &Gr, trigger: &Trigger, queue: &Queue, ev: &WatchEvent) {
+    match trigger {
+        Trigger::Own => queue.add(key_of(&ev.object)),
+        Trigger::AllInNamespace => {
+            let ns = ev
+                .object
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str());
+            if let Ok((items, _)) = store.list_arc(primary, ns, &Default::default()) {
+                for o in items {
+                    queue.add(key_of(&o));
+                }
+            }
+        }
+    }
+}
+
+/// The running controllers.
+pub struct Controllers {
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+    /// Running guests, for tests and the VMService forwarder.
+    pub guests: GuestRegistry,
+}
+
+/// Registers the VirtualMachine mutation/validation webhook on the store.
+pub fn install_admission(store: &Store) {
+    store.add_admission(Arc::new(VmWebhook));
+}
+
+impl Controllers {
+    /// Starts every controller.
+    pub fn start(store: Store, cfg: ControllerConfig) -> Controllers {
+        let stop = CancellationToken::new();
+        let guests: GuestRegistry = Arc::default();
+        let cfg = Arc::new(cfg);
+        let mut tasks = JoinSet::new();
+        use vmop_types::api as k;
+        let vm_rec: Arc<dyn ReconcilerDyn> = Arc::new(vm::VmController::new(
+            store.clone(),
+            cfg.clone(),
+            guests.clone(),
+        ));
+        tasks.spawn(run_controller(
+            store.clone(),
+            "virtualmachine",
+            Gr::from(&k::VIRTUAL_MACHINE),
+            vec![
+                (Gr::from(&k::VIRTUAL_MACHINE), Trigger::Own),
+                (Gr::from(&k::SECRET), Trigger::AllInNamespace),
+                (Gr::from(&k::VIRTUAL_MACHINE_CLASS), Trigger::AllInNamespace),
+                (Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Trigger::AllInNamespace),
+                (Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE), Trigger::AllInNamespace),
+                (Gr::from(&k::STORAGE_CLASS), Trigger::AllInNamespace),
+            ],
+            vm_rec,
+            stop.clone(),
+        ));
+        let svc_rec: Arc<dyn ReconcilerDyn> = Arc::new(service::ServiceController::new(
+            store.clone(),
+            guests.clone(),
+        ));
+        tasks.spawn(run_controller(
+            store.clone(),
+            "virtualmachineservice",
+            Gr::from(&k::VIRTUAL_MACHINE_SERVICE),
+            vec![(Gr::from(&k::VIRTUAL_MACHINE_SERVICE), Trigger::Own)],
+            svc_rec,
+            stop.clone(),
+        ));
+        let pub_rec: Arc<dyn ReconcilerDyn> = Arc::new(publish::PublishController::new(
+            store.clone(),
+            cfg.clone(),
+        ));
+        tasks.spawn(run_controller(
+            store.clone(),
+            "virtualmachinepublishrequest",
+            Gr::from(&k::VIRTUAL_MACHINE_PUBLISH_REQUEST),
+            vec![
+                (Gr::from(&k::VIRTUAL_MACHINE_PUBLISH_REQUEST), Trigger::Own),
+                (Gr::from(&k::VIRTUAL_MACHINE), Trigger::AllInNamespace),
+                (Gr::from(&k::CONTENT_LIBRARY), Trigger::AllInNamespace),
+            ],
+            pub_rec,
+            stop.clone(),
+        ));
+        Controllers {
+            stop,
+            tasks,
+            guests,
+        }
+    }
+
+    /// Stops the controllers and tears down guests and listeners (bounded wait).
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.abort_all();
+    }
+}
+
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

@@ -1,0 +1,261 @@
+//! VirtualMachineService controller: a LoadBalancer service gets an ingress IP in
+//! 127.77.0.0/16 and a TCP listener on `ingressIP:port` per port, forwarding each connection to
+//! the selected VM (label selector over VM labels, resolved per connection, so VMs that appear
+//! later are picked up) at its `targetPort` (the guest SSH endpoint for the SSH port).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex as AsyncMutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{api_err, conditions, CtlError, GuestRegistry, Key, ReconcilerDyn};
+use crate::catalog::Gr;
+use crate::selector::LabelSelector;
+use crate::store::{ListOptions, Store, Subresource};
+use vmop_types::api as k;
+
+/// Condition the simulator sets on a VirtualMachineService about its listeners.
+pub const CONDITION_LB_READY: &str = "LoadBalancerReady";
+
+struct Lb {
+    ip: Ipv4Addr,
+    /// (port, targetPort) → listener task.
+    listeners: HashMap<(u16, u16), (CancellationToken, JoinHandle<()>)>,
+}
+
+#[derive(Clone)]
+pub struct ServiceController {
+    store: Store,
+    guests: GuestRegistry,
+    lbs: Arc<AsyncMutex<HashMap<(String, String), Lb>>>,
+}
+
+impl ServiceController {
+    pub(crate) fn new(store: Store, guests: GuestRegistry) -> Self {
+        ServiceController {
+            store,
+            guests,
+            lbs: Arc::default(),
+        }
+    }
+
+    async fn allocate_ip(&self, svc: &Value) -> Ipv4Addr {
+        let current = svc
+            .pointer("/status/loadBalancer/ingress/0/ip")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Ipv4Addr>().ok())
+            .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 77);
+        if let Some(ip) = current {
+            return ip;
+        }
+        let lbs = self.lbs.lock().await;
+        let used: Vec<Ipv4Addr> = self
+            .store
+            .list_arc(&Gr::from(&k::VIRTUAL_MACHINE_SERVICE), None, &Default::default())
+            .map(|(items, _)| {
+                items
+                    .iter()
+                    .filter_map(|o| o.pointer("/status/loadBalancer/ingress/0/ip").and_then(Value::as_str))
+                    .filter_map(|s| s.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for n in 1u32..65000 {
+            let ip = Ipv4Addr::new(127, 77, (n / 254) as u8, (n % 254 + 1) as u8);
+            if !used.contains(&ip) && !lbs.values().any(|l| l.ip == ip) {
+                return ip;
+            }
+        }
+        Ipv4Addr::new(127, 77, 255, 254)
+    }
+
+    async fn stop(&self, ns: &str, name: &str) {
+        let lb = self.lbs.lock().await.remove(&(ns.to_string(), name.to_string()));
+        if let Some(lb) = lb {
+            for (_, (stop, task)) in lb.listeners {
+                stop.cancel();
+                let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            }
+        }
+    }
+
+    async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
+        let (Some(ns), name) = key else { return Ok(None) };
+        let gr = Gr::from(&k::VIRTUAL_MACHINE_SERVICE);
+        let svc = match self.store.get(&gr, Some(&ns), &name) {
+            Ok(s) => s,
+            Err(e) if e.code == 404 => {
+                self.stop(&ns, &name).await;
+                return Ok(None);
+            }
+            Err(e) => return Err(api_err("getting VirtualMachineService", format!("{ns}/{name}"))(e)),
+        };
+        if svc.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+            || svc.pointer("/spec/type").and_then(Value::as_str) != Some("LoadBalancer")
+        {
+            self.stop(&ns, &name).await;
+            return Ok(None);
+        }
+        let selector: serde_json::Map<String, Value> = svc
+            .pointer("/spec/selector")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let ports: Vec<(u16, u16)> = svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|p| p.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == "TCP")
+            .filter_map(|p| {
+                let port = p.get("port").and_then(Value::as_u64)? as u16;
+                let target = p.get("targetPort").and_then(Value::as_u64).map(|t| t as u16).filter(|t| *t != 0).unwrap_or(port);
+                Some((port, target))
+            })
+            .collect();
+        let ip = self.allocate_ip(&svc).await;
+        let mut failures = Vec::new();
+        {
+            let mut lbs = self.lbs.lock().await;
+            let lb = lbs.entry((ns.clone(), name.clone())).or_insert_with(|| Lb { ip, listeners: HashMap::new() });
+            // Ports removed from the spec stop listening.
+            let stale: Vec<(u16, u16)> = lb.listeners.keys().filter(|p| !ports.contains(p)).copied().collect();
+            for p in stale {
+                if let Some((stop, _)) = lb.listeners.remove(&p) {
+                    stop.cancel();
+                }
+            }
+            for (port, target) in &ports {
+                if lb.listeners.contains_key(&(*port, *target)) {
+                    continue;
+                }
+                let addr = SocketAddr::new(lb.ip.into(), *port);
+                match TcpListener::bind(addr).await {
+                    Ok(listener) => {
+                        let stop = CancellationToken::new();
+                        let fwd = Forwarder {
+                            store: self.store.clone(),
+                            guests: self.guests.clone(),
+                            ns: ns.clone(),
+                            selector: selector.clone(),
+                            target: *target,
+                        };
+                        let task = tokio::spawn(fwd.serve(listener, stop.clone()));
+                        lb.listeners.insert((*port, *target), (stop, task));
+                        tracing::info!(service = %format!("{ns}/{name}"), %addr, target, "load balancer listening");
+                    }
+                    Err(e) => {
+                        tracing::error!(service = %format!("{ns}/{name}"), %addr, error = %e, "load balancer cannot bind its port (ports below 1024 need root)");
+                        failures.push(format!("cannot listen on {addr}: {e}"));
+                    }
+                }
+            }
+        }
+        let ip_s = ip.to_string();
+        let failed = !failures.is_empty();
+        let message = failures.join("; ");
+        self.store
+            .modify(&gr, Some(&ns), &name, Subresource::Status, |o| {
+                o["status"]["loadBalancer"] = json!({"ingress": [{"ip": ip_s}]});
+                if failed {
+                    conditions::set(o, CONDITION_LB_READY, false, "BindFailed", &message);
+                } else {
+                    conditions::set(o, CONDITION_LB_READY, true, "", "");
+                }
+                Ok(())
+            })
+            .map_err(api_err("updating status of VirtualMachineService", format!("{ns}/{name}")))?;
+        // Retry binding later (e.g. a port held by another process).
+        Ok(failed.then_some(Duration::from_secs(5)))
+    }
+}
+
+/// Forwards connections of one LB port to the selected VM.
+struct Forwarder {
+    store: Store,
+    guests: GuestRegistry,
+    ns: String,
+    selector: serde_json::Map<String, Value>,
+    target: u16,
+}
+
+impl Forwarder {
+    /// The backend address for a new connection: the first selected VM (by name) that runs.
+    fn backend(&self) -> Option<SocketAddr> {
+        if self.selector.is_empty() {
+            return None;
+        }
+        let opts = ListOptions {
+            labels: Some(LabelSelector::from_map(&self.selector)),
+            fields: None,
+        };
+        let (mut vms, _) = self.store.list_arc(&Gr::from(&k::VIRTUAL_MACHINE), Some(&self.ns), &opts).ok()?;
+        vms.sort_by(|a, b| a.pointer("/metadata/name").and_then(Value::as_str).cmp(&b.pointer("/metadata/name").and_then(Value::as_str)));
+        let guests = self.guests.lock().unwrap_or_else(|p| p.into_inner());
+        vms.iter().find_map(|vm| {
+            let name = vm.pointer("/metadata/name").and_then(Value::as_str)?;
+            let g = guests.get(&(self.ns.clone(), name.to_string()))?;
+            // The guest's only service is SSH on port 22 (maybe moved to an ephemeral port).
+            Some(if self.target == 22 { g.ssh } else { SocketAddr::new(g.ip.into(), self.target) })
+        })
+    }
+
+    async fn serve(self, listener: TcpListener, stop: CancellationToken) {
+        let this = Arc::new(self);
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                acc = listener.accept() => match acc {
+                    Ok((mut client, peer)) => {
+                        let this = this.clone();
+                        conns.spawn(async move {
+                            let Some(backend) = this.backend() else {
+                                tracing::info!(%peer, "load balancer has no running backend VM; closing connection");
+                                return;
+                            };
+                            match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(backend)).await {
+                                Ok(Ok(mut server)) => {
+                                    let _ = client.set_nodelay(true);
+                                    let _ = server.set_nodelay(true);
+                                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                                }
+                                Ok(Err(e)) => tracing::info!(%backend, error = %e, "load balancer backend refused"),
+                                Err(_) => tracing::info!(%backend, "load balancer backend connect timed out"),
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "load balancer accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        conns.abort_all();
+    }
+}
+
+impl ReconcilerDyn for ServiceController {
+    fn reconcile_dyn(&self, key: Key) -> BoxFuture<'static, Result<Option<Duration>, CtlError>> {
+        let this = self.clone();
+        Box::pin(async move { this.reconcile(key).await })
+    }
+    fn shutdown_dyn(&self) -> BoxFuture<'static, ()> {
+        let this = self.clone();
+        Box::pin(async move {
+            let keys: Vec<(String, String)> = this.lbs.lock().await.keys().cloned().collect();
+            for (ns, name) in keys {
+                this.stop(&ns, &name).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,496 @@
+//! VirtualMachine controller: dependency checks (class, image, storage class, bootstrap
+//! Secret) as conditions, then creation (IDs, guest root + bootstrap), power-on after a delay,
+//! and an IP (127.88.x.y, the guest's SSH endpoint listening there) after another delay unless
+//! a fault says this VM never gets one.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use tokio::sync::Mutex as AsyncMutex;
+
+use super::{api_err, conditions, ControllerConfig, CtlError, GuestEndpoint, GuestRegistry, Key, ReconcilerDyn};
+use crate::catalog::Gr;
+use crate::guest::bootstrap::{self, BootstrapPlan};
+use crate::guest::Guest;
+use crate::store::{Store, Subresource};
+use vmop_types::api as k;
+use vmop_types::conditions::vm as cond;
+
+/// In-memory state of one VM's simulated hardware.
+#[derive(Default)]
+struct Runtime {
+    guest: Option<Guest>,
+    created_at: Option<Instant>,
+    powered_on_at: Option<Instant>,
+    ip: Option<Ipv4Addr>,
+}
+
+pub struct VmController {
+    store: Store,
+    cfg: Arc<ControllerConfig>,
+    guests: GuestRegistry,
+    runtimes: Arc<AsyncMutex<HashMap<(String, String), Arc<AsyncMutex<Runtime>>>>>,
+    /// Serializes uniqueID / IP allocation (they scan the store for values in use) and
+    /// remembers what was handed out but may not be in the store yet.
+    alloc: Arc<std::sync::Mutex<Alloc>>,
+}
+
+#[derive(Default)]
+struct Alloc {
+    ips: Vec<Ipv4Addr>,
+    last_id: u64,
+}
+
+/// Why a dependency is not ready: (condition type, reason, message).
+type NotReady = (&'static str, &'static str, String);
+
+impl VmController {
+    pub(crate) fn new(store: Store, cfg: Arc<ControllerConfig>, guests: GuestRegistry) -> Self {
+        VmController {
+            store,
+            cfg,
+            guests,
+            runtimes: Arc::default(),
+            alloc: Arc::default(),
+        }
+    }
+
+    fn gr() -> Gr {
+        Gr::from(&k::VIRTUAL_MACHINE)
+    }
+
+    async fn runtime(&self, ns: &str, name: &str) -> Arc<AsyncMutex<Runtime>> {
+        self.runtimes
+            .lock()
+            .await
+            .entry((ns.to_string(), name.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    async fn teardown(&self, ns: &str, name: &str) {
+        let rt = self.runtimes.lock().await.remove(&(ns.to_string(), name.to_string()));
+        self.registry_remove(ns, name);
+        if let Some(rt) = rt {
+            let mut rt = rt.lock().await;
+            if let Some(g) = rt.guest.take() {
+                g.shutdown().await;
+            }
+        }
+    }
+
+    fn registry_remove(&self, ns: &str, name: &str) {
+        self.guests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(ns.to_string(), name.to_string()));
+    }
+
+    fn set_status(&self, ns: &str, name: &str, f: impl Fn(&mut Value)) -> Result<Value, CtlError> {
+        self.store
+            .modify(&Self::gr(), Some(ns), name, Subresource::Status, |o| {
+                f(o);
+                Ok(())
+            })
+            .map_err(api_err("updating status of VirtualMachine", format!("{ns}/{name}")))
+    }
+
+    /// Checks class, image, storage class and bootstrap data; returns the image object and
+    /// the bootstrap plan, or the first dependency that is not ready (all are reported).
+    fn check_dependencies(&self, ns: &str, vm: &Value) -> Result<(Value, BootstrapPlan), Vec<NotReady>> {
+        let mut problems = Vec::new();
+        let s = |p: &str| vm.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let class = s("/spec/className");
+        if class.is_empty() || self.store.get_arc(&Gr::from(&k::VIRTUAL_MACHINE_CLASS), Some(ns), &class).is_err() {
+            problems.push((cond::CLASS_READY, "NotFound", format!("Failed to get VirtualMachineClass {class:?}: virtualmachineclasses.vmoperator.vmware.com {class:?} not found")));
+        }
+        let img_kind = s("/spec/image/kind");
+        let img_name = s("/spec/image/name");
+        let image = if img_kind == "ClusterVirtualMachineImage" {
+            self.store.get(&Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE), None, &img_name).ok()
+        } else {
+            self.store.get(&Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Some(ns), &img_name).ok()
+        };
+        if image.is_none() {
+            let kind = if img_kind.is_empty() { "VirtualMachineImage".to_string() } else { img_kind.clone() };
+            problems.push((cond::IMAGE_READY, "NotFound", format!("Failed to get {kind} {img_name:?}: not found")));
+        }
+        let sc = s("/spec/storageClass");
+        if !sc.is_empty() && self.store.get_arc(&Gr::from(&k::STORAGE_CLASS), None, &sc).is_err() {
+            problems.push((cond::STORAGE_READY, "NotFound", format!("Failed to get StorageClass {sc:?}: storageclasses.storage.k8s.io {sc:?} not found")));
+        }
+        let plan = match self.bootstrap_plan(ns, vm) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                problems.push((cond::BOOTSTRAP_READY, "NotFound", msg));
+                None
+            }
+        };
+        match (image, plan) {
+            (Some(i), Some(p)) if problems.is_empty() => Ok((i, p)),
+            _ => Err(problems),
+        }
+    }
+
+    fn secret(&self, ns: &str, name: &str) -> Result<serde_json::Map<String, Value>, String> {
+        let sec = self
+            .store
+            .get(&Gr::from(&k::SECRET), Some(ns), name)
+            .map_err(|_| format!("Failed to get bootstrap Secret {ns}/{name}: secrets {name:?} not found"))?;
+        Ok(sec.get("data").and_then(Value::as_object).cloned().unwrap_or_default())
+    }
+
+    fn secret_value(&self, ns: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+        let data = self.secret(ns, name)?;
+        let v = data
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("bootstrap Secret {ns}/{name} has no key {key:?}"))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(v)
+            .map_err(|e| format!("bootstrap Secret {ns}/{name} key {key:?} is not base64: {e}"))
+    }
+
+    /// Builds the guest's bootstrap plan from the VM spec and its Secrets.
+    fn bootstrap_plan(&self, ns: &str, vm: &Value) -> Result<BootstrapPlan, String> {
+        let mut plan = BootstrapPlan::default();
+        let Some(b) = vm.pointer("/spec/bootstrap").filter(|b| b.is_object()) else {
+            return Ok(plan);
+        };
+        let sel = |v: &Value, default_key: &str| -> Option<(String, String)> {
+            let name = v.get("name").and_then(Value::as_str)?.to_string();
+            let key = v.get("key").and_then(Value::as_str).filter(|k| !k.is_empty()).unwrap_or(default_key).to_string();
+            Some((name, key))
+        };
+        if let Some(ci) = b.get("cloudInit").filter(|v| v.is_object()) {
+            if let Some((name, key)) = ci.get("rawCloudConfig").and_then(|r| sel(r, "user-data")) {
+                let raw = self.secret_value(ns, &name, &key)?;
+                if let Err(e) = bootstrap::apply_cloud_init(&mut plan, &bootstrap::decode_value(&raw)) {
+                    // A broken cloud-config boots a guest nobody can log into, like the real thing.
+                    tracing::warn!(vm = %format!("{ns}/{}", name), error = %e, "guest cloud-init failed");
+                }
+            }
+            if let Some(cc) = ci.get("cloudConfig").filter(|v| v.is_object()) {
+                self.apply_structured_cloud_config(ns, cc, &mut plan)?;
+            }
+            if let Some(keys) = ci.get("sshAuthorizedKeys").and_then(Value::as_array) {
+                let keys: Vec<String> = keys.iter().filter_map(Value::as_str).map(String::from).collect();
+                if !keys.is_empty() {
+                    let text = format!("#cloud-config\nssh_authorized_keys: {}\n", serde_json::to_string(&keys).unwrap_or_default());
+                    let _ = bootstrap::apply_cloud_init(&mut plan, text.as_bytes());
+                }
+            }
+        }
+        if let Some(sp) = b.get("sysprep").filter(|v| v.is_object()) {
+            if let Some((name, key)) = sp.get("rawSysprep").and_then(|r| sel(r, "unattend")) {
+                let raw = self.secret_value(ns, &name, &key)?;
+                bootstrap::apply_sysprep(&mut plan, &bootstrap::decode_value(&raw));
+            }
+            if let Some(pw) = sp.pointer("/sysprep/guiUnattended/password").and_then(|p| sel(p, "password")) {
+                let raw = self.secret_value(ns, &pw.0, &pw.1)?;
+                let xml = format!("<AdministratorPassword><Value>{}</Value><PlainText>true</PlainText></AdministratorPassword>", String::from_utf8_lossy(&raw));
+                bootstrap::apply_sysprep(&mut plan, xml.as_bytes());
+            }
+        }
+        if let Some(va) = b.get("vAppConfig").filter(|v| v.is_object()) {
+            let mut props: Vec<(String, String)> = Vec::new();
+            if let Some(name) = va.get("rawProperties").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                for (k, v) in self.secret(ns, name)? {
+                    let bytes = v.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()).unwrap_or_default();
+                    props.push((k, String::from_utf8_lossy(&bytes).to_string()));
+                }
+            }
+            for p in va.get("properties").and_then(Value::as_array).into_iter().flatten() {
+                let Some(key) = p.get("key").and_then(Value::as_str) else { continue };
+                let value = if let Some(v) = p.pointer("/value/value").and_then(Value::as_str) {
+                    v.to_string()
+                } else if let Some((name, k)) = p.pointer("/value/from").and_then(|f| sel(f, key)) {
+                    String::from_utf8_lossy(&self.secret_value(ns, &name, &k)?).to_string()
+                } else {
+                    String::new()
+                };
+                props.push((key.to_string(), value));
+            }
+            props.sort();
+            if let Err(e) = bootstrap::apply_vapp(&mut plan, &props) {
+                tracing::warn!(error = %e, "guest vApp user-data failed");
+            }
+        }
+        Ok(plan)
+    }
+
+    fn apply_structured_cloud_config(&self, ns: &str, cc: &Value, plan: &mut BootstrapPlan) -> Result<(), String> {
+        // The structured v1alpha3+ cloudConfig, rendered as the cloud-config it stands for.
+        let mut users = Vec::new();
+        for u in cc.get("users").and_then(Value::as_array).into_iter().flatten() {
+            let mut m = serde_json::Map::new();
+            for (from, to) in [("name", "name"), ("shell", "shell"), ("lockPasswd", "lock_passwd"), ("sshAuthorizedKeys", "ssh_authorized_keys"), ("sudo", "sudo")] {
+                if let Some(v) = u.get(from) {
+                    m.insert(to.into(), v.clone());
+                }
+            }
+            if let Some(p) = u.get("passwd").filter(|p| p.is_object()) {
+                let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                let key = p.get("key").and_then(Value::as_str).unwrap_or("password");
+                let raw = self.secret_value(ns, name, key)?;
+                m.insert("plain_text_passwd".into(), json!(String::from_utf8_lossy(&raw)));
+                m.entry("lock_passwd").or_insert(json!(false));
+            }
+            users.push(Value::Object(m));
+        }
+        let mut doc = json!({"users": users, "ssh_pwauth": true});
+        if let Some(r) = cc.get("runcmd") {
+            doc["runcmd"] = r.clone();
+        }
+        let text = format!("#cloud-config\n{}", serde_json::to_string(&doc).unwrap_or_default());
+        bootstrap::apply_cloud_init(plan, text.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    fn allocate_unique_id(&self) -> String {
+        let mut g = self.alloc.lock().unwrap_or_else(|p| p.into_inner());
+        let max = self
+            .store
+            .list_arc(&Self::gr(), None, &Default::default())
+            .map(|(items, _)| {
+                items
+                    .iter()
+                    .filter_map(|o| o.pointer("/status/uniqueID").and_then(Value::as_str))
+                    .filter_map(|u| u.strip_prefix("vm-").and_then(|n| n.parse::<u64>().ok()))
+                    .max()
+                    .unwrap_or(1000)
+            })
+            .unwrap_or(1000);
+        let next = max.max(g.last_id).max(1000) + 1;
+        g.last_id = next;
+        format!("vm-{next}")
+    }
+
+    fn allocate_ip(&self) -> Ipv4Addr {
+        let mut g = self.alloc.lock().unwrap_or_else(|p| p.into_inner());
+        let used: Vec<Ipv4Addr> = self
+            .store
+            .list_arc(&Self::gr(), None, &Default::default())
+            .map(|(items, _)| {
+                items
+                    .iter()
+                    .filter_map(|o| o.pointer("/status/network/primaryIP4").and_then(Value::as_str))
+                    .filter_map(|s| s.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let registry: Vec<Ipv4Addr> = self
+            .guests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|g| g.ip)
+            .collect();
+        for n in 1u32..65000 {
+            let ip = Ipv4Addr::new(127, 88, (n / 254) as u8, (n % 254 + 1) as u8);
+            if !used.contains(&ip) && !registry.contains(&ip) && !g.ips.contains(&ip) {
+                g.ips.push(ip);
+                return ip;
+            }
+        }
+        Ipv4Addr::new(127, 88, 255, 254)
+    }
+
+    async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
+        let (Some(ns), name) = key else { return Ok(None) };
+        let vm = match self.store.get(&Self::gr(), Some(&ns), &name) {
+            Ok(v) => v,
+            Err(e) if e.code == 404 => {
+                self.teardown(&ns, &name).await;
+                return Ok(None);
+            }
+            Err(e) => return Err(api_err("getting VirtualMachine", format!("{ns}/{name}"))(e)),
+        };
+        if vm.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+            self.teardown(&ns, &name).await;
+            return Ok(None);
+        }
+        let rt_arc = self.runtime(&ns, &name).await;
+        let mut rt = rt_arc.lock().await;
+
+        if rt.guest.is_none() {
+            let (image, plan) = match self.check_dependencies(&ns, &vm) {
+                Ok(x) => x,
+                Err(problems) => {
+                    self.set_status(&ns, &name, |o| {
+                        for c in [cond::CLASS_READY, cond::IMAGE_READY, cond::STORAGE_READY, cond::BOOTSTRAP_READY] {
+                            match problems.iter().find(|p| p.0 == c) {
+                                Some((_, reason, msg)) => {
+                                    conditions::set(o, c, false, reason, msg);
+                                }
+                                None => {
+                                    conditions::set(o, c, true, "", "");
+                                }
+                            }
+                        }
+                        conditions::set(o, cond::READY, false, "NotReady", "dependencies are not ready");
+                    })?;
+                    // Dependency kinds are watched; a create of the missing object requeues us.
+                    return Ok(None);
+                }
+            };
+            let content = crate::library::image_content(&self.cfg.state_dir, &image)?;
+            let mut status_ids = (
+                vm.pointer("/status/uniqueID").and_then(Value::as_str).unwrap_or("").to_string(),
+                vm.pointer("/spec/biosUUID").and_then(Value::as_str).unwrap_or("").to_string(),
+                vm.pointer("/spec/instanceUUID").and_then(Value::as_str).unwrap_or("").to_string(),
+            );
+            if status_ids.0.is_empty() {
+                status_ids.0 = self.allocate_unique_id();
+            }
+            for id in [&mut status_ids.1, &mut status_ids.2] {
+                if id.is_empty() {
+                    *id = uuid::Uuid::new_v4().to_string();
+                }
+            }
+            let (uid, bios, inst) = status_ids.clone();
+            self.set_status(&ns, &name, |o| {
+                for c in [cond::CLASS_READY, cond::IMAGE_READY, cond::STORAGE_READY, cond::BOOTSTRAP_READY] {
+                    conditions::set(o, c, true, "", "");
+                }
+                o["status"]["uniqueID"] = json!(uid);
+                o["status"]["biosUUID"] = json!(bios);
+                o["status"]["instanceUUID"] = json!(inst);
+                if o.pointer("/status/powerState").is_none() {
+                    o["status"]["powerState"] = json!("PoweredOff");
+                }
+            })?;
+            match Guest::boot(&self.cfg.guest, &self.cfg.state_dir, &ns, &name, Some(&content), plan).await {
+                Ok(g) => rt.guest = Some(g),
+                Err(e) => {
+                    let msg = e.to_string();
+                    tracing::error!(vm = %format!("{ns}/{name}"), error = %msg, "creating the simulated guest failed");
+                    self.set_status(&ns, &name, |o| {
+                        conditions::set(o, cond::CREATED, false, "Error", &msg);
+                        conditions::set(o, cond::READY, false, "Error", &msg);
+                    })?;
+                    return Ok(None);
+                }
+            }
+            let now = Instant::now();
+            // A VM that was already running before a simulator restart comes back at once.
+            let was_on = vm.pointer("/status/powerState").and_then(Value::as_str) == Some("PoweredOn");
+            rt.created_at = Some(if was_on { now - self.cfg.power_on_delay } else { now });
+            if was_on {
+                rt.powered_on_at = Some(now - self.cfg.ip_delay);
+            }
+            self.set_status(&ns, &name, |o| {
+                conditions::set(o, cond::CREATED, true, "", "");
+            })?;
+        }
+
+        let want_on = vm.pointer("/spec/powerState").and_then(Value::as_str).unwrap_or("PoweredOn") == "PoweredOn";
+        if !want_on {
+            // Powering off stops the guest's network presence; its disk (root) stays.
+            if rt.powered_on_at.take().is_some() || rt.ip.is_some() {
+                rt.ip = None;
+                self.registry_remove(&ns, &name);
+                if let Some(g) = rt.guest.take() {
+                    g.shutdown().await;
+                }
+            }
+            let target = vm.pointer("/spec/powerState").and_then(Value::as_str).unwrap_or("PoweredOff").to_string();
+            self.set_status(&ns, &name, |o| {
+                o["status"]["powerState"] = json!(target);
+                conditions::set(o, cond::READY, false, "PoweredOff", "the virtual machine is not powered on");
+            })?;
+            return Ok(None);
+        }
+
+        let created_at = rt.created_at.unwrap_or_else(Instant::now);
+        if rt.powered_on_at.is_none() {
+            let due = created_at + self.cfg.power_on_delay;
+            let now = Instant::now();
+            if now < due {
+                return Ok(Some(due - now));
+            }
+            rt.powered_on_at = Some(now);
+            self.set_status(&ns, &name, |o| {
+                o["status"]["powerState"] = json!("PoweredOn");
+                conditions::set(o, cond::READY, true, "", "");
+            })?;
+        }
+        let no_ip = self.cfg.faults.no_ip
+            || vm.pointer(&format!("/metadata/annotations/{}", super::ANNOTATION_NO_IP.replace('/', "~1"))).and_then(Value::as_str) == Some("true");
+        if no_ip {
+            tracing::info!(vm = %format!("{ns}/{name}"), "fault: this VM never gets an IP");
+            return Ok(None);
+        }
+        if rt.ip.is_none() {
+            let powered = rt.powered_on_at.unwrap_or_else(Instant::now);
+            let due = powered + self.cfg.ip_delay;
+            let now = Instant::now();
+            if now < due {
+                return Ok(Some(due - now));
+            }
+            let ip = vm
+                .pointer("/status/network/primaryIP4")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 88)
+                .unwrap_or_else(|| self.allocate_ip());
+            let Some(guest) = rt.guest.as_mut() else { return Ok(None) };
+            let ssh = match guest.listen(SocketAddr::new(ip.into(), self.cfg.guest_ssh_port)).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(vm = %format!("{ns}/{name}"), error = %e, "guest ssh port busy; using an ephemeral port");
+                    guest.listen(SocketAddr::new(ip.into(), 0)).await?
+                }
+            };
+            rt.ip = Some(ip);
+            self.guests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((ns.clone(), name.clone()), GuestEndpoint { ip, ssh });
+            let ip_s = ip.to_string();
+            let host = vm.pointer("/spec/network/hostName").and_then(Value::as_str).filter(|h| !h.is_empty()).unwrap_or(&name).to_string();
+            self.set_status(&ns, &name, |o| {
+                o["status"]["network"] = json!({
+                    "primaryIP4": ip_s,
+                    "hostName": host,
+                    "interfaces": [{"name": "eth0", "ip": {"addresses": [{"address": format!("{ip_s}/8")}]}}],
+                    "config": {"interfaces": [{"name": "eth0", "ip": {"dhcp": {"ip4": {"enabled": true}}}}]},
+                });
+                conditions::set(o, cond::NETWORK_READY, true, "", "");
+            })?;
+        }
+        Ok(None)
+    }
+}
+
+impl ReconcilerDyn for VmController {
+    fn reconcile_dyn(&self, key: Key) -> BoxFuture<'static, Result<Option<Duration>, CtlError>> {
+        let this = self.clone_handle();
+        Box::pin(async move { this.reconcile(key).await })
+    }
+    fn shutdown_dyn(&self) -> BoxFuture<'static, ()> {
+        let this = self.clone_handle();
+        Box::pin(async move {
+            let keys: Vec<(String, String)> = this.runtimes.lock().await.keys().cloned().collect();
+            for (ns, name) in keys {
+                this.teardown(&ns, &name).await;
+            }
+        })
+    }
+}
+
+impl VmController {
+    fn clone_handle(&self) -> VmController {
+        VmController {
+            store: self.store.clone(),
+            cfg: self.cfg.clone(),
+            guests: self.guests.clone(),
+            runtimes: self.runtimes.clone(),
+            alloc: self.alloc.clone(),
+        }
+    }
+}
