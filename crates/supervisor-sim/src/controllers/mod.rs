@@ -84,7 +84,31 @@ pub struct ControllerConfig {
     pub publish_step_delay: Duration,
     /// Port the guests' SSH endpoint uses on their own IP (falls back to an ephemeral port).
     pub guest_ssh_port: u16,
+    /// Faults for the whole run, used when [`ControllerConfig::fault_source`] is unset.
     pub faults: ControllerFaults,
+    /// Runtime-changeable faults (e.g. the simulator's `/sim/v1/faults`), read on every
+    /// reconcile; overrides [`ControllerConfig::faults`].
+    pub fault_source: Option<FaultSource>,
+}
+
+/// A function returning the current controller faults.
+#[derive(Clone)]
+pub struct FaultSource(pub Arc<dyn Fn() -> ControllerFaults + Send + Sync>);
+
+impl std::fmt::Debug for FaultSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FaultSource(..)")
+    }
+}
+
+impl ControllerConfig {
+    /// The faults in force now.
+    pub fn current_faults(&self) -> ControllerFaults {
+        match &self.fault_source {
+            Some(src) => (src.0)(),
+            None => self.faults.clone(),
+        }
+    }
 }
 
 impl ControllerConfig {
@@ -98,6 +122,7 @@ impl ControllerConfig {
             publish_step_delay: Duration::from_millis(200),
             guest_ssh_port: 22,
             faults: ControllerFaults::default(),
+            fault_source: None,
         }
     }
 }

@@ -72,7 +72,7 @@ impl PublishController {
                 .to_string();
             return Some(PublishFailure { reason: r.to_string(), message });
         }
-        self.cfg.faults.publish_failure.clone()
+        self.cfg.current_faults().publish_failure
     }
 
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
@@ -183,7 +183,7 @@ impl PublishController {
         let vm_root = crate::guest::vm_root(&self.cfg.state_dir, &ns, &source);
         let capacity = annotation(&library, super::ANNOTATION_LIBRARY_CAPACITY)
             .and_then(|c| c.parse::<u64>().ok())
-            .or(self.cfg.faults.library_capacity_bytes);
+            .or(self.cfg.current_faults().library_capacity_bytes);
         let meta = ItemMeta {
             display_name: item_name.clone(),
             description: description.clone(),

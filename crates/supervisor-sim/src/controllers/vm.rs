@@ -419,7 +419,7 @@ impl VmController {
                 conditions::set(o, cond::READY, true, "", "");
             })?;
         }
-        let no_ip = self.cfg.faults.no_ip
+        let no_ip = self.cfg.current_faults().no_ip
             || vm.pointer(&format!("/metadata/annotations/{}", super::ANNOTATION_NO_IP.replace('/', "~1"))).and_then(Value::as_str) == Some("true");
         if no_ip {
             tracing::info!(vm = %format!("{ns}/{name}"), "fault: this VM never gets an IP");
