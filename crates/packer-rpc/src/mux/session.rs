@@ -114,6 +114,8 @@ impl std::fmt::Debug for Session {
 
 /// Largest number of frames written in one batch (two iovecs each, below IOV_MAX).
 const MAX_BATCH: usize = 256;
+/// How long the reader keeps draining after a clean local close.
+const LINGER: Duration = Duration::from_secs(2);
 /// Reader buffer; payloads at least this large are read straight into their own buffer.
 const READ_BUF: usize = 64 * 1024;
 
@@ -215,15 +217,19 @@ impl Session {
     /// `Ok(None)` once the session has ended cleanly; the session's error if it failed.
     pub async fn accept(&self) -> Result<Option<Stream>, MuxError> {
         let mut rx = self.inner.accept_rx.lock().await;
-        match rx.recv().await {
-            Some(shared) => {
+        let next = if self.is_closed() {
+            None
+        } else {
+            rx.recv().await
+        };
+        // Streams still queued when the session ended are useless; report the end instead.
+        match (next, lock(&self.inner.st).end.clone()) {
+            (Some(shared), None) => {
                 shared.send_ack();
                 Ok(Some(Stream::new(shared)))
             }
-            None => match lock(&self.inner.st).end.clone() {
-                Some(End::Failed(e)) => Err(e),
-                _ => Ok(None),
-            },
+            (_, Some(End::Failed(e))) => Err(e),
+            _ => Ok(None),
         }
     }
 
@@ -320,11 +326,21 @@ impl Inner {
             End::Failed(MuxError::Io { .. } | MuxError::WriteTimeout(_)) => self.queue.abort(),
             _ => self.queue.close(),
         }
-        self.cancel.cancel();
-        self.end_tx.send_replace(Some(end));
-        if let End::Failed(e) = &self.end_tx.borrow().clone().unwrap_or(End::Clean) {
+        if matches!(end, End::Clean) {
+            // Keep reading for a moment so frames already in flight are consumed: closing a
+            // socket with unread data makes the peer see ECONNRESET instead of our clean EOF.
+            let cancel = self.cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(LINGER).await;
+                cancel.cancel();
+            });
+        } else {
+            self.cancel.cancel();
+        }
+        if let End::Failed(e) = &end {
             tracing::debug!(error = %e, "yamux session failed");
         }
+        self.end_tx.send_replace(Some(end));
     }
 
     async fn ping(&self) -> Result<Duration, MuxError> {
