@@ -15,12 +15,24 @@
 //!
 //! It never depends on the builder or on packer-rpc.
 
+pub mod api;
+pub mod auth;
 pub mod catalog;
+pub mod cli;
 pub mod controllers;
+pub mod convert;
 pub mod crds;
 pub mod error;
+pub mod faults;
 pub mod guest;
+pub mod kubeconfig;
 pub mod library;
 pub mod persist;
+pub mod schema;
+pub mod seed;
 pub mod selector;
+pub mod server;
 pub mod store;
+pub mod tls;
+
+pub use server::{run, RunOptions, Sim};
