@@ -86,7 +86,11 @@ pub fn publish_root(
     capacity: Option<u64>,
 ) -> Result<u64, LibraryError> {
     let io = |path: &Path| {
-        let (library, item, path) = (library.to_string(), item_uuid.to_string(), path.to_path_buf());
+        let (library, item, path) = (
+            library.to_string(),
+            item_uuid.to_string(),
+            path.to_path_buf(),
+        );
         move |source| LibraryError::Io {
             library,
             item,
@@ -182,7 +186,11 @@ pub fn ensure_seed_item_content(
     Ok(rootfs)
 }
 
-fn write_minimal_root(rootfs: &Path, display_name: &str, os_info: Option<&Value>) -> std::io::Result<()> {
+fn write_minimal_root(
+    rootfs: &Path,
+    display_name: &str,
+    os_info: Option<&Value>,
+) -> std::io::Result<()> {
     let os_release = rootfs.join("etc/os-release");
     if os_release.exists() {
         return Ok(());
@@ -252,10 +260,16 @@ mod tests {
             source: "ns/vm".into(),
         };
         let err = publish_root(tmp.path(), "lib", "u1", &vm, &meta, Some(3)).unwrap_err();
-        assert!(err.to_string().contains("insufficient storage space"), "{err}");
+        assert!(
+            err.to_string().contains("insufficient storage space"),
+            "{err}"
+        );
         let n = publish_root(tmp.path(), "lib", "u1", &vm, &meta, None).unwrap();
         assert_eq!(n, 5);
         let dir = find_item_dir(tmp.path(), "u1").unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("rootfs/tmp/marker")).unwrap(), "12345");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("rootfs/tmp/marker")).unwrap(),
+            "12345"
+        );
     }
 }

@@ -60,5 +60,8 @@ pub(crate) fn get<'a>(obj: &'a Value, ctype: &str) -> Option<&'a Value> {
 
 /// Whether condition `ctype` is True.
 pub(crate) fn is_true(obj: &Value, ctype: &str) -> bool {
-    get(obj, ctype).and_then(|c| c.get("status")).and_then(Value::as_str) == Some("True")
+    get(obj, ctype)
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        == Some("True")
 }

@@ -44,7 +44,8 @@ pub use webhook::VmWebhook;
 /// Per-object fault annotation: the VM never gets an IP (`"true"`).
 pub const ANNOTATION_NO_IP: &str = "sim.supervisor.vmware.com/no-ip";
 /// Per-object fault annotation on a VirtualMachinePublishRequest: fail with this reason.
-pub const ANNOTATION_PUBLISH_FAILURE_REASON: &str = "sim.supervisor.vmware.com/publish-failure-reason";
+pub const ANNOTATION_PUBLISH_FAILURE_REASON: &str =
+    "sim.supervisor.vmware.com/publish-failure-reason";
 /// Message accompanying [`ANNOTATION_PUBLISH_FAILURE_REASON`].
 pub const ANNOTATION_PUBLISH_FAILURE_MESSAGE: &str =
     "sim.supervisor.vmware.com/publish-failure-message";
@@ -143,7 +144,10 @@ pub enum CtlError {
     Library(#[from] crate::library::LibraryError),
 }
 
-pub(crate) fn api_err(op: &'static str, object: impl Into<String>) -> impl FnOnce(ApiError) -> CtlError {
+pub(crate) fn api_err(
+    op: &'static str,
+    object: impl Into<String>,
+) -> impl FnOnce(ApiError) -> CtlError {
     let object = object.into();
     move |source| CtlError::Api { op, object, source }
 }
@@ -240,7 +244,14 @@ pub(crate) async fn run_controller(
     };
     let mut watchers = JoinSet::new();
     for (gr, trigger) in watched {
-        watchers.spawn(watch_loop(store.clone(), gr, primary.clone(), trigger, queue.clone(), stop.clone()));
+        watchers.spawn(watch_loop(
+            store.clone(),
+            gr,
+            primary.clone(),
+            trigger,
+            queue.clone(),
+            stop.clone(),
+        ));
     }
     let mut work = JoinSet::new();
     loop {
@@ -382,7 +393,10 @@ impl Controllers {
                 (Gr::from(&k::SECRET), Trigger::AllInNamespace),
                 (Gr::from(&k::VIRTUAL_MACHINE_CLASS), Trigger::AllInNamespace),
                 (Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Trigger::AllInNamespace),
-                (Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE), Trigger::AllInNamespace),
+                (
+                    Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE),
+                    Trigger::AllInNamespace,
+                ),
                 (Gr::from(&k::STORAGE_CLASS), Trigger::AllInNamespace),
             ],
             vm_rec,
@@ -400,10 +414,8 @@ impl Controllers {
             svc_rec,
             stop.clone(),
         ));
-        let pub_rec: Arc<dyn ReconcilerDyn> = Arc::new(publish::PublishController::new(
-            store.clone(),
-            cfg.clone(),
-        ));
+        let pub_rec: Arc<dyn ReconcilerDyn> =
+            Arc::new(publish::PublishController::new(store.clone(), cfg.clone()));
         tasks.spawn(run_controller(
             store.clone(),
             "virtualmachinepublishrequest",

@@ -58,7 +58,10 @@ impl PublishController {
                 f(o);
                 Ok(())
             })
-            .map_err(api_err("updating status of VirtualMachinePublishRequest", format!("{ns}/{name}")))
+            .map_err(api_err(
+                "updating status of VirtualMachinePublishRequest",
+                format!("{ns}/{name}"),
+            ))
     }
 
     async fn step(&self) {
@@ -66,17 +69,24 @@ impl PublishController {
     }
 
     fn injected_failure(&self, req: &Value) -> Option<PublishFailure> {
-        if let Some(r) = annotation(req, super::ANNOTATION_PUBLISH_FAILURE_REASON).filter(|r| !r.is_empty()) {
+        if let Some(r) =
+            annotation(req, super::ANNOTATION_PUBLISH_FAILURE_REASON).filter(|r| !r.is_empty())
+        {
             let message = annotation(req, super::ANNOTATION_PUBLISH_FAILURE_MESSAGE)
                 .unwrap_or("simulated publish failure")
                 .to_string();
-            return Some(PublishFailure { reason: r.to_string(), message });
+            return Some(PublishFailure {
+                reason: r.to_string(),
+                message,
+            });
         }
         self.cfg.current_faults().publish_failure
     }
 
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
-        let (Some(ns), name) = key else { return Ok(None) };
+        let (Some(ns), name) = key else {
+            return Ok(None);
+        };
         let obj = format!("{ns}/{name}");
         let req = match self.store.get(&Self::gr(), Some(&ns), &name) {
             Ok(r) => r,
@@ -86,20 +96,38 @@ impl PublishController {
         let finalizers: Vec<String> = req
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         let ours = |f: &String| f == naming::FINALIZER_PUBLISH || f == OLD_FINALIZER;
-        if req.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+        if req
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null())
+        {
             // Deletion only drops the finalizer: the published item and image stay.
             if finalizers.iter().any(ours) {
                 self.store
                     .modify(&Self::gr(), Some(&ns), &name, Subresource::Main, |o| {
-                        if let Some(list) = o.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
-                            list.retain(|f| f.as_str().is_none_or(|f| f != naming::FINALIZER_PUBLISH && f != OLD_FINALIZER));
+                        if let Some(list) = o
+                            .pointer_mut("/metadata/finalizers")
+                            .and_then(Value::as_array_mut)
+                        {
+                            list.retain(|f| {
+                                f.as_str().is_none_or(|f| {
+                                    f != naming::FINALIZER_PUBLISH && f != OLD_FINALIZER
+                                })
+                            });
                         }
                         Ok(())
                     })
-                    .map_err(api_err("removing finalizer of VirtualMachinePublishRequest", obj.clone()))?;
+                    .map_err(api_err(
+                        "removing finalizer of VirtualMachinePublishRequest",
+                        obj.clone(),
+                    ))?;
             }
             return Ok(None);
         }
@@ -114,7 +142,10 @@ impl PublishController {
                     }
                     Ok(())
                 })
-                .map_err(api_err("adding finalizer to VirtualMachinePublishRequest", obj.clone()))?;
+                .map_err(api_err(
+                    "adding finalizer to VirtualMachinePublishRequest",
+                    obj.clone(),
+                ))?;
             // The update event brings us back.
             return Ok(None);
         }
@@ -127,17 +158,30 @@ impl PublishController {
         }
 
         // Defaults and start time.
-        let source = Some(s(&req, "/spec/source/name")).filter(|x| !x.is_empty()).unwrap_or(&name).to_string();
-        let item_name = Some(s(&req, "/spec/target/item/name")).filter(|x| !x.is_empty()).map(String::from).unwrap_or_else(|| format!("{source}-image"));
+        let source = Some(s(&req, "/spec/source/name"))
+            .filter(|x| !x.is_empty())
+            .unwrap_or(&name)
+            .to_string();
+        let item_name = Some(s(&req, "/spec/target/item/name"))
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| format!("{source}-image"));
         let description = s(&req, "/spec/target/item/description").to_string();
         let location = s(&req, "/spec/target/location/name").to_string();
-        let src_api = Some(s(&req, "/spec/source/apiVersion")).filter(|x| !x.is_empty()).unwrap_or("vmoperator.vmware.com/v1alpha1").to_string();
-        let loc_api = Some(s(&req, "/spec/target/location/apiVersion")).filter(|x| !x.is_empty()).unwrap_or("imageregistry.vmware.com/v1alpha1").to_string();
+        let src_api = Some(s(&req, "/spec/source/apiVersion"))
+            .filter(|x| !x.is_empty())
+            .unwrap_or("vmoperator.vmware.com/v1alpha1")
+            .to_string();
+        let loc_api = Some(s(&req, "/spec/target/location/apiVersion"))
+            .filter(|x| !x.is_empty())
+            .unwrap_or("imageregistry.vmware.com/v1alpha1")
+            .to_string();
         let req = self.status(&ns, &name, |o| {
             if o.pointer("/status/startTime").is_none_or(Value::is_null) {
                 o["status"]["startTime"] = json!(crate::store::now_rfc3339());
             }
-            o["status"]["sourceRef"] = json!({"apiVersion": src_api, "kind": "VirtualMachine", "name": source});
+            o["status"]["sourceRef"] =
+                json!({"apiVersion": src_api, "kind": "VirtualMachine", "name": source});
             o["status"]["targetRef"] = json!({
                 "item": {"name": item_name, "description": description},
                 "location": {"apiVersion": loc_api, "kind": "ContentLibrary", "name": location},
@@ -147,7 +191,12 @@ impl PublishController {
             }
         })?;
         let failure = self.injected_failure(&req);
-        let fail_on = |prefix: &str| failure.as_ref().filter(|f| f.reason.starts_with(prefix)).cloned();
+        let fail_on = |prefix: &str| {
+            failure
+                .as_ref()
+                .filter(|f| f.reason.starts_with(prefix))
+                .cloned()
+        };
 
         // Source.
         if let Check::Invalid(after) = self.check_source(&ns, &name, &source, fail_on("Source"))? {
@@ -156,7 +205,14 @@ impl PublishController {
         self.step().await;
         // Target.
         let uploaded = conditions::is_true(&req, cond::UPLOADED);
-        let library = match self.check_target(&ns, &name, &location, &item_name, uploaded, fail_on("Target"))? {
+        let library = match self.check_target(
+            &ns,
+            &name,
+            &location,
+            &item_name,
+            uploaded,
+            fail_on("Target"),
+        )? {
             (Check::Ok, Some(lib)) => lib,
             (Check::Invalid(after), _) => return Ok(after),
             (Check::Ok, None) => return Ok(None),
@@ -164,7 +220,11 @@ impl PublishController {
         self.step().await;
 
         // Upload.
-        let attempts = req.pointer("/status/attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let attempts = req
+            .pointer("/status/attempts")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         self.status(&ns, &name, |o| {
             o["status"]["attempts"] = json!(attempts);
             o["status"]["lastAttemptTime"] = json!(crate::store::now_rfc3339());
@@ -175,7 +235,9 @@ impl PublishController {
             conditions::set(o, cond::UPLOADED, false, reason::UPLOADING, "");
         })?;
         self.step().await;
-        if let Some(f) = failure.filter(|f| !f.reason.starts_with("Source") && !f.reason.starts_with("Target")) {
+        if let Some(f) =
+            failure.filter(|f| !f.reason.starts_with("Source") && !f.reason.starts_with("Target"))
+        {
             tracing::info!(request = %obj, reason = %f.reason, "fault: publish fails");
             return self.fail(&ns, &name, cond::UPLOADED, &f.reason, &f.message);
         }
@@ -192,25 +254,41 @@ impl PublishController {
         };
         let state = self.cfg.state_dir.clone();
         let (lib2, uuid2, root2) = (location.clone(), item_uuid.clone(), vm_root.clone());
-        let copied = tokio::task::spawn_blocking(move || library::publish_root(&state, &lib2, &uuid2, &root2, &meta, capacity))
-            .await
-            .unwrap_or_else(|e| {
-                Err(LibraryError::Io {
-                    library: location.clone(),
-                    item: item_uuid.clone(),
-                    path: vm_root.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            });
+        let copied = tokio::task::spawn_blocking(move || {
+            library::publish_root(&state, &lib2, &uuid2, &root2, &meta, capacity)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(LibraryError::Io {
+                library: location.clone(),
+                item: item_uuid.clone(),
+                path: vm_root.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        });
         let size = match copied {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(request = %obj, error = %e, "publish upload failed");
-                return self.fail(&ns, &name, cond::UPLOADED, reason::UPLOAD_FAILURE, &e.to_string());
+                return self.fail(
+                    &ns,
+                    &name,
+                    cond::UPLOADED,
+                    reason::UPLOAD_FAILURE,
+                    &e.to_string(),
+                );
             }
         };
         let item_res = naming::item_name_for_item(&item_uuid);
-        self.create_item(&ns, &item_res, &item_uuid, &location, &item_name, &description, size)?;
+        self.create_item(
+            &ns,
+            &item_res,
+            &item_uuid,
+            &location,
+            &item_name,
+            &description,
+            size,
+        )?;
         self.status(&ns, &name, |o| {
             conditions::set(o, cond::UPLOADED, true, "", "");
         })?;
@@ -229,7 +307,14 @@ impl PublishController {
         self.ttl(&ns, &name, &done)
     }
 
-    fn fail(&self, ns: &str, name: &str, ctype: &str, why: &str, message: &str) -> Result<Option<Duration>, CtlError> {
+    fn fail(
+        &self,
+        ns: &str,
+        name: &str,
+        ctype: &str,
+        why: &str,
+        message: &str,
+    ) -> Result<Option<Duration>, CtlError> {
         self.status(ns, name, |o| {
             conditions::set(o, ctype, false, why, message);
             conditions::set(o, cond::COMPLETE, false, why, message);
@@ -238,15 +323,29 @@ impl PublishController {
         Ok(None)
     }
 
-    fn check_source(&self, ns: &str, name: &str, source: &str, fault: Option<PublishFailure>) -> Result<Check, CtlError> {
+    fn check_source(
+        &self,
+        ns: &str,
+        name: &str,
+        source: &str,
+        fault: Option<PublishFailure>,
+    ) -> Result<Check, CtlError> {
         if let Some(f) = fault {
             self.fail(ns, name, cond::SOURCE_VALID, &f.reason, &f.message)?;
             return Ok(Check::Invalid(None));
         }
-        let vm = self.store.get_arc(&Gr::from(&k::VIRTUAL_MACHINE), Some(ns), source);
+        let vm = self
+            .store
+            .get_arc(&Gr::from(&k::VIRTUAL_MACHINE), Some(ns), source);
         let problem = match &vm {
-            Err(_) => Some((reason::SOURCE_VM_NOT_EXIST, format!("Source VirtualMachine {ns}/{source} does not exist"))),
-            Ok(vm) if s(vm, "/status/uniqueID").is_empty() => Some((reason::SOURCE_VM_NOT_CREATED, format!("Source VirtualMachine {ns}/{source} has not been created yet"))),
+            Err(_) => Some((
+                reason::SOURCE_VM_NOT_EXIST,
+                format!("Source VirtualMachine {ns}/{source} does not exist"),
+            )),
+            Ok(vm) if s(vm, "/status/uniqueID").is_empty() => Some((
+                reason::SOURCE_VM_NOT_CREATED,
+                format!("Source VirtualMachine {ns}/{source} has not been created yet"),
+            )),
             Ok(_) => None,
         };
         match problem {
@@ -279,18 +378,38 @@ impl PublishController {
             self.fail(ns, name, cond::TARGET_VALID, &f.reason, &f.message)?;
             return Ok((Check::Invalid(None), None));
         }
-        let lib = self.store.get(&Gr::from(&k::CONTENT_LIBRARY), Some(ns), location).ok();
+        let lib = self
+            .store
+            .get(&Gr::from(&k::CONTENT_LIBRARY), Some(ns), location)
+            .ok();
         let problem: Option<(&str, String, Option<Duration>)> = match &lib {
-            None => Some((reason::TARGET_CL_NOT_EXIST, format!("Target ContentLibrary {ns}/{location} does not exist"), Some(Duration::from_secs(10)))),
+            None => Some((
+                reason::TARGET_CL_NOT_EXIST,
+                format!("Target ContentLibrary {ns}/{location} does not exist"),
+                Some(Duration::from_secs(10)),
+            )),
             Some(l) => {
-                let writable = l.pointer("/spec/writable").and_then(Value::as_bool).unwrap_or(false)
-                    || l.pointer("/spec/allowPublish").and_then(Value::as_bool).unwrap_or(false);
+                let writable = l
+                    .pointer("/spec/writable")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    || l.pointer("/spec/allowPublish")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                 let ready = conditions::get(l, vmop_types::conditions::READY)
                     .is_none_or(|c| c.get("status").and_then(Value::as_str) == Some("True"));
                 if !writable {
-                    Some((reason::TARGET_CL_NOT_WRITABLE, format!("Target ContentLibrary {ns}/{location} is not writable"), Some(Duration::from_secs(10))))
+                    Some((
+                        reason::TARGET_CL_NOT_WRITABLE,
+                        format!("Target ContentLibrary {ns}/{location} is not writable"),
+                        Some(Duration::from_secs(10)),
+                    ))
                 } else if !ready {
-                    Some((reason::TARGET_CL_NOT_READY, format!("Target ContentLibrary {ns}/{location} is not ready"), Some(Duration::from_secs(10))))
+                    Some((
+                        reason::TARGET_CL_NOT_READY,
+                        format!("Target ContentLibrary {ns}/{location} is not ready"),
+                        Some(Duration::from_secs(10)),
+                    ))
                 } else if !uploaded && self.item_exists(ns, location, item_name) {
                     // vm-operator does not requeue this: the request is stuck.
                     Some((reason::TARGET_ITEM_ALREADY_EXISTS, format!("An item with name {item_name:?} already exists in the target content library {location}"), None))
@@ -316,19 +435,34 @@ impl PublishController {
     }
 
     fn item_exists(&self, ns: &str, library: &str, item_name: &str) -> bool {
-        let Ok((items, _)) = self.store.list_arc(&Gr::from(&k::CONTENT_LIBRARY_ITEM), Some(ns), &Default::default()) else {
+        let Ok((items, _)) = self.store.list_arc(
+            &Gr::from(&k::CONTENT_LIBRARY_ITEM),
+            Some(ns),
+            &Default::default(),
+        ) else {
             return false;
         };
         items.iter().any(|i| {
             s(i, "/status/name") == item_name && {
-                let lib = Some(s(i, "/spec/libraryName")).filter(|x| !x.is_empty()).unwrap_or(s(i, "/status/contentLibraryRef/name"));
+                let lib = Some(s(i, "/spec/libraryName"))
+                    .filter(|x| !x.is_empty())
+                    .unwrap_or(s(i, "/status/contentLibraryRef/name"));
                 lib.is_empty() || lib == library
             }
         })
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn create_item(&self, ns: &str, res: &str, uuid: &str, library: &str, item_name: &str, description: &str, size: u64) -> Result<(), CtlError> {
+    fn create_item(
+        &self,
+        ns: &str,
+        res: &str,
+        uuid: &str,
+        library: &str,
+        item_name: &str,
+        description: &str,
+        size: u64,
+    ) -> Result<(), CtlError> {
         let now = crate::store::now_rfc3339();
         let obj = json!({
             "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
@@ -351,18 +485,50 @@ impl PublishController {
             },
         });
         self.store
-            .create(&Gr::from(&k::CONTENT_LIBRARY_ITEM), Some(ns), obj, &WriteOptions::default())
-            .map_err(api_err("creating ContentLibraryItem", format!("{ns}/{res}")))?;
+            .create(
+                &Gr::from(&k::CONTENT_LIBRARY_ITEM),
+                Some(ns),
+                obj,
+                &WriteOptions::default(),
+            )
+            .map_err(api_err(
+                "creating ContentLibraryItem",
+                format!("{ns}/{res}"),
+            ))?;
         Ok(())
     }
 
-    fn create_image(&self, ns: &str, item_res: &str, uuid: &str, item_name: &str, source_vm: &str) -> Result<String, CtlError> {
+    fn create_image(
+        &self,
+        ns: &str,
+        item_res: &str,
+        uuid: &str,
+        item_name: &str,
+        source_vm: &str,
+    ) -> Result<String, CtlError> {
         let vmi = naming::vmi_name_for_item(uuid);
         // The new image inherits what the source VM's image said about the guest OS.
-        let vm = self.store.get(&Gr::from(&k::VIRTUAL_MACHINE), Some(ns), source_vm).unwrap_or(Value::Null);
+        let vm = self
+            .store
+            .get(&Gr::from(&k::VIRTUAL_MACHINE), Some(ns), source_vm)
+            .unwrap_or(Value::Null);
         let src_img = match s(&vm, "/spec/image/kind") {
-            "ClusterVirtualMachineImage" => self.store.get(&Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE), None, s(&vm, "/spec/image/name")).ok(),
-            _ => self.store.get(&Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Some(ns), s(&vm, "/spec/image/name")).ok(),
+            "ClusterVirtualMachineImage" => self
+                .store
+                .get(
+                    &Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE),
+                    None,
+                    s(&vm, "/spec/image/name"),
+                )
+                .ok(),
+            _ => self
+                .store
+                .get(
+                    &Gr::from(&k::VIRTUAL_MACHINE_IMAGE),
+                    Some(ns),
+                    s(&vm, "/spec/image/name"),
+                )
+                .ok(),
         }
         .unwrap_or(Value::Null);
         let item_uid = self
@@ -408,17 +574,28 @@ impl PublishController {
             }},
             "status": status,
         });
-        match self.store.create(&Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Some(ns), obj, &WriteOptions::default()) {
+        match self.store.create(
+            &Gr::from(&k::VIRTUAL_MACHINE_IMAGE),
+            Some(ns),
+            obj,
+            &WriteOptions::default(),
+        ) {
             Ok(_) => Ok(vmi),
             // Something (e.g. a library sync) already made it: fine.
             Err(e) if e.code == 409 => Ok(vmi),
-            Err(e) => Err(api_err("creating VirtualMachineImage", format!("{ns}/{vmi}"))(e)),
+            Err(e) => Err(api_err(
+                "creating VirtualMachineImage",
+                format!("{ns}/{vmi}"),
+            )(e)),
         }
     }
 
     /// Deletes a finished request once `ttlSecondsAfterFinished` has passed.
     fn ttl(&self, ns: &str, name: &str, req: &Value) -> Result<Option<Duration>, CtlError> {
-        let Some(ttl) = req.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_i64) else {
+        let Some(ttl) = req
+            .pointer("/spec/ttlSecondsAfterFinished")
+            .and_then(Value::as_i64)
+        else {
             return Ok(None);
         };
         let done = chrono::DateTime::parse_from_rfc3339(s(req, "/status/completionTime"))
@@ -430,10 +607,16 @@ impl PublishController {
             let wait = (due - now).to_std().unwrap_or(Duration::from_secs(1));
             return Ok(Some(wait));
         }
-        match self.store.delete(&Self::gr(), Some(ns), name, &DeleteOptions::default()) {
+        match self
+            .store
+            .delete(&Self::gr(), Some(ns), name, &DeleteOptions::default())
+        {
             Ok(_) => Ok(None),
             Err(e) if e.code == 404 => Ok(None),
-            Err(e) => Err(api_err("deleting expired VirtualMachinePublishRequest", format!("{ns}/{name}"))(e)),
+            Err(e) => Err(api_err(
+                "deleting expired VirtualMachinePublishRequest",
+                format!("{ns}/{name}"),
+            )(e)),
         }
     }
 }

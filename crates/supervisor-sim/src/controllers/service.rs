@@ -58,11 +58,18 @@ impl ServiceController {
         let lbs = self.lbs.lock().await;
         let used: Vec<Ipv4Addr> = self
             .store
-            .list_arc(&Gr::from(&k::VIRTUAL_MACHINE_SERVICE), None, &Default::default())
+            .list_arc(
+                &Gr::from(&k::VIRTUAL_MACHINE_SERVICE),
+                None,
+                &Default::default(),
+            )
             .map(|(items, _)| {
                 items
                     .iter()
-                    .filter_map(|o| o.pointer("/status/loadBalancer/ingress/0/ip").and_then(Value::as_str))
+                    .filter_map(|o| {
+                        o.pointer("/status/loadBalancer/ingress/0/ip")
+                            .and_then(Value::as_str)
+                    })
                     .filter_map(|s| s.parse().ok())
                     .collect()
             })
@@ -77,7 +84,11 @@ impl ServiceController {
     }
 
     async fn stop(&self, ns: &str, name: &str) {
-        let lb = self.lbs.lock().await.remove(&(ns.to_string(), name.to_string()));
+        let lb = self
+            .lbs
+            .lock()
+            .await
+            .remove(&(ns.to_string(), name.to_string()));
         if let Some(lb) = lb {
             for (_, (stop, task)) in lb.listeners {
                 stop.cancel();
@@ -87,7 +98,9 @@ impl ServiceController {
     }
 
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
-        let (Some(ns), name) = key else { return Ok(None) };
+        let (Some(ns), name) = key else {
+            return Ok(None);
+        };
         let gr = Gr::from(&k::VIRTUAL_MACHINE_SERVICE);
         let svc = match self.store.get(&gr, Some(&ns), &name) {
             Ok(s) => s,
@@ -95,9 +108,16 @@ impl ServiceController {
                 self.stop(&ns, &name).await;
                 return Ok(None);
             }
-            Err(e) => return Err(api_err("getting VirtualMachineService", format!("{ns}/{name}"))(e)),
+            Err(e) => {
+                return Err(api_err(
+                    "getting VirtualMachineService",
+                    format!("{ns}/{name}"),
+                )(e))
+            }
         };
-        if svc.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+        if svc
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null())
             || svc.pointer("/spec/type").and_then(Value::as_str) != Some("LoadBalancer")
         {
             self.stop(&ns, &name).await;
@@ -116,7 +136,12 @@ impl ServiceController {
             .filter(|p| p.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == "TCP")
             .filter_map(|p| {
                 let port = p.get("port").and_then(Value::as_u64)? as u16;
-                let target = p.get("targetPort").and_then(Value::as_u64).map(|t| t as u16).filter(|t| *t != 0).unwrap_or(port);
+                let target = p
+                    .get("targetPort")
+                    .and_then(Value::as_u64)
+                    .map(|t| t as u16)
+                    .filter(|t| *t != 0)
+                    .unwrap_or(port);
                 Some((port, target))
             })
             .collect();
@@ -124,9 +149,17 @@ impl ServiceController {
         let mut failures = Vec::new();
         {
             let mut lbs = self.lbs.lock().await;
-            let lb = lbs.entry((ns.clone(), name.clone())).or_insert_with(|| Lb { ip, listeners: HashMap::new() });
+            let lb = lbs.entry((ns.clone(), name.clone())).or_insert_with(|| Lb {
+                ip,
+                listeners: HashMap::new(),
+            });
             // Ports removed from the spec stop listening.
-            let stale: Vec<(u16, u16)> = lb.listeners.keys().filter(|p| !ports.contains(p)).copied().collect();
+            let stale: Vec<(u16, u16)> = lb
+                .listeners
+                .keys()
+                .filter(|p| !ports.contains(p))
+                .copied()
+                .collect();
             for p in stale {
                 if let Some((stop, _)) = lb.listeners.remove(&p) {
                     stop.cancel();
@@ -171,7 +204,10 @@ impl ServiceController {
                 }
                 Ok(())
             })
-            .map_err(api_err("updating status of VirtualMachineService", format!("{ns}/{name}")))?;
+            .map_err(api_err(
+                "updating status of VirtualMachineService",
+                format!("{ns}/{name}"),
+            ))?;
         // Retry binding later (e.g. a port held by another process).
         Ok(failed.then_some(Duration::from_secs(5)))
     }
@@ -196,14 +232,25 @@ impl Forwarder {
             labels: Some(LabelSelector::from_map(&self.selector)),
             fields: None,
         };
-        let (mut vms, _) = self.store.list_arc(&Gr::from(&k::VIRTUAL_MACHINE), Some(&self.ns), &opts).ok()?;
-        vms.sort_by(|a, b| a.pointer("/metadata/name").and_then(Value::as_str).cmp(&b.pointer("/metadata/name").and_then(Value::as_str)));
+        let (mut vms, _) = self
+            .store
+            .list_arc(&Gr::from(&k::VIRTUAL_MACHINE), Some(&self.ns), &opts)
+            .ok()?;
+        vms.sort_by(|a, b| {
+            a.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .cmp(&b.pointer("/metadata/name").and_then(Value::as_str))
+        });
         let guests = self.guests.lock().unwrap_or_else(|p| p.into_inner());
         vms.iter().find_map(|vm| {
             let name = vm.pointer("/metadata/name").and_then(Value::as_str)?;
             let g = guests.get(&(self.ns.clone(), name.to_string()))?;
             // The guest's only service is SSH on port 22 (maybe moved to an ephemeral port).
-            Some(if self.target == 22 { g.ssh } else { SocketAddr::new(g.ip.into(), self.target) })
+            Some(if self.target == 22 {
+                g.ssh
+            } else {
+                SocketAddr::new(g.ip.into(), self.target)
+            })
         })
     }
 

@@ -13,7 +13,10 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::{api_err, conditions, ControllerConfig, CtlError, GuestEndpoint, GuestRegistry, Key, ReconcilerDyn};
+use super::{
+    api_err, conditions, ControllerConfig, CtlError, GuestEndpoint, GuestRegistry, Key,
+    ReconcilerDyn,
+};
 use crate::catalog::Gr;
 use crate::guest::bootstrap::{self, BootstrapPlan};
 use crate::guest::Guest;
@@ -74,7 +77,11 @@ impl VmController {
     }
 
     async fn teardown(&self, ns: &str, name: &str) {
-        let rt = self.runtimes.lock().await.remove(&(ns.to_string(), name.to_string()));
+        let rt = self
+            .runtimes
+            .lock()
+            .await
+            .remove(&(ns.to_string(), name.to_string()));
         self.registry_remove(ns, name);
         if let Some(rt) = rt {
             let mut rt = rt.lock().await;
@@ -97,31 +104,69 @@ impl VmController {
                 f(o);
                 Ok(())
             })
-            .map_err(api_err("updating status of VirtualMachine", format!("{ns}/{name}")))
+            .map_err(api_err(
+                "updating status of VirtualMachine",
+                format!("{ns}/{name}"),
+            ))
     }
 
     /// Checks class, image, storage class and bootstrap data; returns the image object and
     /// the bootstrap plan, or the first dependency that is not ready (all are reported).
-    fn check_dependencies(&self, ns: &str, vm: &Value) -> Result<(Value, BootstrapPlan), Vec<NotReady>> {
+    fn check_dependencies(
+        &self,
+        ns: &str,
+        vm: &Value,
+    ) -> Result<(Value, BootstrapPlan), Vec<NotReady>> {
         let mut problems = Vec::new();
-        let s = |p: &str| vm.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |p: &str| {
+            vm.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let class = s("/spec/className");
-        if class.is_empty() || self.store.get_arc(&Gr::from(&k::VIRTUAL_MACHINE_CLASS), Some(ns), &class).is_err() {
+        if class.is_empty()
+            || self
+                .store
+                .get_arc(&Gr::from(&k::VIRTUAL_MACHINE_CLASS), Some(ns), &class)
+                .is_err()
+        {
             problems.push((cond::CLASS_READY, "NotFound", format!("Failed to get VirtualMachineClass {class:?}: virtualmachineclasses.vmoperator.vmware.com {class:?} not found")));
         }
         let img_kind = s("/spec/image/kind");
         let img_name = s("/spec/image/name");
         let image = if img_kind == "ClusterVirtualMachineImage" {
-            self.store.get(&Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE), None, &img_name).ok()
+            self.store
+                .get(
+                    &Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE),
+                    None,
+                    &img_name,
+                )
+                .ok()
         } else {
-            self.store.get(&Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Some(ns), &img_name).ok()
+            self.store
+                .get(&Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Some(ns), &img_name)
+                .ok()
         };
         if image.is_none() {
-            let kind = if img_kind.is_empty() { "VirtualMachineImage".to_string() } else { img_kind.clone() };
-            problems.push((cond::IMAGE_READY, "NotFound", format!("Failed to get {kind} {img_name:?}: not found")));
+            let kind = if img_kind.is_empty() {
+                "VirtualMachineImage".to_string()
+            } else {
+                img_kind.clone()
+            };
+            problems.push((
+                cond::IMAGE_READY,
+                "NotFound",
+                format!("Failed to get {kind} {img_name:?}: not found"),
+            ));
         }
         let sc = s("/spec/storageClass");
-        if !sc.is_empty() && self.store.get_arc(&Gr::from(&k::STORAGE_CLASS), None, &sc).is_err() {
+        if !sc.is_empty()
+            && self
+                .store
+                .get_arc(&Gr::from(&k::STORAGE_CLASS), None, &sc)
+                .is_err()
+        {
             problems.push((cond::STORAGE_READY, "NotFound", format!("Failed to get StorageClass {sc:?}: storageclasses.storage.k8s.io {sc:?} not found")));
         }
         let plan = match self.bootstrap_plan(ns, vm) {
@@ -141,8 +186,14 @@ impl VmController {
         let sec = self
             .store
             .get(&Gr::from(&k::SECRET), Some(ns), name)
-            .map_err(|_| format!("Failed to get bootstrap Secret {ns}/{name}: secrets {name:?} not found"))?;
-        Ok(sec.get("data").and_then(Value::as_object).cloned().unwrap_or_default())
+            .map_err(|_| {
+                format!("Failed to get bootstrap Secret {ns}/{name}: secrets {name:?} not found")
+            })?;
+        Ok(sec
+            .get("data")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default())
     }
 
     fn secret_value(&self, ns: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
@@ -164,13 +215,20 @@ impl VmController {
         };
         let sel = |v: &Value, default_key: &str| -> Option<(String, String)> {
             let name = v.get("name").and_then(Value::as_str)?.to_string();
-            let key = v.get("key").and_then(Value::as_str).filter(|k| !k.is_empty()).unwrap_or(default_key).to_string();
+            let key = v
+                .get("key")
+                .and_then(Value::as_str)
+                .filter(|k| !k.is_empty())
+                .unwrap_or(default_key)
+                .to_string();
             Some((name, key))
         };
         if let Some(ci) = b.get("cloudInit").filter(|v| v.is_object()) {
             if let Some((name, key)) = ci.get("rawCloudConfig").and_then(|r| sel(r, "user-data")) {
                 let raw = self.secret_value(ns, &name, &key)?;
-                if let Err(e) = bootstrap::apply_cloud_init(&mut plan, &bootstrap::decode_value(&raw)) {
+                if let Err(e) =
+                    bootstrap::apply_cloud_init(&mut plan, &bootstrap::decode_value(&raw))
+                {
                     // A broken cloud-config boots a guest nobody can log into, like the real thing.
                     tracing::warn!(vm = %format!("{ns}/{}", name), error = %e, "guest cloud-init failed");
                 }
@@ -179,9 +237,16 @@ impl VmController {
                 self.apply_structured_cloud_config(ns, cc, &mut plan)?;
             }
             if let Some(keys) = ci.get("sshAuthorizedKeys").and_then(Value::as_array) {
-                let keys: Vec<String> = keys.iter().filter_map(Value::as_str).map(String::from).collect();
+                let keys: Vec<String> = keys
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect();
                 if !keys.is_empty() {
-                    let text = format!("#cloud-config\nssh_authorized_keys: {}\n", serde_json::to_string(&keys).unwrap_or_default());
+                    let text = format!(
+                        "#cloud-config\nssh_authorized_keys: {}\n",
+                        serde_json::to_string(&keys).unwrap_or_default()
+                    );
                     let _ = bootstrap::apply_cloud_init(&mut plan, text.as_bytes());
                 }
             }
@@ -191,7 +256,10 @@ impl VmController {
                 let raw = self.secret_value(ns, &name, &key)?;
                 bootstrap::apply_sysprep(&mut plan, &bootstrap::decode_value(&raw));
             }
-            if let Some(pw) = sp.pointer("/sysprep/guiUnattended/password").and_then(|p| sel(p, "password")) {
+            if let Some(pw) = sp
+                .pointer("/sysprep/guiUnattended/password")
+                .and_then(|p| sel(p, "password"))
+            {
                 let raw = self.secret_value(ns, &pw.0, &pw.1)?;
                 let xml = format!("<AdministratorPassword><Value>{}</Value><PlainText>true</PlainText></AdministratorPassword>", String::from_utf8_lossy(&raw));
                 bootstrap::apply_sysprep(&mut plan, xml.as_bytes());
@@ -199,14 +267,28 @@ impl VmController {
         }
         if let Some(va) = b.get("vAppConfig").filter(|v| v.is_object()) {
             let mut props: Vec<(String, String)> = Vec::new();
-            if let Some(name) = va.get("rawProperties").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            if let Some(name) = va
+                .get("rawProperties")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
                 for (k, v) in self.secret(ns, name)? {
-                    let bytes = v.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()).unwrap_or_default();
+                    let bytes = v
+                        .as_str()
+                        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                        .unwrap_or_default();
                     props.push((k, String::from_utf8_lossy(&bytes).to_string()));
                 }
             }
-            for p in va.get("properties").and_then(Value::as_array).into_iter().flatten() {
-                let Some(key) = p.get("key").and_then(Value::as_str) else { continue };
+            for p in va
+                .get("properties")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(key) = p.get("key").and_then(Value::as_str) else {
+                    continue;
+                };
                 let value = if let Some(v) = p.pointer("/value/value").and_then(Value::as_str) {
                     v.to_string()
                 } else if let Some((name, k)) = p.pointer("/value/from").and_then(|f| sel(f, key)) {
@@ -224,12 +306,28 @@ impl VmController {
         Ok(plan)
     }
 
-    fn apply_structured_cloud_config(&self, ns: &str, cc: &Value, plan: &mut BootstrapPlan) -> Result<(), String> {
+    fn apply_structured_cloud_config(
+        &self,
+        ns: &str,
+        cc: &Value,
+        plan: &mut BootstrapPlan,
+    ) -> Result<(), String> {
         // The structured v1alpha3+ cloudConfig, rendered as the cloud-config it stands for.
         let mut users = Vec::new();
-        for u in cc.get("users").and_then(Value::as_array).into_iter().flatten() {
+        for u in cc
+            .get("users")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let mut m = serde_json::Map::new();
-            for (from, to) in [("name", "name"), ("shell", "shell"), ("lockPasswd", "lock_passwd"), ("sshAuthorizedKeys", "ssh_authorized_keys"), ("sudo", "sudo")] {
+            for (from, to) in [
+                ("name", "name"),
+                ("shell", "shell"),
+                ("lockPasswd", "lock_passwd"),
+                ("sshAuthorizedKeys", "ssh_authorized_keys"),
+                ("sudo", "sudo"),
+            ] {
                 if let Some(v) = u.get(from) {
                     m.insert(to.into(), v.clone());
                 }
@@ -238,7 +336,10 @@ impl VmController {
                 let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
                 let key = p.get("key").and_then(Value::as_str).unwrap_or("password");
                 let raw = self.secret_value(ns, name, key)?;
-                m.insert("plain_text_passwd".into(), json!(String::from_utf8_lossy(&raw)));
+                m.insert(
+                    "plain_text_passwd".into(),
+                    json!(String::from_utf8_lossy(&raw)),
+                );
                 m.entry("lock_passwd").or_insert(json!(false));
             }
             users.push(Value::Object(m));
@@ -247,7 +348,10 @@ impl VmController {
         if let Some(r) = cc.get("runcmd") {
             doc["runcmd"] = r.clone();
         }
-        let text = format!("#cloud-config\n{}", serde_json::to_string(&doc).unwrap_or_default());
+        let text = format!(
+            "#cloud-config\n{}",
+            serde_json::to_string(&doc).unwrap_or_default()
+        );
         bootstrap::apply_cloud_init(plan, text.as_bytes()).map_err(|e| e.to_string())
     }
 
@@ -278,7 +382,10 @@ impl VmController {
             .map(|(items, _)| {
                 items
                     .iter()
-                    .filter_map(|o| o.pointer("/status/network/primaryIP4").and_then(Value::as_str))
+                    .filter_map(|o| {
+                        o.pointer("/status/network/primaryIP4")
+                            .and_then(Value::as_str)
+                    })
                     .filter_map(|s| s.parse().ok())
                     .collect()
             })
@@ -301,7 +408,9 @@ impl VmController {
     }
 
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
-        let (Some(ns), name) = key else { return Ok(None) };
+        let (Some(ns), name) = key else {
+            return Ok(None);
+        };
         let vm = match self.store.get(&Self::gr(), Some(&ns), &name) {
             Ok(v) => v,
             Err(e) if e.code == 404 => {
@@ -310,7 +419,10 @@ impl VmController {
             }
             Err(e) => return Err(api_err("getting VirtualMachine", format!("{ns}/{name}"))(e)),
         };
-        if vm.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+        if vm
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null())
+        {
             self.teardown(&ns, &name).await;
             return Ok(None);
         }
@@ -322,7 +434,12 @@ impl VmController {
                 Ok(x) => x,
                 Err(problems) => {
                     self.set_status(&ns, &name, |o| {
-                        for c in [cond::CLASS_READY, cond::IMAGE_READY, cond::STORAGE_READY, cond::BOOTSTRAP_READY] {
+                        for c in [
+                            cond::CLASS_READY,
+                            cond::IMAGE_READY,
+                            cond::STORAGE_READY,
+                            cond::BOOTSTRAP_READY,
+                        ] {
                             match problems.iter().find(|p| p.0 == c) {
                                 Some((_, reason, msg)) => {
                                     conditions::set(o, c, false, reason, msg);
@@ -332,7 +449,13 @@ impl VmController {
                                 }
                             }
                         }
-                        conditions::set(o, cond::READY, false, "NotReady", "dependencies are not ready");
+                        conditions::set(
+                            o,
+                            cond::READY,
+                            false,
+                            "NotReady",
+                            "dependencies are not ready",
+                        );
                     })?;
                     // Dependency kinds are watched; a create of the missing object requeues us.
                     return Ok(None);
@@ -340,9 +463,18 @@ impl VmController {
             };
             let content = crate::library::image_content(&self.cfg.state_dir, &image)?;
             let mut status_ids = (
-                vm.pointer("/status/uniqueID").and_then(Value::as_str).unwrap_or("").to_string(),
-                vm.pointer("/spec/biosUUID").and_then(Value::as_str).unwrap_or("").to_string(),
-                vm.pointer("/spec/instanceUUID").and_then(Value::as_str).unwrap_or("").to_string(),
+                vm.pointer("/status/uniqueID")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                vm.pointer("/spec/biosUUID")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                vm.pointer("/spec/instanceUUID")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             );
             if status_ids.0.is_empty() {
                 status_ids.0 = self.allocate_unique_id();
@@ -354,7 +486,12 @@ impl VmController {
             }
             let (uid, bios, inst) = status_ids.clone();
             self.set_status(&ns, &name, |o| {
-                for c in [cond::CLASS_READY, cond::IMAGE_READY, cond::STORAGE_READY, cond::BOOTSTRAP_READY] {
+                for c in [
+                    cond::CLASS_READY,
+                    cond::IMAGE_READY,
+                    cond::STORAGE_READY,
+                    cond::BOOTSTRAP_READY,
+                ] {
                     conditions::set(o, c, true, "", "");
                 }
                 o["status"]["uniqueID"] = json!(uid);
@@ -364,7 +501,16 @@ impl VmController {
                     o["status"]["powerState"] = json!("PoweredOff");
                 }
             })?;
-            match Guest::boot(&self.cfg.guest, &self.cfg.state_dir, &ns, &name, Some(&content), plan).await {
+            match Guest::boot(
+                &self.cfg.guest,
+                &self.cfg.state_dir,
+                &ns,
+                &name,
+                Some(&content),
+                plan,
+            )
+            .await
+            {
                 Ok(g) => rt.guest = Some(g),
                 Err(e) => {
                     let msg = e.to_string();
@@ -378,8 +524,13 @@ impl VmController {
             }
             let now = Instant::now();
             // A VM that was already running before a simulator restart comes back at once.
-            let was_on = vm.pointer("/status/powerState").and_then(Value::as_str) == Some("PoweredOn");
-            rt.created_at = Some(if was_on { now - self.cfg.power_on_delay } else { now });
+            let was_on =
+                vm.pointer("/status/powerState").and_then(Value::as_str) == Some("PoweredOn");
+            rt.created_at = Some(if was_on {
+                now - self.cfg.power_on_delay
+            } else {
+                now
+            });
             if was_on {
                 rt.powered_on_at = Some(now - self.cfg.ip_delay);
             }
@@ -388,7 +539,11 @@ impl VmController {
             })?;
         }
 
-        let want_on = vm.pointer("/spec/powerState").and_then(Value::as_str).unwrap_or("PoweredOn") == "PoweredOn";
+        let want_on = vm
+            .pointer("/spec/powerState")
+            .and_then(Value::as_str)
+            .unwrap_or("PoweredOn")
+            == "PoweredOn";
         if !want_on {
             // Powering off stops the guest's network presence; its disk (root) stays.
             if rt.powered_on_at.take().is_some() || rt.ip.is_some() {
@@ -398,10 +553,20 @@ impl VmController {
                     g.shutdown().await;
                 }
             }
-            let target = vm.pointer("/spec/powerState").and_then(Value::as_str).unwrap_or("PoweredOff").to_string();
+            let target = vm
+                .pointer("/spec/powerState")
+                .and_then(Value::as_str)
+                .unwrap_or("PoweredOff")
+                .to_string();
             self.set_status(&ns, &name, |o| {
                 o["status"]["powerState"] = json!(target);
-                conditions::set(o, cond::READY, false, "PoweredOff", "the virtual machine is not powered on");
+                conditions::set(
+                    o,
+                    cond::READY,
+                    false,
+                    "PoweredOff",
+                    "the virtual machine is not powered on",
+                );
             })?;
             return Ok(None);
         }
@@ -420,7 +585,13 @@ impl VmController {
             })?;
         }
         let no_ip = self.cfg.current_faults().no_ip
-            || vm.pointer(&format!("/metadata/annotations/{}", super::ANNOTATION_NO_IP.replace('/', "~1"))).and_then(Value::as_str) == Some("true");
+            || vm
+                .pointer(&format!(
+                    "/metadata/annotations/{}",
+                    super::ANNOTATION_NO_IP.replace('/', "~1")
+                ))
+                .and_then(Value::as_str)
+                == Some("true");
         if no_ip {
             tracing::info!(vm = %format!("{ns}/{name}"), "fault: this VM never gets an IP");
             return Ok(None);
@@ -438,8 +609,13 @@ impl VmController {
                 .and_then(|s| s.parse::<Ipv4Addr>().ok())
                 .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 88)
                 .unwrap_or_else(|| self.allocate_ip());
-            let Some(guest) = rt.guest.as_mut() else { return Ok(None) };
-            let ssh = match guest.listen(SocketAddr::new(ip.into(), self.cfg.guest_ssh_port)).await {
+            let Some(guest) = rt.guest.as_mut() else {
+                return Ok(None);
+            };
+            let ssh = match guest
+                .listen(SocketAddr::new(ip.into(), self.cfg.guest_ssh_port))
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(vm = %format!("{ns}/{name}"), error = %e, "guest ssh port busy; using an ephemeral port");
@@ -452,7 +628,12 @@ impl VmController {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert((ns.clone(), name.clone()), GuestEndpoint { ip, ssh });
             let ip_s = ip.to_string();
-            let host = vm.pointer("/spec/network/hostName").and_then(Value::as_str).filter(|h| !h.is_empty()).unwrap_or(&name).to_string();
+            let host = vm
+                .pointer("/spec/network/hostName")
+                .and_then(Value::as_str)
+                .filter(|h| !h.is_empty())
+                .unwrap_or(&name)
+                .to_string();
             self.set_status(&ns, &name, |o| {
                 o["status"]["network"] = json!({
                     "primaryIP4": ip_s,

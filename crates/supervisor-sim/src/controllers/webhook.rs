@@ -15,7 +15,9 @@ const VMI_KIND: &str = "VirtualMachineImage";
 const CVMI_KIND: &str = "ClusterVirtualMachineImage";
 
 fn is_vm(req: &AdmissionRequest<'_>) -> bool {
-    req.kind == VM_KIND && req.gr.group == vmop_types::api::VMOP_GROUP && req.subresource == Subresource::Main
+    req.kind == VM_KIND
+        && req.gr.group == vmop_types::api::VMOP_GROUP
+        && req.subresource == Subresource::Main
 }
 
 fn invalid(name: &str, field: &str, message: String) -> ApiError {
@@ -42,7 +44,12 @@ fn display_name(img: &Value) -> Option<&str> {
 }
 
 /// Resolves `imageName` to `{kind, name}` as the mutation webhook does.
-fn resolve_image(store: &Store, ns: Option<&str>, vm: &str, image_name: &str) -> Result<Value, ApiError> {
+fn resolve_image(
+    store: &Store,
+    ns: Option<&str>,
+    vm: &str,
+    image_name: &str,
+) -> Result<Value, ApiError> {
     let vmis = Gr::from(&vmop_types::api::VIRTUAL_MACHINE_IMAGE);
     let cvmis = Gr::from(&vmop_types::api::CLUSTER_VIRTUAL_MACHINE_IMAGE);
     if image_name.starts_with(vmop_types::naming::VMI_PREFIX) {
@@ -60,7 +67,11 @@ fn resolve_image(store: &Store, ns: Option<&str>, vm: &str, image_name: &str) ->
         let matches: Vec<String> = items
             .iter()
             .filter(|i| display_name(i) == Some(image_name))
-            .filter_map(|i| i.pointer("/metadata/name").and_then(Value::as_str).map(String::from))
+            .filter_map(|i| {
+                i.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
             .collect();
         match matches.len() {
             0 => continue,
@@ -106,7 +117,12 @@ impl Admission for VmWebhook {
                 if spec.get("network").is_none_or(Value::is_null) {
                     spec["network"] = json!({"interfaces": [{"name": "eth0"}]});
                 }
-                if spec.get("powerState").and_then(Value::as_str).unwrap_or("").is_empty() {
+                if spec
+                    .get("powerState")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+                {
                     spec["powerState"] = json!("PoweredOn");
                 }
                 if let Some(list) = spec
@@ -114,39 +130,68 @@ impl Admission for VmWebhook {
                     .and_then(Value::as_array_mut)
                 {
                     for c in list.iter_mut() {
-                        if c.pointer("/image/kind").and_then(Value::as_str).unwrap_or("").is_empty() {
+                        if c.pointer("/image/kind")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .is_empty()
+                        {
                             c["image"]["kind"] = json!(VMI_KIND);
                         }
                     }
                 }
-                let image_name_empty = spec.get("imageName").and_then(Value::as_str).unwrap_or("").is_empty();
+                let image_name_empty = spec
+                    .get("imageName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty();
                 if image_name_empty {
                     let list = cdroms(obj);
                     let pick = list
                         .iter()
                         .find(|c| c.get("connected").and_then(Value::as_bool).unwrap_or(true))
                         .or(list.first());
-                    if let Some(name) = pick.and_then(|c| c.pointer("/image/name")).and_then(Value::as_str) {
+                    if let Some(name) = pick
+                        .and_then(|c| c.pointer("/image/name"))
+                        .and_then(Value::as_str)
+                    {
                         obj["spec"]["imageName"] = json!(name);
                     }
                 }
                 let spec = &mut obj["spec"];
                 for field in ["instanceUUID", "biosUUID"] {
-                    if spec.get(field).and_then(Value::as_str).unwrap_or("").is_empty() {
+                    if spec
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .is_empty()
+                    {
                         spec[field] = json!(uuid::Uuid::new_v4().to_string());
                     }
                 }
-                let image_set = spec.pointer("/image/name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-                let image_name = spec.get("imageName").and_then(Value::as_str).unwrap_or("").to_string();
+                let image_set = spec
+                    .pointer("/image/name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty());
+                let image_name = spec
+                    .get("imageName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 if !image_set && !image_name.is_empty() {
-                    obj["spec"]["image"] = resolve_image(req.store, req.namespace, req.name, &image_name)?;
+                    obj["spec"]["image"] =
+                        resolve_image(req.store, req.namespace, req.name, &image_name)?;
                 }
             }
             Operation::Update => {
                 // Once set, the power state cannot become empty: keep the stored one.
-                let empty = obj.pointer("/spec/powerState").and_then(Value::as_str).unwrap_or("").is_empty();
+                let empty = obj
+                    .pointer("/spec/powerState")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty();
                 if empty {
-                    if let Some(old) = req.old.and_then(|o| o.pointer("/spec/powerState")).cloned() {
+                    if let Some(old) = req.old.and_then(|o| o.pointer("/spec/powerState")).cloned()
+                    {
                         obj["spec"]["powerState"] = old;
                     }
                 }
@@ -169,26 +214,44 @@ impl Admission for VmWebhook {
                 message,
             })
         };
-        let power = obj.pointer("/spec/powerState").and_then(Value::as_str).unwrap_or("");
+        let power = obj
+            .pointer("/spec/powerState")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !matches!(power, "" | "PoweredOn" | "PoweredOff" | "Suspended") {
             bad("spec.powerState", format!("unsupported value: {power:?}: supported values: \"PoweredOff\", \"PoweredOn\", \"Suspended\""));
         }
         if req.operation == Operation::Create {
             if power == "Suspended" {
-                bad("spec.powerState", "cannot set a new VM's power state to Suspended".into());
+                bad(
+                    "spec.powerState",
+                    "cannot set a new VM's power state to Suspended".into(),
+                );
             }
-            let image = obj.pointer("/spec/image/name").and_then(Value::as_str).unwrap_or("");
+            let image = obj
+                .pointer("/spec/image/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if image.is_empty() {
-                bad("spec.image", "must specify either spec.image or spec.imageName".into());
+                bad(
+                    "spec.image",
+                    "must specify either spec.image or spec.imageName".into(),
+                );
             }
         }
         if let Some(b) = obj.pointer("/spec/bootstrap").filter(|b| b.is_object()) {
             let has = |k: &str| b.get(k).is_some_and(|v| !v.is_null());
             if has("cloudInit") && (has("linuxPrep") || has("sysprep") || has("vAppConfig")) {
-                bad("spec.bootstrap.cloudInit", "CloudInit may not be used with any other bootstrap provider".into());
+                bad(
+                    "spec.bootstrap.cloudInit",
+                    "CloudInit may not be used with any other bootstrap provider".into(),
+                );
             }
             if has("linuxPrep") && has("sysprep") {
-                bad("spec.bootstrap.linuxPrep", "LinuxPrep may not be used with Sysprep".into());
+                bad(
+                    "spec.bootstrap.linuxPrep",
+                    "LinuxPrep may not be used with Sysprep".into(),
+                );
             }
             if has("sysprep") {
                 let host = obj
@@ -197,23 +260,45 @@ impl Admission for VmWebhook {
                     .filter(|h| !h.is_empty())
                     .unwrap_or(name);
                 if host.len() > 15 {
-                    bad("spec.network.hostName", "host name may not exceed 15 characters for Windows".into());
+                    bad(
+                        "spec.network.hostName",
+                        "host name may not exceed 15 characters for Windows".into(),
+                    );
                 }
             }
             if let Some(ci) = b.get("cloudInit").filter(|v| v.is_object()) {
-                if ci.get("cloudConfig").is_some_and(|v| !v.is_null()) && ci.get("rawCloudConfig").is_some_and(|v| !v.is_null()) {
-                    bad("spec.bootstrap.cloudInit", "cloudConfig and rawCloudConfig are mutually exclusive".into());
+                if ci.get("cloudConfig").is_some_and(|v| !v.is_null())
+                    && ci.get("rawCloudConfig").is_some_and(|v| !v.is_null())
+                {
+                    bad(
+                        "spec.bootstrap.cloudInit",
+                        "cloudConfig and rawCloudConfig are mutually exclusive".into(),
+                    );
                 }
             }
         }
         let cds = cdroms(obj);
-        if !cds.is_empty() && obj.pointer("/spec/guestID").and_then(Value::as_str).unwrap_or("").is_empty() {
-            bad("spec.guestID", "when deploying a VM with CD-ROMs, spec.guestID is required".into());
+        if !cds.is_empty()
+            && obj
+                .pointer("/spec/guestID")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+        {
+            bad(
+                "spec.guestID",
+                "when deploying a VM with CD-ROMs, spec.guestID is required".into(),
+            );
         }
         if causes.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid(VM_KIND, vmop_types::api::VMOP_GROUP, name, causes))
+            Err(ApiError::invalid(
+                VM_KIND,
+                vmop_types::api::VMOP_GROUP,
+                name,
+                causes,
+            ))
         }
     }
 }
