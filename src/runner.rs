@@ -1,11 +1,46 @@
-//! Runs a build: the steps in order, then cleanup from the ledger.
-//! (CONTRACT: the builder helper replaces the body; keep the signature.)
+//! Runs a build: the steps in order, then cleanup from the ledger, whatever happened.
 use std::sync::Arc;
 
-use packer_rpc::api::{Artifact, BoxError, Hook, Ui};
+use packer_rpc::api::{error_chain, Artifact, BoxError, Hook, Ui};
+use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
+use crate::artifact::{SupervisorArtifact, DESTROY_IMAGE_ENV};
 use crate::config::Config;
+use crate::state::BuildState;
+use crate::steps::cleanup::{self, Outcome};
+use crate::steps::{self, Ctx, StepError};
+
+/// A short random id for the `packer.io/build-id` label.
+pub fn new_build_id() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..10)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+async fn run_steps(ctx: &mut Ctx<'_>) -> Result<(), StepError> {
+    macro_rules! step {
+        ($e:expr) => {{
+            if ctx.cancel.is_cancelled() {
+                return Err(StepError::Cancelled);
+            }
+            $e.await?;
+        }};
+    }
+    step!(steps::keygen::run(ctx));
+    step!(steps::connect::run(ctx));
+    step!(steps::check::run(ctx));
+    step!(steps::create_source::run(ctx));
+    step!(steps::wait_source::run(ctx));
+    step!(steps::provision::run(ctx));
+    step!(steps::publish::run(ctx));
+    if ctx.cancel.is_cancelled() {
+        return Err(StepError::Cancelled);
+    }
+    Ok(())
+}
 
 /// Runs one build with a prepared configuration.
 pub async fn run_build(
@@ -14,6 +49,60 @@ pub async fn run_build(
     hook: Arc<dyn Hook>,
     cancel: CancellationToken,
 ) -> Result<Option<Arc<dyn Artifact>>, BoxError> {
-    let _ = (config, ui, hook, cancel);
-    Err("the build steps are not implemented yet".into())
+    let state = BuildState {
+        build_id: new_build_id(),
+        ..BuildState::default()
+    };
+    let mut ctx = Ctx {
+        config: &config,
+        ui: ui.clone(),
+        hook,
+        cancel: cancel.clone(),
+        state,
+    };
+    let result = run_steps(&mut ctx).await;
+    let outcome = match &result {
+        Ok(()) => Outcome::Succeeded,
+        Err(_) if cancel.is_cancelled() => Outcome::Cancelled,
+        Err(_) => Outcome::Failed,
+    };
+    let mut state = ctx.state;
+    cleanup::run(&config, &ui, &mut state, outcome).await;
+    match result {
+        // One line with the whole cause chain; Packer shows it after "Build '…' errored:".
+        Err(e) => Err(error_chain(&e).into()),
+        Ok(()) => {
+            let namespace = state
+                .cluster
+                .as_ref()
+                .map(|c| c.namespace.clone())
+                .unwrap_or_default();
+            let artifact = SupervisorArtifact {
+                namespace,
+                source_name: config.source_name.clone(),
+                vm_ip: state.vm_ip.clone(),
+                published: state.published.clone(),
+                vm_kept: config.keep_input_artifact,
+                cluster: state.cluster.clone(),
+                destroy_image: std::env::var(DESTROY_IMAGE_ENV)
+                    .is_ok_and(|v| v == "1" || v == "true"),
+            };
+            Ok(Some(Arc::new(artifact)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_ids_are_label_safe_and_differ() {
+        let a = new_build_id();
+        assert_eq!(a.len(), 10);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert_ne!(a, new_build_id());
+    }
 }

@@ -1,0 +1,282 @@
+//! The build's result as Packer sees it: the published image (or the source VM's name).
+use async_trait::async_trait;
+use packer_rpc::api::{Artifact, BoxError};
+use packer_wire::msgpack::Value;
+use serde_json::Value as Json;
+
+use crate::kube::{code_of, ApiError, Cluster};
+use crate::state::PublishedImage;
+
+/// Builder id Packer and post-processors see.
+pub const BUILDER_ID: &str = "vsphere.supervisor";
+
+/// Environment variable that lets `Artifact.Destroy` delete the published image. Packer calls
+/// Destroy when a post-processor does not keep its input, which must not silently delete an
+/// image others may already use; so deleting it is opt-in.
+pub const DESTROY_IMAGE_ENV: &str = "PACKER_VSPHERE_SUPERVISOR_DESTROY_IMAGE";
+
+pub struct SupervisorArtifact {
+    pub namespace: String,
+    pub source_name: String,
+    pub vm_ip: Option<String>,
+    pub published: Option<PublishedImage>,
+    /// Whether the source VM outlives the build (`keep_input_artifact`).
+    pub vm_kept: bool,
+    pub cluster: Option<Cluster>,
+    pub destroy_image: bool,
+}
+
+impl SupervisorArtifact {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let p = self.published.as_ref();
+        vec![
+            (
+                "image_name",
+                p.map(|p| p.vmi_name.clone()).unwrap_or_default(),
+            ),
+            (
+                "vmi_name",
+                p.map(|p| p.vmi_name.clone()).unwrap_or_default(),
+            ),
+            (
+                "display_name",
+                p.map(|p| p.display_name.clone()).unwrap_or_default(),
+            ),
+            ("library", p.map(|p| p.library.clone()).unwrap_or_default()),
+            ("namespace", self.namespace.clone()),
+            ("source_name", self.source_name.clone()),
+            ("vm_ip", self.vm_ip.clone().unwrap_or_default()),
+        ]
+    }
+
+    /// `build.*`-style generated data, the same names as the builder's generated vars.
+    fn generated_data(&self) -> Value {
+        let p = self.published.as_ref();
+        let entries = [
+            ("ID", self.id()),
+            ("Namespace", self.namespace.clone()),
+            ("SourceName", self.source_name.clone()),
+            (
+                "ImageName",
+                p.map(|p| p.vmi_name.clone()).unwrap_or_default(),
+            ),
+            (
+                "ImageDisplayName",
+                p.map(|p| p.display_name.clone()).unwrap_or_default(),
+            ),
+            ("Library", p.map(|p| p.library.clone()).unwrap_or_default()),
+            ("VMIP", self.vm_ip.clone().unwrap_or_default()),
+        ];
+        Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::Str(k.into()), Value::Str(v)))
+                .collect(),
+        )
+    }
+}
+
+#[async_trait]
+impl Artifact for SupervisorArtifact {
+    fn builder_id(&self) -> String {
+        BUILDER_ID.to_string()
+    }
+
+    fn files(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn id(&self) -> String {
+        match &self.published {
+            Some(p) => p.vmi_name.clone(),
+            None => format!("{}/{}", self.namespace, self.source_name),
+        }
+    }
+
+    fn string(&self) -> String {
+        match &self.published {
+            Some(p) => {
+                let display = if p.display_name.is_empty() { String::new() } else { format!(" ({:?})", p.display_name) };
+                format!(
+                    "Published image {}{display} to content library {:?} in Supervisor namespace {} (source VM {}/{})",
+                    p.vmi_name, p.library, self.namespace, self.namespace, self.source_name
+                )
+            }
+            None if self.vm_kept => format!(
+                "VirtualMachine {}/{} (not published; kept by keep_input_artifact)",
+                self.namespace, self.source_name
+            ),
+            None => format!(
+                "VirtualMachine {}/{} (not published: publish_location_name is not set; deleted at cleanup)",
+                self.namespace, self.source_name
+            ),
+        }
+    }
+
+    fn state(&self, name: &str) -> Value {
+        if name == "generated_data" {
+            return self.generated_data();
+        }
+        self.pairs()
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| {
+                if v.is_empty() {
+                    Value::Nil
+                } else {
+                    Value::Str(v)
+                }
+            })
+            .unwrap_or(Value::Nil)
+    }
+
+    async fn destroy(&self) -> Result<(), BoxError> {
+        let Some(p) = &self.published else {
+            tracing::info!(
+                "artifact {}: nothing was published, nothing to destroy",
+                self.id()
+            );
+            return Ok(());
+        };
+        if !self.destroy_image {
+            tracing::info!(
+                "keeping published image {} in content library {:?} (set {DESTROY_IMAGE_ENV}=1 to let Destroy delete it)",
+                p.vmi_name,
+                p.library
+            );
+            return Ok(());
+        }
+        let Some(cluster) = &self.cluster else {
+            return Err(format!("deleting image {}: no Supervisor connection", p.vmi_name).into());
+        };
+        // The image is owned by its content library item; deleting the item removes both.
+        let vmi_api = cluster.api(&cluster.kinds.vmi);
+        let vmi = vmi_api.get_opt(&p.vmi_name).await.map_err(|e| {
+            format!(
+                "getting VirtualMachineImage {}/{}: {}",
+                cluster.namespace,
+                p.vmi_name,
+                ApiError(e)
+            )
+        })?;
+        let Some(vmi) = vmi else {
+            tracing::info!("published image {} is already gone", p.vmi_name);
+            return Ok(());
+        };
+        let item = vmi
+            .data
+            .get("spec")
+            .and_then(|s| s.get("providerRef"))
+            .and_then(|r| r.get("name"))
+            .and_then(Json::as_str)
+            .map(str::to_string);
+        let dp = ::kube::api::DeleteParams::background();
+        match (item, cluster.kinds.library_version) {
+            (Some(item), Some(v)) => {
+                let res = ::kube::api::ApiResource::from_gvk_with_plural(
+                    &::kube::api::GroupVersionKind::gvk(
+                        "imageregistry.vmware.com",
+                        v.as_str(),
+                        "ContentLibraryItem",
+                    ),
+                    "contentlibraryitems",
+                );
+                match cluster.api(&res).delete(&item, &dp).await {
+                    Ok(_) => {}
+                    Err(e) if code_of(&e) == Some(404) => {}
+                    Err(e) => {
+                        return Err(format!(
+                            "deleting ContentLibraryItem {}/{item} of image {}: {}",
+                            cluster.namespace,
+                            p.vmi_name,
+                            ApiError(e)
+                        )
+                        .into())
+                    }
+                }
+                tracing::info!(
+                    "deleted ContentLibraryItem {item} behind published image {}",
+                    p.vmi_name
+                );
+            }
+            _ => match vmi_api.delete(&p.vmi_name, &dp).await {
+                Ok(_) => tracing::info!("deleted published image {}", p.vmi_name),
+                Err(e) if code_of(&e) == Some(404) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "deleting VirtualMachineImage {}/{}: {}",
+                        cluster.namespace,
+                        p.vmi_name,
+                        ApiError(e)
+                    )
+                    .into())
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn art(published: bool) -> SupervisorArtifact {
+        SupervisorArtifact {
+            namespace: "demo".into(),
+            source_name: "source-abcde".into(),
+            vm_ip: Some("10.0.0.5".into()),
+            published: published.then(|| PublishedImage {
+                vmi_name: "vmi-0123456789abcdef0".into(),
+                display_name: "golden".into(),
+                library: "lib".into(),
+            }),
+            vm_kept: false,
+            cluster: None,
+            destroy_image: false,
+        }
+    }
+
+    #[test]
+    fn published_artifact() {
+        let a = art(true);
+        assert_eq!(a.builder_id(), "vsphere.supervisor");
+        assert_eq!(a.id(), "vmi-0123456789abcdef0");
+        assert!(a.string().contains("vmi-0123456789abcdef0") && a.string().contains("\"golden\""));
+        assert_eq!(
+            a.state("vmi_name"),
+            Value::Str("vmi-0123456789abcdef0".into())
+        );
+        assert_eq!(
+            a.state("image_name"),
+            Value::Str("vmi-0123456789abcdef0".into())
+        );
+        assert_eq!(a.state("library"), Value::Str("lib".into()));
+        assert_eq!(a.state("vm_ip"), Value::Str("10.0.0.5".into()));
+        assert_eq!(a.state("nope"), Value::Nil);
+        match a.state("generated_data") {
+            Value::Map(m) => assert!(m.contains(&(
+                Value::Str("ImageName".into()),
+                Value::Str("vmi-0123456789abcdef0".into())
+            ))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unpublished_artifact() {
+        let a = art(false);
+        assert_eq!(a.id(), "demo/source-abcde");
+        assert_eq!(a.state("vmi_name"), Value::Nil);
+        assert!(a.string().contains("not published"));
+    }
+
+    #[tokio::test]
+    async fn destroy_keeps_the_image_unless_asked() {
+        // No cluster: if Destroy tried to delete anything it would fail.
+        assert!(art(true).destroy().await.is_ok());
+        let mut a = art(true);
+        a.destroy_image = true;
+        assert!(a.destroy().await.is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! Reading VM Operator statuses: pure functions over the objects' JSON, so every rule is
+//! testable without a cluster.
+use serde_json::Value as Json;
+
+use super::wait::Verdict;
+
+/// One `metav1.Condition`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cond {
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Cond {
+    pub fn is_true(&self) -> bool {
+        self.status == "True"
+    }
+    pub fn is_false(&self) -> bool {
+        self.status == "False"
+    }
+    /// `VirtualMachineImageReady=False NotFound: image vmi-x not found`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{}={}", self.type_, self.status);
+        if !self.reason.is_empty() {
+            s.push(' ');
+            s.push_str(&self.reason);
+        }
+        if !self.message.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.message);
+        }
+        s
+    }
+}
+
+fn str_at<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+/// `status.conditions`, skipping malformed entries.
+pub fn conditions(data: &Json) -> Vec<Cond> {
+    let Some(list) = data
+        .get("status")
+        .and_then(|s| s.get("conditions"))
+        .and_then(Json::as_array)
+    else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|c| {
+            Some(Cond {
+                type_: c.get("type")?.as_str()?.to_string(),
+                status: c
+                    .get("status")
+                    .and_then(Json::as_str)
+                    .unwrap_or("Unknown")
+                    .to_string(),
+                reason: c
+                    .get("reason")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                message: c
+                    .get("message")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+        })
+        .collect()
+}
+
+/// VM conditions whose False means "this VM cannot be built as specified": a missing class,
+/// image, storage or bootstrap input does not fix itself.
+const VM_PREREQUISITES: &[&str] = &[
+    "VirtualMachineClassReady",
+    "VirtualMachineImageReady",
+    "VirtualMachineStorageReady",
+    "VirtualMachineBootstrapReady",
+];
+
+/// Reasons that mean "not yet" even on a prerequisite condition.
+const VM_TRANSIENT_REASONS: &[&str] = &[
+    "NotSynced",
+    "Pending",
+    "NotReady",
+    "Creating",
+    "Reconciling",
+    "Unknown",
+];
+
+/// Reasons that mean failure on any VM condition.
+const VM_FAILURE_REASONS: &[&str] = &[
+    "NotFound",
+    "Failed",
+    "Error",
+    "Invalid",
+    "NotSupported",
+    "Fatal",
+];
+
+/// The first VM condition that makes waiting pointless.
+pub fn vm_failure(conds: &[Cond]) -> Option<&Cond> {
+    conds.iter().find(|c| {
+        if !c.is_false() {
+            return false;
+        }
+        let reason_fails = VM_FAILURE_REASONS
+            .iter()
+            .any(|r| c.reason == *r || c.reason.ends_with(r));
+        let prerequisite = VM_PREREQUISITES.contains(&c.type_.as_str());
+        reason_fails || (prerequisite && !VM_TRANSIENT_REASONS.contains(&c.reason.as_str()))
+    })
+}
+
+/// What the guest looks like now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmReady {
+    pub ip: String,
+}
+
+/// Judges a VirtualMachine for "powered on with an IPv4 address".
+pub fn judge_vm(data: &Json) -> Verdict<VmReady> {
+    let conds = conditions(data);
+    if let Some(c) = vm_failure(&conds) {
+        return Verdict::Failed(c.describe());
+    }
+    let power = str_at(data, &["status", "powerState"]).unwrap_or("");
+    let ip = str_at(data, &["status", "network", "primaryIP4"]).unwrap_or("");
+    if power == "PoweredOn" && !ip.is_empty() {
+        return Verdict::Done(VmReady { ip: ip.to_string() });
+    }
+    let power = if power.is_empty() {
+        "no power state yet"
+    } else {
+        power
+    };
+    let mut state = format!(
+        "powerState {power}, {}",
+        if ip.is_empty() {
+            "no IPv4 address yet"
+        } else {
+            ip
+        }
+    );
+    let pending: Vec<String> = conds
+        .iter()
+        .filter(|c| !c.is_true())
+        .map(Cond::describe)
+        .collect();
+    if !pending.is_empty() {
+        state.push_str("; ");
+        state.push_str(&pending.join("; "));
+    }
+    Verdict::Pending(Some(state))
+}
+
+/// Judges a VirtualMachineService for "has a load-balancer ingress IP".
+pub fn judge_service(data: &Json) -> Verdict<String> {
+    let ingress = data
+        .get("status")
+        .and_then(|s| s.get("loadBalancer"))
+        .and_then(|l| l.get("ingress"))
+        .and_then(Json::as_array)
+        .and_then(|a| {
+            a.iter().find_map(|i| {
+                i.get("ip")
+                    .and_then(Json::as_str)
+                    .filter(|ip| !ip.is_empty())
+            })
+        });
+    match ingress {
+        Some(ip) => Verdict::Done(ip.to_string()),
+        None => Verdict::Pending(Some("no load-balancer ingress IP yet".into())),
+    }
+}
+
+/// Publish reasons that end the request for good (the controller stops, or the user must act).
+pub const PUBLISH_FAILURE_REASONS: &[&str] = &[
+    "SourceVirtualMachineNotExist",
+    "SourceVirtualMachineUnsupportedEncryption",
+    "TargetContentLibraryNotExist",
+    "TargetContentLibraryNotWritable",
+    "TargetContentLibraryFailedQuotaCheck",
+    "TargetContentLibraryIncompatibleStorageClass",
+    "TargetItemAlreadyExists",
+    "ItemIDInvalid",
+    "UploadFailure",
+    "Fatal",
+];
+
+/// The publish request's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub image_name: String,
+}
+
+/// Judges a VirtualMachinePublishRequest; `announce` gets each condition type the first time it
+/// is seen True (so the caller can tell the user).
+pub fn judge_publish(data: &Json, mut announce: impl FnMut(&Cond)) -> Verdict<Published> {
+    let conds = conditions(data);
+    for c in conds.iter().filter(|c| c.is_true()) {
+        announce(c);
+    }
+    if let Some(c) = conds
+        .iter()
+        .find(|c| c.is_false() && PUBLISH_FAILURE_REASONS.contains(&c.reason.as_str()))
+    {
+        return Verdict::Failed(c.describe());
+    }
+    let ready = data
+        .get("status")
+        .and_then(|s| s.get("ready"))
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let image = str_at(data, &["status", "imageName"]).unwrap_or("");
+    if ready && !image.is_empty() {
+        return Verdict::Done(Published {
+            image_name: image.to_string(),
+        });
+    }
+    let pending: Vec<String> = conds
+        .iter()
+        .filter(|c| !c.is_true())
+        .map(Cond::describe)
+        .collect();
+    Verdict::Pending(Some(if pending.is_empty() {
+        "no conditions yet".to_string()
+    } else {
+        pending.join("; ")
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cond(t: &str, s: &str, r: &str) -> Json {
+        json!({"type": t, "status": s, "reason": r, "message": format!("{t} says {r}")})
+    }
+
+    #[test]
+    fn vm_ready_needs_power_and_ip() {
+        let off = json!({"status": {"powerState": "PoweredOff"}});
+        assert!(matches!(judge_vm(&off), Verdict::Pending(Some(s)) if s.contains("PoweredOff")));
+        let on_no_ip = json!({"status": {"powerState": "PoweredOn", "network": {}}});
+        assert!(matches!(judge_vm(&on_no_ip), Verdict::Pending(_)));
+        let ready =
+            json!({"status": {"powerState": "PoweredOn", "network": {"primaryIP4": "10.0.0.5"}}});
+        assert_eq!(
+            judge_vm(&ready),
+            Verdict::Done(VmReady {
+                ip: "10.0.0.5".into()
+            })
+        );
+    }
+
+    #[test]
+    fn vm_failure_conditions_end_the_wait() {
+        let bad_image = json!({"status": {"conditions": [
+            cond("VirtualMachineClassReady", "True", ""),
+            cond("VirtualMachineImageReady", "False", "NotFound"),
+        ]}});
+        match judge_vm(&bad_image) {
+            Verdict::Failed(r) => assert!(
+                r.starts_with("VirtualMachineImageReady=False NotFound"),
+                "{r}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let bad_class = json!({"status": {"conditions": [cond("VirtualMachineClassReady", "False", "ClassMissing")]}});
+        assert!(matches!(judge_vm(&bad_class), Verdict::Failed(_)));
+        // Guest customization still running, tools not running yet, image still syncing: wait.
+        let busy = json!({"status": {"powerState": "PoweredOn", "conditions": [
+            cond("GuestCustomization", "False", "Running"),
+            cond("VirtualMachineTools", "False", "NotRunning"),
+            cond("VirtualMachineImageReady", "False", "NotSynced"),
+        ]}});
+        assert!(matches!(judge_vm(&busy), Verdict::Pending(_)));
+        let cust_failed =
+            json!({"status": {"conditions": [cond("GuestCustomization", "False", "Failed")]}});
+        assert!(matches!(judge_vm(&cust_failed), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn service_ingress_ip() {
+        assert!(matches!(
+            judge_service(&json!({"status": {}})),
+            Verdict::Pending(_)
+        ));
+        let hostname_only =
+            json!({"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example"}]}}});
+        assert!(matches!(judge_service(&hostname_only), Verdict::Pending(_)));
+        let ip = json!({"status": {"loadBalancer": {"ingress": [{"ip": "127.77.0.3"}]}}});
+        assert_eq!(judge_service(&ip), Verdict::Done("127.77.0.3".into()));
+    }
+
+    #[test]
+    fn publish_progress_and_failure() {
+        let mut seen = Vec::new();
+        let uploading = json!({"status": {"conditions": [
+            cond("SourceValid", "True", ""), cond("TargetValid", "True", ""),
+            cond("Uploaded", "False", "Uploading"),
+        ]}});
+        assert!(matches!(
+            judge_publish(&uploading, |c| seen.push(c.type_.clone())),
+            Verdict::Pending(_)
+        ));
+        assert_eq!(seen, ["SourceValid", "TargetValid"]);
+
+        let exists = json!({"status": {"conditions": [
+            cond("SourceValid", "True", ""), cond("TargetValid", "False", "TargetItemAlreadyExists"),
+        ]}});
+        match judge_publish(&exists, |_| {}) {
+            Verdict::Failed(r) => assert!(r.contains("TargetItemAlreadyExists"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        let queued = json!({"status": {"conditions": [cond("Uploaded", "False", "Queued")]}});
+        assert!(matches!(
+            judge_publish(&queued, |_| {}),
+            Verdict::Pending(_)
+        ));
+
+        let done = json!({"status": {"ready": true, "imageName": "vmi-0123456789abcdef0", "conditions": [
+            cond("Complete", "True", ""),
+        ]}});
+        assert_eq!(
+            judge_publish(&done, |_| {}),
+            Verdict::Done(Published {
+                image_name: "vmi-0123456789abcdef0".into()
+            })
+        );
+        // Ready without an image name is not done yet.
+        let ready_no_image = json!({"status": {"ready": true}});
+        assert!(matches!(
+            judge_publish(&ready_no_image, |_| {}),
+            Verdict::Pending(_)
+        ));
+    }
+}

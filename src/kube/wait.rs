@@ -1,0 +1,309 @@
+//! Waiting for an object to reach a state, by watching it (list + watch from the list's
+//! resourceVersion, resumed after drops, relisted after 410 Gone). Every wait has a deadline and
+//! a cancellation token; neither is hidden inside.
+use std::time::Duration;
+
+use ::kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
+use futures::StreamExt;
+use thiserror::Error;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::ApiError;
+
+/// What a judge function says about the latest version of the object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict<T> {
+    Done(T),
+    /// The object reached a state it will not recover from; the text says why.
+    Failed(String),
+    /// Not there yet; the text (if any) describes the state, for the timeout message.
+    Pending(Option<String>),
+}
+
+/// Why a wait ended without reaching its goal.
+#[derive(Debug, Error)]
+pub enum WaitError {
+    #[error("timed out after {} waiting for {what}{}", human(*after), last.as_deref().map(|l| format!(" (last state: {l})")).unwrap_or_default())]
+    Timeout {
+        what: String,
+        after: Duration,
+        last: Option<String>,
+    },
+    #[error("cancelled while waiting for {what}")]
+    Cancelled { what: String },
+    #[error("{what} failed: {reason}")]
+    Failed { what: String, reason: String },
+    #[error("{object} disappeared while waiting for {what}")]
+    Gone { what: String, object: String },
+    #[error("watching {object}: {source}")]
+    Api { object: String, source: ApiError },
+}
+
+/// `90s` → `1m30s`, the way Packer users write durations.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// Longest single watch request; the server ends it and we resume from the last version.
+const WATCH_CHUNK_SECS: u64 = 290;
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One object to wait on.
+pub struct Target<'a> {
+    pub api: &'a Api<DynamicObject>,
+    /// `VirtualMachine demo/source-abcde`, for messages.
+    pub object: String,
+    pub name: &'a str,
+    /// What we are waiting for, e.g. `VirtualMachine demo/x to power on and get an IPv4 address`.
+    pub what: String,
+}
+
+/// Watches `target` until `judge` returns `Done` or `Failed`, the deadline passes, or `cancel`
+/// fires.
+pub async fn wait_for<T>(
+    target: Target<'_>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    mut judge: impl FnMut(&DynamicObject) -> Verdict<T>,
+) -> Result<T, WaitError> {
+    let mut last: Option<String> = None;
+    let deadline = Instant::now() + timeout;
+    let outcome = {
+        let fut = watch_loop(&target, deadline, &mut judge, &mut last);
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, fut) => r,
+            _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: target.what }),
+        }
+    };
+    match outcome {
+        Ok(r) => r,
+        Err(_) => Err(WaitError::Timeout {
+            what: target.what,
+            after: timeout,
+            last,
+        }),
+    }
+}
+
+/// Waits until the object no longer exists (finalizers done). Not cancellable on purpose:
+/// cleanup runs after cancellation, under its own deadline.
+pub async fn wait_gone(target: Target<'_>, timeout: Duration) -> Result<(), WaitError> {
+    let never = CancellationToken::new();
+    let r = wait_for::<()>(target, timeout, &never, |obj| {
+        let finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
+        Verdict::Pending(Some(if finalizers.is_empty() {
+            "still present".to_string()
+        } else {
+            format!("still present, finalizers: {}", finalizers.join(", "))
+        }))
+    })
+    .await;
+    match r {
+        Ok(()) | Err(WaitError::Gone { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+enum Step<T> {
+    Finished(Result<T, WaitError>),
+    Continue,
+}
+
+fn judge_obj<T>(
+    target: &Target<'_>,
+    obj: &DynamicObject,
+    judge: &mut impl FnMut(&DynamicObject) -> Verdict<T>,
+    last: &mut Option<String>,
+) -> Step<T> {
+    if obj.metadata.name.as_deref() != Some(target.name) {
+        return Step::Continue;
+    }
+    match judge(obj) {
+        Verdict::Done(v) => Step::Finished(Ok(v)),
+        Verdict::Failed(reason) => Step::Finished(Err(WaitError::Failed {
+            what: target.what.clone(),
+            reason,
+        })),
+        Verdict::Pending(state) => {
+            if state.is_some() {
+                *last = state;
+            }
+            Step::Continue
+        }
+    }
+}
+
+async fn watch_loop<T>(
+    target: &Target<'_>,
+    deadline: Instant,
+    judge: &mut impl FnMut(&DynamicObject) -> Verdict<T>,
+    last: &mut Option<String>,
+) -> Result<T, WaitError> {
+    let selector = format!("metadata.name={}", target.name);
+    let mut rv: Option<String> = None;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if rv.is_none() {
+            match target
+                .api
+                .list(&ListParams::default().fields(&selector))
+                .await
+            {
+                Ok(list) => {
+                    let mut found = false;
+                    for obj in &list.items {
+                        if obj.metadata.name.as_deref() == Some(target.name) {
+                            found = true;
+                        }
+                        if let Step::Finished(r) = judge_obj(target, obj, judge, last) {
+                            return r;
+                        }
+                    }
+                    if !found {
+                        return Err(WaitError::Gone {
+                            what: target.what.clone(),
+                            object: target.object.clone(),
+                        });
+                    }
+                    rv = Some(list.metadata.resource_version.unwrap_or_default());
+                }
+                Err(e) => {
+                    let e = ApiError(e);
+                    if !e.is_transient() {
+                        return Err(WaitError::Api {
+                            object: target.object.clone(),
+                            source: e,
+                        });
+                    }
+                    tracing::debug!("listing {}: {e}; retrying", target.object);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .clamp(1, WATCH_CHUNK_SECS);
+        let wp = WatchParams::default()
+            .fields(&selector)
+            .timeout(remaining as u32);
+        let version = rv.clone().unwrap_or_default();
+        let stream = match target.api.watch(&wp, &version).await {
+            Ok(s) => s,
+            Err(e) => {
+                let e = ApiError(e);
+                if e.is_gone() {
+                    rv = None;
+                    continue;
+                }
+                if !e.is_transient() {
+                    return Err(WaitError::Api {
+                        object: target.object.clone(),
+                        source: e,
+                    });
+                }
+                tracing::debug!("watching {}: {e}; retrying", target.object);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let mut stream = std::pin::pin!(stream);
+        let mut events = 0usize;
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(WatchEvent::Added(obj)) | Ok(WatchEvent::Modified(obj)) => {
+                    events += 1;
+                    if let Some(v) = obj.metadata.resource_version.clone() {
+                        rv = Some(v);
+                    }
+                    if let Step::Finished(r) = judge_obj(target, &obj, judge, last) {
+                        return r;
+                    }
+                }
+                Ok(WatchEvent::Deleted(obj)) => {
+                    if obj.metadata.name.as_deref() == Some(target.name) {
+                        return Err(WaitError::Gone {
+                            what: target.what.clone(),
+                            object: target.object.clone(),
+                        });
+                    }
+                }
+                Ok(WatchEvent::Bookmark(b)) => {
+                    events += 1;
+                    rv = Some(b.metadata.resource_version);
+                }
+                Ok(WatchEvent::Error(status)) => {
+                    // 410: our version fell out of the server's window; start over from a list.
+                    if status.code == 410 {
+                        rv = None;
+                    }
+                    tracing::debug!(
+                        "watch of {} ended with status {}: {}",
+                        target.object,
+                        status.code,
+                        status.message
+                    );
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!("watch of {} broke: {}", target.object, ApiError(e));
+                    break;
+                }
+            }
+        }
+        // The server closed the watch (timeout, restart, dropped connection). Resume from the
+        // last version; pause only when it closed without telling us anything, so a server
+        // that drops every watch at once cannot make us spin.
+        if events == 0 {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        } else {
+            backoff = Duration::from_millis(50);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_packer() {
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_secs(3600)), "1h");
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(300)), "300ms");
+    }
+
+    #[test]
+    fn timeout_message_names_the_wait_and_last_state() {
+        let e = WaitError::Timeout {
+            what: "VirtualMachine demo/x to get an IPv4 address".into(),
+            after: Duration::from_secs(5),
+            last: Some("PoweredOn, no IP yet".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "timed out after 5s waiting for VirtualMachine demo/x to get an IPv4 address (last state: PoweredOn, no IP yet)"
+        );
+    }
+}

@@ -1,0 +1,434 @@
+//! Step 3: check everything the build will reference before creating anything: the image (by
+//! object name or display name), the VM class, the storage class and the publish library.
+use ::kube::api::{DynamicObject, ListParams};
+use serde_json::Value as Json;
+use thiserror::Error;
+
+use super::Ctx;
+use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError};
+use crate::state::ResolvedImage;
+
+#[derive(Debug, Error)]
+pub enum CheckError {
+    /// Everything wrong with the configuration as the Supervisor sees it, all at once.
+    #[error("checking what the build needs in Supervisor namespace {namespace}: {}", problems.join("; "))]
+    Problems {
+        namespace: String,
+        problems: Vec<String>,
+    },
+    #[error(transparent)]
+    Api(#[from] ObjectError),
+}
+
+/// What the image lookup knows about one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub kind: &'static str,
+    pub name: String,
+    pub display_name: String,
+    pub image_type: String,
+}
+
+impl ImageInfo {
+    fn from_object(kind: &'static str, obj: &DynamicObject) -> Option<Self> {
+        let status = obj.data.get("status");
+        let s = |k: &str| {
+            status
+                .and_then(|st| st.get(k))
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let display = s("name");
+        let display = if display.is_empty() {
+            obj.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("vmware.com/display-name").cloned())
+                .unwrap_or_default()
+        } else {
+            display
+        };
+        Some(ImageInfo {
+            kind,
+            name: obj.metadata.name.clone()?,
+            display_name: display,
+            image_type: s("type"),
+        })
+    }
+
+    fn resolved(&self) -> ResolvedImage {
+        ResolvedImage {
+            kind: self.kind.to_string(),
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            image_type: self.image_type.clone(),
+        }
+    }
+
+    fn label(&self) -> String {
+        if self.display_name.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({:?})", self.name, self.display_name)
+        }
+    }
+}
+
+/// Finds `wanted` by object name (namespace, then cluster), else by display name (namespace,
+/// then cluster); a display name must match exactly one image in the first scope that has it.
+pub fn resolve_image(
+    wanted: &str,
+    namespace: &str,
+    ns_images: &[ImageInfo],
+    cluster_images: &[ImageInfo],
+) -> Result<ResolvedImage, String> {
+    for scope in [ns_images, cluster_images] {
+        if let Some(img) = scope.iter().find(|i| i.name == wanted) {
+            return Ok(img.resolved());
+        }
+    }
+    for (scope, where_) in [
+        (ns_images, format!("namespace {namespace}")),
+        (cluster_images, "the cluster".to_string()),
+    ] {
+        let hits: Vec<&ImageInfo> = scope.iter().filter(|i| i.display_name == wanted).collect();
+        match hits.as_slice() {
+            [] => continue,
+            [one] => return Ok(one.resolved()),
+            many => {
+                let names: Vec<String> = many.iter().map(|i| i.label()).collect();
+                return Err(format!(
+                    "image_name {wanted:?} matches {} images by display name in {where_}: {}; use the object name",
+                    many.len(),
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    let mut all: Vec<String> = ns_images
+        .iter()
+        .chain(cluster_images)
+        .map(ImageInfo::label)
+        .collect();
+    all.sort();
+    all.dedup();
+    const SHOWN: usize = 10;
+    let more = all.len().saturating_sub(SHOWN);
+    all.truncate(SHOWN);
+    let listed = if all.is_empty() {
+        "none".to_string()
+    } else {
+        all.join(", ")
+    };
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "image_name {wanted:?} matches no VirtualMachineImage in namespace {namespace} and no ClusterVirtualMachineImage, by name or display name (available: {listed}{more})"
+    ))
+}
+
+async fn list_images(
+    cluster: &Cluster,
+    kind: &'static str,
+    namespaced: bool,
+) -> Result<Vec<ImageInfo>, ObjectError> {
+    let res = if namespaced {
+        &cluster.kinds.vmi
+    } else {
+        &cluster.kinds.cvmi
+    };
+    let api = if namespaced {
+        cluster.api(res)
+    } else {
+        cluster.cluster_api(res)
+    };
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list
+            .items
+            .iter()
+            .filter_map(|o| ImageInfo::from_object(kind, o))
+            .collect()),
+        // Cluster images may be hidden from namespace users; then only namespace images count.
+        Err(e) if !namespaced && matches!(code_of(&e), Some(403) | Some(404)) => Ok(Vec::new()),
+        Err(e) => Err(ObjectError::new(
+            "listing",
+            &format!("{kind}s"),
+            namespaced.then_some(cluster.namespace.as_str()),
+            "*",
+            e,
+        )),
+    }
+}
+
+/// The names of the objects of a kind, for "did you mean" lists.
+async fn names(cluster: &Cluster, res: &::kube::api::ApiResource, namespaced: bool) -> String {
+    let api = if namespaced {
+        cluster.api(res)
+    } else {
+        cluster.cluster_api(res)
+    };
+    match api.list(&ListParams::default()).await {
+        Ok(l) => {
+            let mut n: Vec<String> = l
+                .items
+                .into_iter()
+                .filter_map(|o| o.metadata.name)
+                .collect();
+            n.sort();
+            if n.is_empty() {
+                "none".into()
+            } else {
+                n.join(", ")
+            }
+        }
+        Err(_) => "unknown".into(),
+    }
+}
+
+/// `spec.writable` (v1alpha1) or `spec.allowPublish` (v1alpha2).
+pub fn library_writable(version: LibraryVersion, data: &Json) -> (bool, &'static str) {
+    let spec = data.get("spec");
+    let flag = |k: &str| {
+        spec.and_then(|s| s.get(k))
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+    };
+    match version {
+        LibraryVersion::V1alpha1 => (flag("writable"), "spec.writable"),
+        LibraryVersion::V1alpha2 => (flag("allowPublish"), "spec.allowPublish"),
+    }
+}
+
+pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
+    let cfg = ctx.config;
+    let Some(cluster) = ctx.state.cluster.clone() else {
+        return Err(CheckError::Problems {
+            namespace: String::new(),
+            problems: vec!["not connected".into()],
+        });
+    };
+    let ns = cluster.namespace.clone();
+    let mut problems = Vec::new();
+
+    // Image.
+    match cfg.image_name.as_deref().filter(|n| !n.is_empty()) {
+        None => problems.push("image_name is not set".to_string()),
+        Some(wanted) => {
+            ctx.say(&format!("Checking source image {wanted:?}..."))
+                .await;
+            let ns_images = list_images(&cluster, "VirtualMachineImage", true).await?;
+            let cluster_images = list_images(&cluster, "ClusterVirtualMachineImage", false).await?;
+            match resolve_image(wanted, &ns, &ns_images, &cluster_images) {
+                Ok(img) => {
+                    let scope = if img.kind == "VirtualMachineImage" {
+                        "namespace"
+                    } else {
+                        "cluster"
+                    };
+                    let t = if img.image_type.is_empty() {
+                        "OVF"
+                    } else {
+                        img.image_type.as_str()
+                    };
+                    ctx.say(&format!(
+                        "Found {scope}-scoped image {} ({:?}) of type {t}",
+                        img.name, img.display_name
+                    ))
+                    .await;
+                    ctx.state.image = Some(img);
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+    }
+
+    // VM class.
+    let classes = cluster.api(&cluster.kinds.vm_class);
+    match classes.get_opt(&cfg.class_name).await {
+        Ok(Some(_)) => {}
+        Ok(None) => problems.push(format!(
+            "class_name {:?}: no VirtualMachineClass of that name in namespace {ns} (available: {})",
+            cfg.class_name,
+            names(&cluster, &cluster.kinds.vm_class, true).await
+        )),
+        Err(e) => return Err(ObjectError::new("getting", "VirtualMachineClass", Some(&ns), &cfg.class_name, e).into()),
+    }
+
+    // Storage class (cluster-scoped; some Supervisor users may not read them, then skip).
+    if let Some(sc) = &cluster.kinds.storage_class {
+        match cluster.cluster_api(sc).get_opt(&cfg.storage_class).await {
+            Ok(Some(_)) => {}
+            Ok(None) => problems.push(format!(
+                "storage_class {:?}: no StorageClass of that name (available: {})",
+                cfg.storage_class,
+                names(&cluster, sc, false).await
+            )),
+            Err(e) if code_of(&e) == Some(403) => {
+                ctx.say(&format!(
+                    "Not allowed to read StorageClass {:?}; not checking it",
+                    cfg.storage_class
+                ))
+                .await;
+            }
+            Err(e) => {
+                return Err(ObjectError::new(
+                    "getting",
+                    "StorageClass",
+                    None,
+                    &cfg.storage_class,
+                    e,
+                )
+                .into())
+            }
+        }
+    }
+
+    // Publish library.
+    match cfg
+        .publish_location_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
+        None => {
+            ctx.say("publish_location_name is not set; the VM will not be published")
+                .await
+        }
+        Some(lib) => {
+            ctx.say(&format!("Validating VM publish location {lib:?}..."))
+                .await;
+            match (&cluster.kinds.library, cluster.kinds.library_version) {
+                (Some(res), Some(version)) => match cluster.api(res).get_opt(lib).await {
+                    Ok(Some(obj)) => {
+                        let (writable, field) = library_writable(version, &obj.data);
+                        if writable {
+                            ctx.say(&format!("VM publish location {lib:?} is valid")).await;
+                        } else {
+                            problems.push(format!(
+                                "publish_location_name {lib:?}: ContentLibrary {ns}/{lib} is not writable ({field} is not true)"
+                            ));
+                        }
+                    }
+                    Ok(None) => problems.push(format!(
+                        "publish_location_name {lib:?}: no ContentLibrary of that name in namespace {ns} (available: {})",
+                        names(&cluster, res, true).await
+                    )),
+                    Err(e) => return Err(ObjectError::new("getting", "ContentLibrary", Some(&ns), lib, e).into()),
+                },
+                _ => problems.push(format!(
+                    "publish_location_name {lib:?}: the Supervisor does not serve imageregistry.vmware.com ContentLibrary (v1alpha1 or v1alpha2)"
+                )),
+            }
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CheckError::Problems {
+            namespace: ns,
+            problems,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn img(kind: &'static str, name: &str, display: &str) -> ImageInfo {
+        ImageInfo {
+            kind,
+            name: name.into(),
+            display_name: display.into(),
+            image_type: "OVF".into(),
+        }
+    }
+
+    fn fixtures() -> (Vec<ImageInfo>, Vec<ImageInfo>) {
+        let ns = vec![
+            img("VirtualMachineImage", "vmi-aaa", "ubuntu-22.04"),
+            img("VirtualMachineImage", "vmi-bbb", "dup"),
+            img("VirtualMachineImage", "vmi-ccc", "dup"),
+        ];
+        let cl = vec![
+            img("ClusterVirtualMachineImage", "vmi-ddd", "photon-5"),
+            img("ClusterVirtualMachineImage", "vmi-eee", "ubuntu-22.04"),
+            img("ClusterVirtualMachineImage", "vmi-fff", "cdup"),
+            img("ClusterVirtualMachineImage", "vmi-ggg", "cdup"),
+        ];
+        (ns, cl)
+    }
+
+    #[test]
+    fn by_object_name_namespace_then_cluster() {
+        let (ns, cl) = fixtures();
+        assert_eq!(
+            resolve_image("vmi-aaa", "demo", &ns, &cl).unwrap().kind,
+            "VirtualMachineImage"
+        );
+        let r = resolve_image("vmi-ddd", "demo", &ns, &cl).unwrap();
+        assert_eq!(
+            (r.kind.as_str(), r.display_name.as_str()),
+            ("ClusterVirtualMachineImage", "photon-5")
+        );
+    }
+
+    #[test]
+    fn by_display_name_namespace_first() {
+        let (ns, cl) = fixtures();
+        assert_eq!(
+            resolve_image("ubuntu-22.04", "demo", &ns, &cl)
+                .unwrap()
+                .name,
+            "vmi-aaa"
+        );
+        assert_eq!(
+            resolve_image("photon-5", "demo", &ns, &cl).unwrap().name,
+            "vmi-ddd"
+        );
+    }
+
+    #[test]
+    fn ambiguous_display_name_lists_candidates() {
+        let (ns, cl) = fixtures();
+        let e = resolve_image("dup", "demo", &ns, &cl).unwrap_err();
+        assert!(
+            e.contains("matches 2 images") && e.contains("vmi-bbb") && e.contains("vmi-ccc"),
+            "{e}"
+        );
+        assert!(e.contains("namespace demo"), "{e}");
+        let e = resolve_image("cdup", "demo", &ns, &cl).unwrap_err();
+        assert!(
+            e.contains("the cluster") && e.contains("vmi-fff") && e.contains("vmi-ggg"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn not_found_lists_what_exists() {
+        let (ns, cl) = fixtures();
+        let e = resolve_image("centos", "demo", &ns, &cl).unwrap_err();
+        assert!(
+            e.contains("matches no VirtualMachineImage in namespace demo"),
+            "{e}"
+        );
+        assert!(e.contains("vmi-aaa (\"ubuntu-22.04\")"), "{e}");
+        let e = resolve_image("centos", "demo", &[], &[]).unwrap_err();
+        assert!(e.contains("available: none"), "{e}");
+    }
+
+    #[test]
+    fn writable_flag_per_version() {
+        let v1 = json!({"spec": {"writable": true}});
+        let v2 = json!({"spec": {"allowPublish": true, "allowDelete": false}});
+        assert!(library_writable(LibraryVersion::V1alpha1, &v1).0);
+        assert!(!library_writable(LibraryVersion::V1alpha2, &v1).0);
+        assert!(library_writable(LibraryVersion::V1alpha2, &v2).0);
+        assert!(!library_writable(LibraryVersion::V1alpha1, &json!({"spec": {}})).0);
+    }
+}

@@ -1,0 +1,85 @@
+//! Step 1: the temporary SSH key pair the default cloud-config installs.
+use ssh_comm::keygen::{self, KeyKind};
+use thiserror::Error;
+
+use super::Ctx;
+use crate::config::{CommKind, KeyType};
+use crate::state::TempKey;
+
+#[derive(Debug, Error)]
+pub enum KeygenError {
+    #[error("generating the temporary {kind} SSH key pair: {source}")]
+    Generate {
+        kind: String,
+        source: Box<ssh_comm::SshError>,
+    },
+    #[error("generating the temporary {kind} SSH key pair: the key generator stopped: {source}")]
+    Join {
+        kind: String,
+        source: tokio::task::JoinError,
+    },
+}
+
+/// The key kind `temporary_key_pair_type`/`_bits` ask for.
+pub fn key_kind(t: KeyType, bits: u32) -> KeyKind {
+    match t {
+        KeyType::Ed25519 => KeyKind::Ed25519,
+        KeyType::Rsa => KeyKind::Rsa {
+            bits: if bits == 0 { 4096 } else { bits },
+        },
+        KeyType::Ecdsa => KeyKind::Ecdsa {
+            bits: if bits == 0 { 521 } else { bits },
+        },
+    }
+}
+
+/// Whether the build needs a key of its own: SSH, and the user brought no private key.
+pub fn needs_key(comm: CommKind, private_key_file: bool) -> bool {
+    comm == CommKind::Ssh && !private_key_file
+}
+
+pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
+    let ssh = &ctx.config.comm.ssh;
+    if !needs_key(ctx.config.comm.kind, ssh.private_key_file.is_some()) {
+        return Ok(());
+    }
+    let kind = key_kind(ssh.temporary_key_pair_type, ssh.temporary_key_pair_bits);
+    // RSA generation takes a while; keep it off the async workers.
+    let pair = tokio::task::spawn_blocking(move || keygen::generate(kind).map_err(Box::new))
+        .await
+        .map_err(|source| KeygenError::Join {
+            kind: kind.to_string(),
+            source,
+        })?
+        .map_err(|source| KeygenError::Generate {
+            kind: kind.to_string(),
+            source,
+        })?;
+    ctx.say(&format!(
+        "Generated a temporary {kind} SSH key pair ({})",
+        pair.fingerprint
+    ))
+    .await;
+    ctx.state.temp_key = Some(TempKey {
+        private_openssh: pair.private_openssh,
+        public_openssh: pair.public_authorized,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_kinds() {
+        assert_eq!(key_kind(KeyType::Ed25519, 0), KeyKind::Ed25519);
+        assert_eq!(key_kind(KeyType::Rsa, 0), KeyKind::Rsa { bits: 4096 });
+        assert_eq!(key_kind(KeyType::Rsa, 2048), KeyKind::Rsa { bits: 2048 });
+        assert_eq!(key_kind(KeyType::Ecdsa, 256), KeyKind::Ecdsa { bits: 256 });
+        assert!(needs_key(CommKind::Ssh, false));
+        assert!(!needs_key(CommKind::Ssh, true));
+        assert!(!needs_key(CommKind::None, false));
+        assert!(!needs_key(CommKind::WinRm, false));
+    }
+}

@@ -1,0 +1,277 @@
+//! Step 6: connect the communicator to the VM and run Packer's provisioners through the hook.
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use packer_rpc::api::{
+    BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand,
+};
+use packer_wire::msgpack::Value;
+use thiserror::Error;
+
+use super::Ctx;
+use crate::config::{CommKind, Config};
+use crate::state::BuildState;
+
+#[derive(Debug, Error)]
+pub enum ProvisionError {
+    #[error("connecting to the source VM over SSH: {0}")]
+    Connect(String),
+    #[error("the WinRM communicator is not supported yet; use ssh or none")]
+    WinRmUnsupported,
+    #[error("internal error: no address to connect to")]
+    NoHost,
+    #[error("provisioning: {0}")]
+    Hook(String),
+    #[error("the build was cancelled while connecting to the source VM")]
+    Cancelled,
+}
+
+/// The hook's generated data, the same keys as the SDK's builders (protocol notes §3.3).
+pub fn hook_data(cfg: &Config, state: &BuildState, namespace: &str, run_uuid: &str) -> Value {
+    let s = |v: &str| Value::Str(v.to_string());
+    let ssh = &cfg.comm.ssh;
+    let (conn_type, port, user, password) = match cfg.comm.kind {
+        CommKind::Ssh => (
+            "ssh",
+            ssh.port,
+            ssh.username.as_str(),
+            ssh.password.clone().unwrap_or_default(),
+        ),
+        CommKind::WinRm => (
+            "winrm",
+            cfg.comm.winrm.port,
+            cfg.comm.winrm.username.as_str(),
+            cfg.comm.winrm.password.clone().unwrap_or_default(),
+        ),
+        CommKind::None => ("none", 0, "", String::new()),
+    };
+    let key = state.temp_key.as_ref();
+    let entries: Vec<(&str, Value)> = vec![
+        ("ID", s(&format!("{namespace}/{}", cfg.source_name))),
+        ("Host", s(state.comm_host.as_deref().unwrap_or_default())),
+        ("Port", Value::Int(i64::from(port))),
+        ("User", s(user)),
+        ("Password", s(&password)),
+        ("ConnType", s(conn_type)),
+        (
+            "SSHPrivateKey",
+            s(key.map(|k| k.private_openssh.as_str()).unwrap_or_default()),
+        ),
+        (
+            "SSHPublicKey",
+            s(key.map(|k| k.public_openssh.as_str()).unwrap_or_default()),
+        ),
+        (
+            "SSHPrivateKeyFile",
+            s(&ssh
+                .private_key_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()),
+        ),
+        ("SSHAgentAuth", Value::Bool(ssh.agent_auth)),
+        (
+            "WinRMPassword",
+            s(cfg.comm.winrm.password.as_deref().unwrap_or_default()),
+        ),
+        ("PackerRunUUID", s(run_uuid)),
+        ("PackerHTTPIP", s("ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER")),
+        (
+            "PackerHTTPPort",
+            s("ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER"),
+        ),
+        (
+            "PackerHTTPAddr",
+            s("ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER"),
+        ),
+        ("Namespace", s(namespace)),
+        ("SourceName", s(&cfg.source_name)),
+        (
+            "ImageName",
+            s(state
+                .image
+                .as_ref()
+                .map(|i| i.name.as_str())
+                .unwrap_or_default()),
+        ),
+        ("VMIP", s(state.vm_ip.as_deref().unwrap_or_default())),
+    ];
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::Str(k.to_string()), v))
+            .collect(),
+    )
+}
+
+/// The communicator for `communicator = "none"`: provisioners that need the machine fail with
+/// a message saying why, instead of hanging or reaching somewhere else.
+pub struct NoCommunicator;
+
+const NONE_MSG: &str = "communicator is \"none\": this build has no connection to the source VM (set communicator = \"ssh\" to use provisioners that need one)";
+
+#[async_trait]
+impl Communicator for NoCommunicator {
+    async fn start(&self, _cmd: RemoteCommand) -> Result<ExitFuture, BoxError> {
+        Err(NONE_MSG.into())
+    }
+    async fn upload(
+        &self,
+        _path: &str,
+        _data: BoxRead,
+        _info: Option<FileInfo>,
+    ) -> Result<(), BoxError> {
+        Err(NONE_MSG.into())
+    }
+    async fn upload_dir(
+        &self,
+        _dst: &str,
+        _src: &Path,
+        _exclude: &[String],
+    ) -> Result<(), BoxError> {
+        Err(NONE_MSG.into())
+    }
+    async fn download(&self, _path: &str, _sink: BoxWrite) -> Result<(), BoxError> {
+        Err(NONE_MSG.into())
+    }
+    async fn download_dir(
+        &self,
+        _src: &str,
+        _dst: &Path,
+        _exclude: &[String],
+    ) -> Result<(), BoxError> {
+        Err(NONE_MSG.into())
+    }
+}
+
+async fn connect_ssh(ctx: &Ctx<'_>, host: &str) -> Result<Arc<dyn Communicator>, ProvisionError> {
+    let ssh = &ctx.config.comm.ssh;
+    let key = ctx
+        .state
+        .temp_key
+        .as_ref()
+        .map(|k| k.private_openssh.as_str());
+    let opts = crate::comm::connect_options_from(ssh, host, key)
+        .map_err(|e| ProvisionError::Connect(e.to_string()))?;
+    ctx.say(&format!(
+        "Waiting for SSH to become available on {}...",
+        opts.target()
+    ))
+    .await;
+    let comm = tokio::select! {
+        r = crate::comm::SshCommunicator::connect(opts, ctx.cancel.clone()) => {
+            r.map_err(|e| ProvisionError::Connect(packer_rpc::api::error_chain(&e)))?
+        }
+        _ = ctx.cancel.cancelled() => return Err(ProvisionError::Cancelled),
+    };
+    ctx.say("Connected to SSH!").await;
+    Ok(Arc::new(comm))
+}
+
+pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ProvisionError> {
+    let cfg = ctx.config;
+    let namespace = ctx
+        .state
+        .cluster
+        .as_ref()
+        .map(|c| c.namespace.clone())
+        .unwrap_or_default();
+    let comm: Arc<dyn Communicator> = match cfg.comm.kind {
+        CommKind::None => Arc::new(NoCommunicator),
+        CommKind::WinRm => return Err(ProvisionError::WinRmUnsupported),
+        CommKind::Ssh => {
+            let pause = cfg.comm.pause_before_connecting;
+            if !pause.is_zero() {
+                ctx.say(&format!(
+                    "Pausing {} before connecting...",
+                    crate::kube::wait::human(pause)
+                ))
+                .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = ctx.cancel.cancelled() => return Err(ProvisionError::Cancelled),
+                }
+            }
+            let host = ctx.state.comm_host.clone().ok_or(ProvisionError::NoHost)?;
+            connect_ssh(ctx, &host).await?
+        }
+    };
+    let run_uuid = std::env::var("PACKER_RUN_UUID").unwrap_or_default();
+    let data = hook_data(cfg, &ctx.state, &namespace, &run_uuid);
+    ctx.say("Running provisioners...").await;
+    ctx.hook
+        .run(
+            "packer_provision",
+            data,
+            ctx.ui.clone(),
+            comm,
+            ctx.cancel.clone(),
+        )
+        .await
+        .map_err(|e| ProvisionError::Hook(packer_rpc::api::error_chain(e.as_ref())))?;
+    if ctx.cancel.is_cancelled() {
+        return Err(ProvisionError::Cancelled);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::TempKey;
+
+    fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
+        match v {
+            Value::Map(m) => m
+                .iter()
+                .find(|(k, _)| *k == Value::Str(key.into()))
+                .map(|(_, v)| v)
+                .unwrap(),
+            _ => panic!("not a map"),
+        }
+    }
+
+    #[test]
+    fn hook_data_has_the_sdk_keys() {
+        let mut cfg = Config {
+            source_name: "source-abcde".into(),
+            ..Config::default()
+        };
+        cfg.comm.ssh.port = 22;
+        cfg.comm.ssh.username = "packer".into();
+        let state = BuildState {
+            comm_host: Some("127.77.0.9".into()),
+            temp_key: Some(TempKey {
+                private_openssh: "PRIV".into(),
+                public_openssh: "ssh-ed25519 AAA packer".into(),
+            }),
+            ..BuildState::default()
+        };
+        let d = hook_data(&cfg, &state, "demo", "uuid-1");
+        assert_eq!(get(&d, "Host"), &Value::Str("127.77.0.9".into()));
+        assert_eq!(get(&d, "Port"), &Value::Int(22));
+        assert_eq!(get(&d, "User"), &Value::Str("packer".into()));
+        assert_eq!(get(&d, "ConnType"), &Value::Str("ssh".into()));
+        assert_eq!(get(&d, "SSHPrivateKey"), &Value::Str("PRIV".into()));
+        assert_eq!(
+            get(&d, "SSHPublicKey"),
+            &Value::Str("ssh-ed25519 AAA packer".into())
+        );
+        assert_eq!(get(&d, "ID"), &Value::Str("demo/source-abcde".into()));
+        assert_eq!(get(&d, "PackerRunUUID"), &Value::Str("uuid-1".into()));
+        assert_eq!(
+            get(&d, "PackerHTTPAddr"),
+            &Value::Str("ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn none_communicator_errors_clearly() {
+        let e = NoCommunicator
+            .download("/etc/hostname", Box::new(tokio::io::sink()))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("communicator is \"none\""));
+    }
+}

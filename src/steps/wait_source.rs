@@ -1,0 +1,88 @@
+//! Step 5: wait (by watching) for the VM to power on with an IPv4 address, then for the
+//! service's load-balancer ingress IP; both under one `watch_source_timeout`.
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::time::Instant;
+
+use super::Ctx;
+use crate::config::CommKind;
+use crate::kube::status::{judge_service, judge_vm};
+use crate::kube::wait::{wait_for, Target, WaitError};
+
+#[derive(Debug, Error)]
+pub enum WaitSourceError {
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    #[error("internal error: not connected to the Supervisor")]
+    NotConnected,
+}
+
+pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
+    let cfg = ctx.config;
+    let cluster = ctx
+        .cluster()
+        .ok_or(WaitSourceError::NotConnected)?
+        .clone();
+    let ns = &cluster.namespace;
+    let name = cfg.source_name.as_str();
+    let timeout = cfg.watch_source_timeout;
+    let started = Instant::now();
+
+    ctx.say(&format!(
+        "Waiting for the source VM {ns}/{name} to be powered on and get an IPv4 address..."
+    ))
+    .await;
+    let vms = cluster.api(&cluster.kinds.vm);
+    let ready = wait_for(
+        Target {
+            api: &vms,
+            object: format!("VirtualMachine {ns}/{name}"),
+            name,
+            what: format!("VirtualMachine {ns}/{name} to be powered on with an IPv4 address"),
+        },
+        timeout,
+        &ctx.cancel,
+        |obj| judge_vm(&obj.data),
+    )
+    .await?;
+    ctx.say(&format!("Obtained VM IP: {}", ready.ip)).await;
+    ctx.state.vm_ip = Some(ready.ip.clone());
+
+    let host_override = match cfg.comm.kind {
+        CommKind::Ssh => cfg.comm.ssh.host.clone(),
+        CommKind::WinRm => cfg.comm.winrm.host.clone(),
+        CommKind::None => None,
+    }
+    .filter(|h| !h.is_empty());
+
+    if cfg.comm.kind != CommKind::None {
+        let remaining = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
+        ctx.say(&format!(
+            "Waiting for VirtualMachineService {ns}/{name} to get a load-balancer ingress IP..."
+        ))
+        .await;
+        let services = cluster.api(&cluster.kinds.vm_service);
+        let ip = wait_for(
+            Target {
+                api: &services,
+                object: format!("VirtualMachineService {ns}/{name}"),
+                name,
+                what: format!(
+                    "VirtualMachineService {ns}/{name} to get a load-balancer ingress IP"
+                ),
+            },
+            remaining,
+            &ctx.cancel,
+            |obj| judge_service(&obj.data),
+        )
+        .await?;
+        ctx.say(&format!("VirtualMachineService ingress IP: {ip}"))
+            .await;
+        ctx.state.comm_host = Some(host_override.unwrap_or(ip));
+    }
+    ctx.say("Source VM is ready").await;
+    Ok(())
+}
