@@ -81,11 +81,19 @@ pub enum SshError {
 
     /// The remote scp process reported an error or broke the protocol.
     #[error("scp {op} {path}: {msg}")]
-    Scp { op: String, path: String, msg: String },
+    Scp {
+        op: String,
+        path: String,
+        msg: String,
+    },
 
     /// An SFTP request failed.
     #[error("sftp {op} {path}: {msg}")]
-    Sftp { op: String, path: String, msg: String },
+    Sftp {
+        op: String,
+        path: String,
+        msg: String,
+    },
 
     /// No data moved within `read_write_timeout`.
     #[error("ssh {target}: {op}: no progress within {timeout:?}")]

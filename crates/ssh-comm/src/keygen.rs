@@ -10,9 +10,13 @@ use crate::error::SshError;
 pub enum KeyKind {
     Ed25519,
     /// RSA with this modulus size (2048 minimum; Packer's default is 4096).
-    Rsa { bits: u32 },
+    Rsa {
+        bits: u32,
+    },
     /// ECDSA on NIST P-256, P-384 or P-521.
-    Ecdsa { bits: u32 },
+    Ecdsa {
+        bits: u32,
+    },
 }
 
 impl std::fmt::Display for KeyKind {
@@ -60,7 +64,8 @@ pub fn generate_with_comment(kind: KeyKind, comment: &str) -> Result<KeyPair, Ss
     let data = match kind {
         KeyKind::Ed25519 => {
             return finish(
-                PrivateKey::random(&mut rng, russh::keys::Algorithm::Ed25519).map_err(|e| fail(e.to_string()))?,
+                PrivateKey::random(&mut rng, russh::keys::Algorithm::Ed25519)
+                    .map_err(|e| fail(e.to_string()))?,
                 comment,
                 kind,
             )
@@ -69,7 +74,9 @@ pub fn generate_with_comment(kind: KeyKind, comment: &str) -> Result<KeyPair, Ss
             if !(2048..=16384).contains(&bits) {
                 return Err(fail("RSA keys need 2048 to 16384 bits".into()));
             }
-            KeypairData::from(RsaKeypair::random(&mut rng, bits as usize).map_err(|e| fail(e.to_string()))?)
+            KeypairData::from(
+                RsaKeypair::random(&mut rng, bits as usize).map_err(|e| fail(e.to_string()))?,
+            )
         }
         KeyKind::Ecdsa { bits } => {
             let curve = match bits {
@@ -78,7 +85,9 @@ pub fn generate_with_comment(kind: KeyKind, comment: &str) -> Result<KeyPair, Ss
                 521 => EcdsaCurve::NistP521,
                 _ => return Err(fail("ECDSA keys are 256, 384 or 521 bits".into())),
             };
-            KeypairData::from(EcdsaKeypair::random(&mut rng, curve).map_err(|e| fail(e.to_string()))?)
+            KeypairData::from(
+                EcdsaKeypair::random(&mut rng, curve).map_err(|e| fail(e.to_string()))?,
+            )
         }
     };
     let key = PrivateKey::try_from(data).map_err(|e| fail(e.to_string()))?;
@@ -121,16 +130,27 @@ mod tests {
             KeyKind::Rsa { bits: 2048 },
         ] {
             let kp = generate(kind).unwrap();
-            assert!(kp.public_authorized.ends_with(" packer"), "{kind}: {}", kp.public_authorized);
+            assert!(
+                kp.public_authorized.ends_with(" packer"),
+                "{kind}: {}",
+                kp.public_authorized
+            );
             assert!(kp.fingerprint.starts_with("SHA256:"));
             let back = russh::keys::decode_secret_key(&kp.private_openssh, None).unwrap();
-            assert_eq!(back.public_key().fingerprint(HashAlg::Sha256).to_string(), kp.fingerprint);
+            assert_eq!(
+                back.public_key().fingerprint(HashAlg::Sha256).to_string(),
+                kp.fingerprint
+            );
             let prefix = match kind {
                 KeyKind::Ed25519 => "ssh-ed25519 ",
                 KeyKind::Rsa { .. } => "ssh-rsa ",
                 KeyKind::Ecdsa { bits } => &format!("ecdsa-sha2-nistp{bits} ").leak()[..],
             };
-            assert!(kp.public_authorized.starts_with(prefix), "{}", kp.public_authorized);
+            assert!(
+                kp.public_authorized.starts_with(prefix),
+                "{}",
+                kp.public_authorized
+            );
         }
     }
 

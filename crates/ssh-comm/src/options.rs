@@ -161,10 +161,7 @@ impl ConnectOptions {
         if self.ciphers.is_empty() {
             // AES-GCM first: with the `ring` backend it uses AES-NI and runs several times faster
             // than chacha20-poly1305 (russh's first choice), which bounds upload throughput.
-            let mut order = vec![
-                russh::cipher::AES_128_GCM,
-                russh::cipher::AES_256_GCM,
-            ];
+            let mut order = vec![russh::cipher::AES_128_GCM, russh::cipher::AES_256_GCM];
             order.extend(
                 preferred
                     .cipher
@@ -177,12 +174,11 @@ impl ConnectOptions {
         } else {
             let mut names = Vec::new();
             for c in &self.ciphers {
-                let name = russh::cipher::Name::try_from(c.as_str()).map_err(|_| {
-                    SshError::Config {
+                let name =
+                    russh::cipher::Name::try_from(c.as_str()).map_err(|_| SshError::Config {
                         target: self.target(),
                         msg: format!("unsupported cipher {c:?}"),
-                    }
-                })?;
+                    })?;
                 names.push(name);
             }
             preferred.cipher = Cow::Owned(names);
@@ -190,10 +186,11 @@ impl ConnectOptions {
         if !self.kex_algorithms.is_empty() {
             let mut names = Vec::new();
             for k in &self.kex_algorithms {
-                let name = russh::kex::Name::try_from(k.as_str()).map_err(|_| SshError::Config {
-                    target: self.target(),
-                    msg: format!("unsupported key exchange algorithm {k:?}"),
-                })?;
+                let name =
+                    russh::kex::Name::try_from(k.as_str()).map_err(|_| SshError::Config {
+                        target: self.target(),
+                        msg: format!("unsupported key exchange algorithm {k:?}"),
+                    })?;
                 names.push(name);
             }
             // The extension markers are not algorithms but must stay advertised, or strict kex

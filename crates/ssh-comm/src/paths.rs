@@ -3,8 +3,7 @@
 /// Quotes `s` for a POSIX shell (the remote login shell runs our scp commands).
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,%".contains(&b))
     {
         return s.to_string();

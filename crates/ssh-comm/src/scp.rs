@@ -33,7 +33,12 @@ struct Link<'a> {
 }
 
 impl<'a> Link<'a> {
-    async fn open(session: &'a Session, op: &'static str, path: &str, command: &str) -> Result<Link<'a>, SshError> {
+    async fn open(
+        session: &'a Session,
+        op: &'static str,
+        path: &str,
+        command: &str,
+    ) -> Result<Link<'a>, SshError> {
         // scp's protocol is binary: a pty would translate bytes.
         let ch = session.exec_channel(command, false).await?;
         let (rx, tx) = ch.split();
@@ -77,7 +82,8 @@ impl<'a> Link<'a> {
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => self.exit = Some(exit_status),
                 Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
-                    self.stderr.extend_from_slice(format!("killed by signal {signal_name:?}").as_bytes());
+                    self.stderr
+                        .extend_from_slice(format!("killed by signal {signal_name:?}").as_bytes());
                     self.exit = Some(255);
                 }
                 Some(ChannelMsg::Close) | None => self.closed = true,
@@ -139,7 +145,10 @@ impl<'a> Link<'a> {
             Some(b) => {
                 // Not a status byte: most likely a shell complaining ("scp: command not found").
                 let rest = self.line().await?.unwrap_or_default();
-                Err(self.err(format!("{what}: unexpected reply {:?}", format!("{}{rest}", b as char))))
+                Err(self.err(format!(
+                    "{what}: unexpected reply {:?}",
+                    format!("{}{rest}", b as char)
+                )))
             }
             None => Err(self.err(format!("{what}: remote scp exited{}", self.exit_text()))),
         }
@@ -153,12 +162,20 @@ impl<'a> Link<'a> {
     }
 
     async fn send(&mut self, data: impl Into<Bytes>) -> Result<(), SshError> {
-        let r = self.session.within(self.op, self.tx.data_bytes(data.into())).await?;
+        let r = self
+            .session
+            .within(self.op, self.tx.data_bytes(data.into()))
+            .await?;
         r.map_err(|e| self.session.channel_err(self.op, e))
     }
 
     /// Sends exactly `size` bytes from `src`, then the trailing status byte.
-    async fn send_body<R: AsyncRead + Unpin>(&mut self, src: &mut R, size: u64, what: &str) -> Result<(), SshError> {
+    async fn send_body<R: AsyncRead + Unpin>(
+        &mut self,
+        src: &mut R,
+        size: u64,
+        what: &str,
+    ) -> Result<(), SshError> {
         let mut left = size;
         let mut buf = BytesMut::with_capacity(CHUNK.min(size as usize).max(1));
         while left > 0 {
@@ -215,7 +232,8 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
     let cmd = format!("scp -t {}", shell_quote(&dir));
     let mut link = Link::open(session, "upload to", path, &cmd).await?;
     link.ack("start").await?;
-    link.send(format!("C{:04o} {size} {name}\n", mode & 0o7777)).await?;
+    link.send(format!("C{:04o} {size} {name}\n", mode & 0o7777))
+        .await?;
     link.ack("file header").await?;
     link.send_body(src, size, path).await?;
     link.finish().await
@@ -225,7 +243,12 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
 /// trailing `/` on `src` its contents land in `dst`, without it `dst/<basename of src>` is
 /// created. `dst` is created first when missing (Packer leaves that case undefined; creating
 /// it gives the one useful answer).
-pub(crate) async fn upload_dir(session: &Session, dst: &str, src: &Path, exclude: &[String]) -> Result<(), SshError> {
+pub(crate) async fn upload_dir(
+    session: &Session,
+    dst: &str,
+    src: &Path,
+    exclude: &[String],
+) -> Result<(), SshError> {
     let src_str = src.to_string_lossy();
     let contents_only = src_str.ends_with('/');
     let meta = tokio::fs::metadata(src)
@@ -289,7 +312,12 @@ where
     })
 }
 
-async fn send_dir_entries(link: &mut Link<'_>, local: &Path, rel: &str, exclude: &[String]) -> Result<(), SshError> {
+async fn send_dir_entries(
+    link: &mut Link<'_>,
+    local: &Path,
+    rel: &str,
+    exclude: &[String],
+) -> Result<(), SshError> {
     let mut entries = Vec::new();
     let mut rd = tokio::fs::read_dir(local)
         .await
@@ -332,7 +360,8 @@ async fn send_dir_entries(link: &mut Link<'_>, local: &Path, rel: &str, exclude:
                 .await
                 .map_err(|e| SshError::io("open", path.display(), e))?;
             let size = meta.len();
-            link.send(format!("C{:04o} {size} {name}\n", mode_of(&meta))).await?;
+            link.send(format!("C{:04o} {size} {name}\n", mode_of(&meta)))
+                .await?;
             link.ack(&format!("file header {child_rel}")).await?;
             link.send_body(&mut f, size, &child_rel).await?;
         }
@@ -353,7 +382,11 @@ fn parse_header(line: &str) -> Option<(u32, u64, String)> {
 }
 
 /// Downloads the remote file `path` into `sink`.
-pub(crate) async fn download<W: AsyncWrite + Unpin>(session: &Session, path: &str, sink: &mut W) -> Result<(), SshError> {
+pub(crate) async fn download<W: AsyncWrite + Unpin>(
+    session: &Session,
+    path: &str,
+    sink: &mut W,
+) -> Result<(), SshError> {
     let cmd = format!("scp -f {}", shell_quote(path));
     let mut link = Link::open(session, "download", path, &cmd).await?;
     link.send(Bytes::from_static(b"\0")).await?;
@@ -373,19 +406,34 @@ pub(crate) async fn download<W: AsyncWrite + Unpin>(session: &Session, path: &st
                 break;
             }
             1 | 2 => return Err(link.err(rest)),
-            _ => return Err(link.err(format!("unexpected reply {:?}", format!("{}{rest}", b as char)))),
+            _ => {
+                return Err(link.err(format!(
+                    "unexpected reply {:?}",
+                    format!("{}{rest}", b as char)
+                )))
+            }
         }
     }
-    sink.flush().await.map_err(|e| SshError::io("flush download of", path, e))?;
+    sink.flush()
+        .await
+        .map_err(|e| SshError::io("flush download of", path, e))?;
     link.finish().await
 }
 
-async fn receive_body<W: AsyncWrite + Unpin>(link: &mut Link<'_>, sink: &mut W, size: u64, what: &str) -> Result<(), SshError> {
+async fn receive_body<W: AsyncWrite + Unpin>(
+    link: &mut Link<'_>,
+    sink: &mut W,
+    size: u64,
+    what: &str,
+) -> Result<(), SshError> {
     let mut left = size;
     while left > 0 {
         let chunk = link.chunk(left.min(usize::MAX as u64) as usize).await?;
         if chunk.is_empty() {
-            return Err(link.err(format!("{what}: connection ended after {} of {size} bytes", size - left)));
+            return Err(link.err(format!(
+                "{what}: connection ended after {} of {size} bytes",
+                size - left
+            )));
         }
         left -= chunk.len() as u64;
         sink.write_all(&chunk)
@@ -399,10 +447,18 @@ async fn receive_body<W: AsyncWrite + Unpin>(link: &mut Link<'_>, sink: &mut W, 
 /// Downloads the remote directory `src` into the local directory `dst`, rsync style (trailing
 /// `/` on `src`: its contents into `dst`; otherwise into `dst/<basename>`). Excluded entries are
 /// still received (scp cannot skip) but discarded.
-pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclude: &[String]) -> Result<(), SshError> {
+pub(crate) async fn download_dir(
+    session: &Session,
+    src: &str,
+    dst: &Path,
+    exclude: &[String],
+) -> Result<(), SshError> {
     let contents_only = src.ends_with('/');
     let trimmed = src.trim_end_matches('/');
-    let cmd = format!("scp -r -f {}", shell_quote(if trimmed.is_empty() { "/" } else { trimmed }));
+    let cmd = format!(
+        "scp -r -f {}",
+        shell_quote(if trimmed.is_empty() { "/" } else { trimmed })
+    );
     tokio::fs::create_dir_all(dst)
         .await
         .map_err(|e| SshError::io("create directory", dst.display(), e))?;
@@ -461,7 +517,9 @@ pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclu
                             .await
                             .map_err(|e| SshError::io("create", l.display(), e))?;
                         receive_body(&mut link, &mut f, size, &rel).await?;
-                        f.flush().await.map_err(|e| SshError::io("write", l.display(), e))?;
+                        f.flush()
+                            .await
+                            .map_err(|e| SshError::io("write", l.display(), e))?;
                         set_mode(&l, mode).await;
                     }
                     None => receive_body(&mut link, &mut tokio::io::sink(), size, &rel).await?,
@@ -473,7 +531,12 @@ pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclu
                 tracing::warn!("scp download {src}: {rest}");
             }
             2 => return Err(link.err(rest)),
-            _ => return Err(link.err(format!("unexpected reply {:?}", format!("{}{rest}", b as char)))),
+            _ => {
+                return Err(link.err(format!(
+                    "unexpected reply {:?}",
+                    format!("{}{rest}", b as char)
+                )))
+            }
         }
         link.send(Bytes::from_static(b"\0")).await?;
     }
@@ -487,7 +550,8 @@ async fn set_mode(path: &Path, mode: u32) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777)).await;
+        let _ =
+            tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777)).await;
     }
     #[cfg(not(unix))]
     {
@@ -501,7 +565,10 @@ mod tests {
 
     #[test]
     fn headers() {
-        assert_eq!(parse_header("C0644 12 a b"), Some((0o644, 12, "a b".into())));
+        assert_eq!(
+            parse_header("C0644 12 a b"),
+            Some((0o644, 12, "a b".into()))
+        );
         assert_eq!(parse_header("D0755 0 dir"), Some((0o755, 0, "dir".into())));
         assert_eq!(parse_header("C0644 x a"), None);
         assert_eq!(parse_header("C0644 1 ../evil"), None);

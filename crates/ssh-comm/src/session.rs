@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use russh::client::{self, Handle, Msg};
-use russh::keys::{Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{
+    Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate,
+};
 use russh::{Channel, ChannelMsg, Sig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinHandle;
@@ -33,7 +35,10 @@ struct ClientHandler {
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let (kind, fp) = match key {
             PublicKeyOrCertificate::PublicKey { key, .. } => (
                 key.algorithm().to_string(),
@@ -104,7 +109,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 impl Session {
     /// Connects and authenticates, retrying until `opts.ssh_timeout` elapses: TCP failures are
     /// retried for the whole time, handshake/auth failures `handshake_attempts` times.
-    pub async fn connect(opts: &ConnectOptions, cancel: &CancellationToken) -> Result<Session, SshError> {
+    pub async fn connect(
+        opts: &ConnectOptions,
+        cancel: &CancellationToken,
+    ) -> Result<Session, SshError> {
         let deadline = Instant::now() + opts.ssh_timeout;
         Self::connect_until(opts, cancel, deadline).await
     }
@@ -131,12 +139,12 @@ impl Session {
             loop {
                 if let Some(b) = &opts.bastion {
                     if bastion.as_ref().is_none_or(|s| s.is_closed()) {
-                        let s = Self::connect_until(b, cancel, deadline).await.map_err(|e| {
-                            SshError::Bastion {
+                        let s = Self::connect_until(b, cancel, deadline)
+                            .await
+                            .map_err(|e| SshError::Bastion {
                                 target: target.clone(),
                                 source: Box::new(e),
-                            }
-                        })?;
+                            })?;
                         bastion = Some(s);
                     }
                 }
@@ -229,14 +237,20 @@ impl Session {
     }
 
     /// Awaits `fut`, failing when no progress happens within `read_write_timeout`.
-    pub(crate) async fn within<T>(&self, op: &str, fut: impl Future<Output = T>) -> Result<T, SshError> {
+    pub(crate) async fn within<T>(
+        &self,
+        op: &str,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, SshError> {
         match self.inner.rw_timeout {
             None => Ok(fut.await),
-            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| SshError::Stalled {
-                target: self.inner.target.clone(),
-                op: op.to_string(),
-                timeout: t,
-            }),
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| SshError::Stalled {
+                    target: self.inner.target.clone(),
+                    op: op.to_string(),
+                    timeout: t,
+                }),
         }
     }
 
@@ -247,7 +261,11 @@ impl Session {
     }
 
     /// Opens a channel running `command` and waits until the server has accepted it.
-    pub(crate) async fn exec_channel(&self, command: &str, pty: bool) -> Result<Channel<Msg>, SshError> {
+    pub(crate) async fn exec_channel(
+        &self,
+        command: &str,
+        pty: bool,
+    ) -> Result<Channel<Msg>, SshError> {
         let op = format!("exec {command:?}");
         let mut ch = self.open_channel(&op).await?;
         if pty {
@@ -265,7 +283,11 @@ impl Session {
 
     /// Waits for the reply to a `want_reply` channel request. Servers answer requests in order
     /// and before any output of the started program, so nothing else of interest comes first.
-    pub(crate) async fn await_reply(&self, ch: &mut Channel<Msg>, op: &str) -> Result<(), SshError> {
+    pub(crate) async fn await_reply(
+        &self,
+        ch: &mut Channel<Msg>,
+        op: &str,
+    ) -> Result<(), SshError> {
         loop {
             match self.within(op, ch.wait()).await? {
                 Some(ChannelMsg::Success) => return Ok(()),
@@ -276,9 +298,10 @@ impl Session {
                     })
                 }
                 Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
-                    return Err(self.channel_err(op, russh::Error::ChannelOpenFailure(
-                        russh::ChannelOpenFailure::ConnectFailed,
-                    )))
+                    return Err(self.channel_err(
+                        op,
+                        russh::Error::ChannelOpenFailure(russh::ChannelOpenFailure::ConnectFailed),
+                    ))
                 }
                 Some(_) => {}
             }
@@ -306,18 +329,31 @@ impl Session {
         debug!(target = %self.inner.target, "started {command:?}");
         let session = self.clone();
         let command = command.to_string();
-        let task = tokio::spawn(async move { session.run_command(ch, &command, stdin, stdout, stderr).await });
+        let task = tokio::spawn(async move {
+            session
+                .run_command(ch, &command, stdin, stdout, stderr)
+                .await
+        });
         Ok(Running { task })
     }
 
     /// [`start`](Self::start) and wait.
-    pub async fn exec<I, O, E>(&self, command: &str, stdin: Option<I>, stdout: O, stderr: E) -> Result<i32, SshError>
+    pub async fn exec<I, O, E>(
+        &self,
+        command: &str,
+        stdin: Option<I>,
+        stdout: O,
+        stderr: E,
+    ) -> Result<i32, SshError>
     where
         I: AsyncRead + Unpin + Send + 'static,
         O: AsyncWrite + Unpin + Send + 'static,
         E: AsyncWrite + Unpin + Send + 'static,
     {
-        self.start(command, stdin, stdout, stderr).await?.wait().await
+        self.start(command, stdin, stdout, stderr)
+            .await?
+            .wait()
+            .await
     }
 
     async fn run_command<I, O, E>(
@@ -384,7 +420,11 @@ impl Session {
                     }
                 }
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
-                ChannelMsg::ExitSignal { signal_name, error_message, .. } => {
+                ChannelMsg::ExitSignal {
+                    signal_name,
+                    error_message,
+                    ..
+                } => {
                     debug!("{op}: killed by signal {signal_name:?} {error_message}");
                     status = Some(128 + signal_number(&signal_name));
                 }
@@ -484,22 +524,24 @@ fn prepare_auth(opts: &ConnectOptions) -> Result<Vec<Prepared>, SshError> {
                     KeySource::File(p) => format!("private key {}", p.display()),
                     KeySource::Inline(_) => "private key".to_string(),
                 };
-                let pk = russh::keys::decode_secret_key(&text, passphrase.as_deref()).map_err(|e| {
-                    SshError::Key {
-                        target: target.clone(),
-                        what: what.clone(),
-                        msg: e.to_string(),
-                    }
-                })?;
+                let pk =
+                    russh::keys::decode_secret_key(&text, passphrase.as_deref()).map_err(|e| {
+                        SshError::Key {
+                            target: target.clone(),
+                            what: what.clone(),
+                            msg: e.to_string(),
+                        }
+                    })?;
                 let cert = match certificate {
                     None => None,
                     Some(c) => {
                         let text = read_source(&target, "certificate", c)?;
-                        let cert = Certificate::from_openssh(text.trim()).map_err(|e| SshError::Key {
-                            target: target.clone(),
-                            what: "certificate".into(),
-                            msg: e.to_string(),
-                        })?;
+                        let cert =
+                            Certificate::from_openssh(text.trim()).map_err(|e| SshError::Key {
+                                target: target.clone(),
+                                what: "certificate".into(),
+                                msg: e.to_string(),
+                            })?;
                         Some(Box::new(cert))
                     }
                 };
@@ -521,35 +563,45 @@ async fn attempt(
     let stream: BoxIo = match bastion {
         None => {
             let addr = host_port(&opts.host, opts.port);
-            let tcp = tokio::time::timeout(opts.connect_timeout, tokio::net::TcpStream::connect(addr.as_str()))
-                .await
-                .map_err(|_| {
-                    AttemptError::Tcp(SshError::Tcp {
-                        target: target.clone(),
-                        msg: format!("no answer within {:?}", opts.connect_timeout),
-                    })
-                })?
-                .map_err(|e| {
-                    AttemptError::Tcp(SshError::Tcp {
-                        target: target.clone(),
-                        msg: e.to_string(),
-                    })
-                })?;
+            let tcp = tokio::time::timeout(
+                opts.connect_timeout,
+                tokio::net::TcpStream::connect(addr.as_str()),
+            )
+            .await
+            .map_err(|_| {
+                AttemptError::Tcp(SshError::Tcp {
+                    target: target.clone(),
+                    msg: format!("no answer within {:?}", opts.connect_timeout),
+                })
+            })?
+            .map_err(|e| {
+                AttemptError::Tcp(SshError::Tcp {
+                    target: target.clone(),
+                    msg: e.to_string(),
+                })
+            })?;
             let _ = tcp.set_nodelay(true);
             Box::new(tcp)
         }
         Some(b) => {
             let ch = tokio::time::timeout(
                 opts.connect_timeout,
-                b.inner
-                    .handle
-                    .channel_open_direct_tcpip(opts.host.clone(), u32::from(opts.port), "127.0.0.1", 0),
+                b.inner.handle.channel_open_direct_tcpip(
+                    opts.host.clone(),
+                    u32::from(opts.port),
+                    "127.0.0.1",
+                    0,
+                ),
             )
             .await
             .map_err(|_| {
                 AttemptError::Tcp(SshError::Tcp {
                     target: target.clone(),
-                    msg: format!("bastion {} opened no channel within {:?}", b.target(), opts.connect_timeout),
+                    msg: format!(
+                        "bastion {} opened no channel within {:?}",
+                        b.target(),
+                        opts.connect_timeout
+                    ),
                 })
             })?
             .map_err(|e| {
@@ -605,7 +657,10 @@ async fn authenticate(
     for (a, spec) in auth.iter().zip(&opts.auth) {
         tried.push(spec.name().to_string());
         let result = match a {
-            Prepared::Password(p) => handle.authenticate_password(user, p.clone()).await.map_err(handshake)?,
+            Prepared::Password(p) => handle
+                .authenticate_password(user, p.clone())
+                .await
+                .map_err(handshake)?,
             Prepared::Key(key, None) => {
                 let hash = if key.algorithm().is_rsa() {
                     handle
@@ -662,7 +717,10 @@ async fn agent_auth(
     let mut agent = russh::keys::agent::client::AgentClient::connect_env()
         .await
         .map_err(|e| format!("connect to SSH_AUTH_SOCK: {e}"))?;
-    let ids = agent.request_identities().await.map_err(|e| e.to_string())?;
+    let ids = agent
+        .request_identities()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut last = None;
     for id in ids {
         let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
@@ -673,7 +731,10 @@ async fn agent_auth(
         } else {
             None
         };
-        match handle.authenticate_publickey_with(user, key, hash, &mut agent).await {
+        match handle
+            .authenticate_publickey_with(user, key, hash, &mut agent)
+            .await
+        {
             Ok(r) if r.success() => return Ok(Some(r)),
             Ok(r) => last = Some(r),
             Err(e) => debug!("agent key refused: {e}"),
@@ -696,7 +757,10 @@ mod tests {
     #[tokio::test]
     async fn no_auth_is_a_config_error() {
         let o = ConnectOptions::new("127.0.0.1", 1, "u");
-        let e = Session::connect(&o, &CancellationToken::new()).await.err().map(|e| e.to_string());
+        let e = Session::connect(&o, &CancellationToken::new())
+            .await
+            .err()
+            .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("no authentication method"));
     }
 
@@ -708,7 +772,10 @@ mod tests {
             passphrase: None,
             certificate: None,
         }];
-        let e = Session::connect(&o, &CancellationToken::new()).await.err().map(|e| e.to_string());
+        let e = Session::connect(&o, &CancellationToken::new())
+            .await
+            .err()
+            .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("load private key"));
     }
 
@@ -721,8 +788,17 @@ mod tests {
         o.auth = vec![Auth::Password("x".into())];
         o.ssh_timeout = Duration::from_millis(300);
         o.retry_interval = Duration::from_millis(50);
-        let e = Session::connect(&o, &CancellationToken::new()).await.err().unwrap().to_string();
-        assert!(e.contains("timeout") && e.contains(&format!("u@127.0.0.1:{port}")) && e.contains("refused"), "{e}");
+        let e = Session::connect(&o, &CancellationToken::new())
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("timeout")
+                && e.contains(&format!("u@127.0.0.1:{port}"))
+                && e.contains("refused"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -15,7 +15,9 @@ async fn open(session: &Session, op: &str, path: &str) -> Result<SftpSession, Ss
         .await
         .map_err(|e| session.channel_err("request sftp subsystem", e))?;
     let mut ch = ch;
-    session.await_reply(&mut ch, "request sftp subsystem").await?;
+    session
+        .await_reply(&mut ch, "request sftp subsystem")
+        .await?;
     let cfg = russh_sftp::client::Config {
         // Bigger writes and a deeper pipeline than the defaults (32 KiB, 16): fewer round trips,
         // while what is in flight (16 × 64 KiB) stays small.
@@ -42,7 +44,12 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
     r
 }
 
-async fn put_file<R: AsyncRead + Unpin>(sftp: &SftpSession, path: &str, src: &mut R, mode: u32) -> Result<(), SshError> {
+async fn put_file<R: AsyncRead + Unpin>(
+    sftp: &SftpSession,
+    path: &str,
+    src: &mut R,
+    mode: u32,
+) -> Result<(), SshError> {
     let attrs = FileAttributes {
         permissions: Some(mode & 0o7777),
         ..FileAttributes::empty()
@@ -59,7 +66,9 @@ async fn put_file<R: AsyncRead + Unpin>(sftp: &SftpSession, path: &str, src: &mu
     tokio::io::copy_buf(&mut reader, &mut f)
         .await
         .map_err(|e| SshError::sftp("write", path, e))?;
-    f.shutdown().await.map_err(|e| SshError::sftp("close", path, e))?;
+    f.shutdown()
+        .await
+        .map_err(|e| SshError::sftp("close", path, e))?;
     // The open attributes only apply to new files (and pass through the umask).
     let attrs = FileAttributes {
         permissions: Some(mode & 0o7777),
@@ -71,14 +80,23 @@ async fn put_file<R: AsyncRead + Unpin>(sftp: &SftpSession, path: &str, src: &mu
 }
 
 /// Downloads the remote file `path` into `sink`.
-pub(crate) async fn download<W: AsyncWrite + Unpin>(session: &Session, path: &str, sink: &mut W) -> Result<(), SshError> {
+pub(crate) async fn download<W: AsyncWrite + Unpin>(
+    session: &Session,
+    path: &str,
+    sink: &mut W,
+) -> Result<(), SshError> {
     let sftp = open(session, "download", path).await?;
     let r = async {
-        let mut f = sftp.open(path).await.map_err(|e| SshError::sftp("open", path, e))?;
+        let mut f = sftp
+            .open(path)
+            .await
+            .map_err(|e| SshError::sftp("open", path, e))?;
         tokio::io::copy(&mut f, sink)
             .await
             .map_err(|e| SshError::sftp("read", path, e))?;
-        sink.flush().await.map_err(|e| SshError::io("flush download of", path, e))
+        sink.flush()
+            .await
+            .map_err(|e| SshError::io("flush download of", path, e))
     }
     .await;
     let _ = sftp.close().await;
@@ -86,7 +104,12 @@ pub(crate) async fn download<W: AsyncWrite + Unpin>(session: &Session, path: &st
 }
 
 /// Same semantics as the scp directory upload.
-pub(crate) async fn upload_dir(session: &Session, dst: &str, src: &Path, exclude: &[String]) -> Result<(), SshError> {
+pub(crate) async fn upload_dir(
+    session: &Session,
+    dst: &str,
+    src: &Path,
+    exclude: &[String],
+) -> Result<(), SshError> {
     let contents_only = src.to_string_lossy().ends_with('/');
     let sftp = open(session, "upload directory to", dst).await?;
     let r = async {
@@ -103,7 +126,8 @@ pub(crate) async fn upload_dir(session: &Session, dst: &str, src: &Path, exclude
             d
         };
         // Iterative walk: (local dir, remote dir, relative path)
-        let mut todo: Vec<(PathBuf, String, String)> = vec![(src.to_path_buf(), root, String::new())];
+        let mut todo: Vec<(PathBuf, String, String)> =
+            vec![(src.to_path_buf(), root, String::new())];
         while let Some((local, remote, rel)) = todo.pop() {
             let mut rd = tokio::fs::read_dir(&local)
                 .await
@@ -114,7 +138,11 @@ pub(crate) async fn upload_dir(session: &Session, dst: &str, src: &Path, exclude
                 .map_err(|e| SshError::io("read directory", local.display(), e))?
             {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+                let child_rel = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
                 if is_excluded(&child_rel, exclude) {
                     continue;
                 }
@@ -164,7 +192,13 @@ async fn mkdir_p(sftp: &SftpSession, dir: &str) -> Result<(), SshError> {
         prefix = join_remote(&prefix, part);
         match sftp.metadata(prefix.as_str()).await {
             Ok(m) if m.is_dir() => continue,
-            Ok(_) => return Err(SshError::sftp("mkdir", &prefix, "exists and is not a directory")),
+            Ok(_) => {
+                return Err(SshError::sftp(
+                    "mkdir",
+                    &prefix,
+                    "exists and is not a directory",
+                ))
+            }
             Err(_) => sftp
                 .create_dir(prefix.as_str())
                 .await
@@ -175,7 +209,12 @@ async fn mkdir_p(sftp: &SftpSession, dir: &str) -> Result<(), SshError> {
 }
 
 /// Same semantics as the scp directory download.
-pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclude: &[String]) -> Result<(), SshError> {
+pub(crate) async fn download_dir(
+    session: &Session,
+    src: &str,
+    dst: &Path,
+    exclude: &[String],
+) -> Result<(), SshError> {
     let contents_only = src.ends_with('/');
     let trimmed = src.trim_end_matches('/');
     let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
@@ -186,7 +225,11 @@ pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclu
             .await
             .map_err(|e| SshError::sftp("stat", trimmed, e))?;
         if !meta.is_dir() {
-            return Err(SshError::sftp("download directory", trimmed, "not a directory"));
+            return Err(SshError::sftp(
+                "download directory",
+                trimmed,
+                "not a directory",
+            ));
         }
         let root = if contents_only {
             dst.to_path_buf()
@@ -197,7 +240,8 @@ pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclu
         tokio::fs::create_dir_all(&root)
             .await
             .map_err(|e| SshError::io("create directory", root.display(), e))?;
-        let mut todo: Vec<(String, PathBuf, String)> = vec![(trimmed.to_string(), root, String::new())];
+        let mut todo: Vec<(String, PathBuf, String)> =
+            vec![(trimmed.to_string(), root, String::new())];
         while let Some((remote, local, rel)) = todo.pop() {
             let rd = sftp
                 .read_dir(remote.as_str())
@@ -208,7 +252,11 @@ pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclu
                 if name == "." || name == ".." || name.contains('/') {
                     continue;
                 }
-                let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+                let child_rel = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
                 if is_excluded(&child_rel, exclude) {
                     continue;
                 }
@@ -235,11 +283,17 @@ pub(crate) async fn download_dir(session: &Session, src: &str, dst: &Path, exclu
                     tokio::io::copy(&mut f, &mut out)
                         .await
                         .map_err(|e| SshError::sftp("read", &rpath, e))?;
-                    out.flush().await.map_err(|e| SshError::io("write", lpath.display(), e))?;
+                    out.flush()
+                        .await
+                        .map_err(|e| SshError::io("write", lpath.display(), e))?;
                     #[cfg(unix)]
                     if let Some(p) = m.permissions {
                         use std::os::unix::fs::PermissionsExt;
-                        let _ = tokio::fs::set_permissions(&lpath, std::fs::Permissions::from_mode(p & 0o7777)).await;
+                        let _ = tokio::fs::set_permissions(
+                            &lpath,
+                            std::fs::Permissions::from_mode(p & 0o7777),
+                        )
+                        .await;
                     }
                 }
             }

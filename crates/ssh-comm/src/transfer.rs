@@ -22,7 +22,8 @@ impl Session {
         size: Option<u64>,
         mode: u32,
     ) -> Result<(), SshError> {
-        self.upload_with(self.transfer_method(), path, src, size, mode).await
+        self.upload_with(self.transfer_method(), path, src, size, mode)
+            .await
     }
 
     /// [`upload`](Self::upload) with an explicit method.
@@ -36,9 +37,12 @@ impl Session {
     ) -> Result<(), SshError> {
         match (method, size) {
             (TransferMethod::Sftp, _) => sftp::upload(self, path, &mut src, mode).await,
-            (TransferMethod::Scp, Some(size)) => scp::upload(self, path, &mut src, size, mode).await,
+            (TransferMethod::Scp, Some(size)) => {
+                scp::upload(self, path, &mut src, size, mode).await
+            }
             (TransferMethod::Scp, None) => {
-                let std_file = tempfile::tempfile().map_err(|e| SshError::io("create spool file for", path, e))?;
+                let std_file = tempfile::tempfile()
+                    .map_err(|e| SshError::io("create spool file for", path, e))?;
                 let mut spool = tokio::fs::File::from_std(std_file);
                 let mut reader = tokio::io::BufReader::with_capacity(CHUNK, &mut src);
                 let size = tokio::io::copy_buf(&mut reader, &mut spool)
@@ -54,7 +58,12 @@ impl Session {
     }
 
     /// Uploads a local directory (see the crate docs for the trailing-slash rule and excludes).
-    pub async fn upload_dir(&self, dst: &str, src: &Path, exclude: &[String]) -> Result<(), SshError> {
+    pub async fn upload_dir(
+        &self,
+        dst: &str,
+        src: &Path,
+        exclude: &[String],
+    ) -> Result<(), SshError> {
         match self.transfer_method() {
             TransferMethod::Scp => scp::upload_dir(self, dst, src, exclude).await,
             TransferMethod::Sftp => sftp::upload_dir(self, dst, src, exclude).await,
@@ -62,7 +71,11 @@ impl Session {
     }
 
     /// Downloads the remote file `path` into `sink`.
-    pub async fn download<W: AsyncWrite + Unpin + Send>(&self, path: &str, mut sink: W) -> Result<(), SshError> {
+    pub async fn download<W: AsyncWrite + Unpin + Send>(
+        &self,
+        path: &str,
+        mut sink: W,
+    ) -> Result<(), SshError> {
         match self.transfer_method() {
             TransferMethod::Scp => scp::download(self, path, &mut sink).await,
             TransferMethod::Sftp => sftp::download(self, path, &mut sink).await,
@@ -70,7 +83,12 @@ impl Session {
     }
 
     /// Downloads a remote directory into the local directory `dst` (created when missing).
-    pub async fn download_dir(&self, src: &str, dst: &Path, exclude: &[String]) -> Result<(), SshError> {
+    pub async fn download_dir(
+        &self,
+        src: &str,
+        dst: &Path,
+        exclude: &[String],
+    ) -> Result<(), SshError> {
         match self.transfer_method() {
             TransferMethod::Scp => scp::download_dir(self, src, dst, exclude).await,
             TransferMethod::Sftp => sftp::download_dir(self, src, dst, exclude).await,

@@ -7,7 +7,9 @@ use common::{pattern, sha256, Capture, Sshd};
 use ssh_comm::{Auth, CancellationToken, KeyKind, KeySource, Session, SshError, TransferMethod};
 
 async fn connect(sshd: &Sshd) -> Session {
-    Session::connect(&sshd.opts(), &CancellationToken::new()).await.expect("connect")
+    Session::connect(&sshd.opts(), &CancellationToken::new())
+        .await
+        .expect("connect")
 }
 
 async fn run(s: &Session, cmd: &str) -> (i32, String, String) {
@@ -23,7 +25,10 @@ async fn run(s: &Session, cmd: &str) -> (i32, String, String) {
 async fn key_auth_exec_exit_codes_and_streams() {
     let sshd = Sshd::start();
     let s = connect(&sshd).await;
-    assert!(s.host_key_fingerprint().unwrap_or("").starts_with("SHA256:"));
+    assert!(s
+        .host_key_fingerprint()
+        .unwrap_or("")
+        .starts_with("SHA256:"));
     assert_eq!(run(&s, "true").await.0, 0);
     assert_eq!(run(&s, "false").await.0, 1);
     let (code, out, err) = run(&s, "echo out; echo err >&2; exit 42").await;
@@ -39,7 +44,9 @@ async fn key_auth_exec_exit_codes_and_streams() {
     let mut tasks = Vec::new();
     for i in 0..8 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { run(&s, &format!("echo {i}; exit {i}")).await }));
+        tasks.push(tokio::spawn(async move {
+            run(&s, &format!("echo {i}; exit {i}")).await
+        }));
     }
     for (i, t) in tasks.into_iter().enumerate() {
         let (code, out, _) = t.await.unwrap();
@@ -65,7 +72,9 @@ async fn stdin_is_forwarded_with_eof() {
     assert_eq!(code, 0);
     assert_eq!(out.text().trim(), sha256(&input));
     let out = Capture::default();
-    s.exec("cat", Some(&b"hello"[..]), out.clone(), Capture::default()).await.unwrap();
+    s.exec("cat", Some(&b"hello"[..]), out.clone(), Capture::default())
+        .await
+        .unwrap();
     assert_eq!(out.text(), "hello");
 }
 
@@ -75,12 +84,20 @@ async fn output_streams_before_the_command_ends() {
     let s = connect(&sshd).await;
     let out = Capture::default();
     let running = s
-        .start("echo first; sleep 3; echo second", None::<tokio::io::Empty>, out.clone(), Capture::default())
+        .start(
+            "echo first; sleep 3; echo second",
+            None::<tokio::io::Empty>,
+            out.clone(),
+            Capture::default(),
+        )
         .await
         .unwrap();
     let t0 = std::time::Instant::now();
     while !out.text().contains("first") {
-        assert!(t0.elapsed() < Duration::from_secs(2), "first line not streamed live");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "first line not streamed live"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!out.text().contains("second"));
@@ -93,7 +110,9 @@ async fn pty_and_refused_command_paths() {
     let sshd = Sshd::start();
     let mut o = sshd.opts();
     o.pty = true;
-    let s = Session::connect(&o, &CancellationToken::new()).await.unwrap();
+    let s = Session::connect(&o, &CancellationToken::new())
+        .await
+        .unwrap();
     let (code, out, _) = run(&s, "tty -s && echo tty").await;
     assert_eq!((code, out.trim()), (0, "tty"));
 }
@@ -109,7 +128,10 @@ async fn password_auth_and_wrong_password() {
     let mut o = sshd.password_opts("wrong");
     o.handshake_attempts = 2;
     let t0 = std::time::Instant::now();
-    let e = Session::connect(&o, &CancellationToken::new()).await.err().unwrap();
+    let e = Session::connect(&o, &CancellationToken::new())
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(e, SshError::Auth { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(
@@ -128,7 +150,9 @@ async fn first_failing_method_falls_back_to_the_next() {
     let sshd = Sshd::start();
     let mut o = sshd.opts();
     o.auth.insert(0, Auth::Password("wrong".into()));
-    let s = Session::connect(&o, &CancellationToken::new()).await.unwrap();
+    let s = Session::connect(&o, &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(run(&s, "echo ok").await.1, "ok\n");
 }
 
@@ -146,10 +170,16 @@ async fn retries_until_sshd_comes_up() {
     o.auth = vec![Auth::Password(pass)];
     o.ssh_timeout = Duration::from_secs(30);
     o.retry_interval = Duration::from_millis(200);
-    let connecting = tokio::spawn(async move { Session::connect(&o, &CancellationToken::new()).await });
+    let connecting =
+        tokio::spawn(async move { Session::connect(&o, &CancellationToken::new()).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!connecting.is_finished(), "connect gave up before the server existed");
-    let sshd = tokio::task::spawn_blocking(move || Sshd::start_on(port)).await.unwrap();
+    assert!(
+        !connecting.is_finished(),
+        "connect gave up before the server existed"
+    );
+    let sshd = tokio::task::spawn_blocking(move || Sshd::start_on(port))
+        .await
+        .unwrap();
     let s = tokio::time::timeout(Duration::from_secs(20), connecting)
         .await
         .expect("connect after sshd start")
@@ -162,34 +192,61 @@ async fn retries_until_sshd_comes_up() {
 #[tokio::test]
 async fn host_key_pinning() {
     let sshd = Sshd::start();
-    let fp = connect(&sshd).await.host_key_fingerprint().unwrap().to_string();
+    let fp = connect(&sshd)
+        .await
+        .host_key_fingerprint()
+        .unwrap()
+        .to_string();
     let mut o = sshd.opts();
     o.host_key_policy = ssh_comm::HostKeyPolicy::Sha256(fp);
-    Session::connect(&o, &CancellationToken::new()).await.unwrap();
+    Session::connect(&o, &CancellationToken::new())
+        .await
+        .unwrap();
     o.host_key_policy = ssh_comm::HostKeyPolicy::Sha256("SHA256:nope".into());
     let t0 = std::time::Instant::now();
-    let e = Session::connect(&o, &CancellationToken::new()).await.err().unwrap();
+    let e = Session::connect(&o, &CancellationToken::new())
+        .await
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("handshake"), "{e}");
-    assert!(t0.elapsed() < Duration::from_secs(5), "a rejected host key must not be retried");
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "a rejected host key must not be retried"
+    );
 }
 
 async fn file_round_trips(method: TransferMethod) {
     let sshd = Sshd::start();
     let mut o = sshd.opts();
     o.transfer = method;
-    let s = Session::connect(&o, &CancellationToken::new()).await.unwrap();
+    let s = Session::connect(&o, &CancellationToken::new())
+        .await
+        .unwrap();
     let dir = sshd.remote_dir(&format!("files-{method:?}"));
     for (i, len) in [0usize, 1, 5 * 1024 * 1024].into_iter().enumerate() {
         let data = pattern(len, i as u64 + 10);
         let path = format!("{dir}/f{len}");
-        s.upload(&path, &data[..], Some(len as u64), 0o640).await.unwrap();
+        s.upload(&path, &data[..], Some(len as u64), 0o640)
+            .await
+            .unwrap();
         let on_disk = std::fs::read(&path).unwrap();
-        assert_eq!(sha256(&on_disk), sha256(&data), "{method:?} upload of {len} bytes");
+        assert_eq!(
+            sha256(&on_disk),
+            sha256(&data),
+            "{method:?} upload of {len} bytes"
+        );
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         let back = Capture::default();
         s.download(&path, back.clone()).await.unwrap();
-        assert_eq!(sha256(&back.bytes()), sha256(&data), "{method:?} download of {len} bytes");
+        assert_eq!(
+            sha256(&back.bytes()),
+            sha256(&data),
+            "{method:?} download of {len} bytes"
+        );
         // Unknown size (scp spools it).
         let path2 = format!("{dir}/g{len}");
         s.upload(&path2, &data[..], None, 0o600).await.unwrap();
@@ -200,7 +257,10 @@ async fn file_round_trips(method: TransferMethod) {
     s.upload(&odd, &b"odd"[..], Some(3), 0o644).await.unwrap();
     assert_eq!(std::fs::read(&odd).unwrap(), b"odd");
     // Errors name the path.
-    let e = s.download(&format!("{dir}/missing"), Capture::default()).await.unwrap_err();
+    let e = s
+        .download(&format!("{dir}/missing"), Capture::default())
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("missing"), "{e}");
     let e = s
         .upload("/nonexistent-dir/x", &b"x"[..], Some(1), 0o644)
@@ -208,7 +268,9 @@ async fn file_round_trips(method: TransferMethod) {
         .unwrap_err();
     assert!(e.to_string().contains("/nonexistent-dir/x"), "{e}");
     // A source shorter than announced is an error, not a hang.
-    let e = s.upload(&format!("{dir}/short"), &b"ab"[..], Some(5), 0o644).await;
+    let e = s
+        .upload(&format!("{dir}/short"), &b"ab"[..], Some(5), 0o644)
+        .await;
     if method == TransferMethod::Scp {
         assert!(e.unwrap_err().to_string().contains("source ended"));
     }
@@ -260,7 +322,9 @@ async fn dir_round_trips(method: TransferMethod) {
     let sshd = Sshd::start();
     let mut o = sshd.opts();
     o.transfer = method;
-    let s = Session::connect(&o, &CancellationToken::new()).await.unwrap();
+    let s = Session::connect(&o, &CancellationToken::new())
+        .await
+        .unwrap();
     let local = tempfile::tempdir().unwrap();
     let src = local.path().join("tree");
     make_tree(&src);
@@ -271,7 +335,10 @@ async fn dir_round_trips(method: TransferMethod) {
     let remote = sshd.remote_dir(&format!("dirs-{method:?}"));
     // No trailing slash: the directory itself is created inside the destination.
     s.upload_dir(&remote, &src, &excl).await.unwrap();
-    assert_eq!(listing(std::path::Path::new(&format!("{remote}/tree"))), expected);
+    assert_eq!(
+        listing(std::path::Path::new(&format!("{remote}/tree"))),
+        expected
+    );
     // Trailing slash: contents go straight into the destination (created when missing).
     let contents = format!("{remote}/contents");
     let src_slash = std::path::PathBuf::from(format!("{}/", src.display()));
@@ -290,7 +357,9 @@ async fn dir_round_trips(method: TransferMethod) {
         .collect();
     assert_eq!(listing(&down), exp_tree);
     let down2 = local.path().join("down2");
-    s.download_dir(&format!("{remote}/tree/"), &down2, &[]).await.unwrap();
+    s.download_dir(&format!("{remote}/tree/"), &down2, &[])
+        .await
+        .unwrap();
     assert_eq!(listing(&down2), expected);
     std::fs::remove_dir_all(&remote).unwrap();
 }
@@ -311,7 +380,9 @@ async fn through_a_bastion() {
     let target = Sshd::start();
     let mut o = target.opts();
     o.bastion = Some(Box::new(bastion.opts()));
-    let s = Session::connect(&o, &CancellationToken::new()).await.unwrap();
+    let s = Session::connect(&o, &CancellationToken::new())
+        .await
+        .unwrap();
     let (code, out, _) = run(&s, "echo $SSH_CONNECTION").await;
     assert_eq!(code, 0);
     // The target sees the connection coming from the bastion's sshd, not from us directly:
@@ -319,8 +390,18 @@ async fn through_a_bastion() {
     assert!(out.trim().ends_with(&format!(" {}", target.port)), "{out}");
     let data = pattern(1024 * 1024, 9);
     let dir = target.remote_dir("bastion");
-    s.upload(&format!("{dir}/f"), &data[..], Some(data.len() as u64), 0o644).await.unwrap();
-    assert_eq!(sha256(&std::fs::read(format!("{dir}/f")).unwrap()), sha256(&data));
+    s.upload(
+        &format!("{dir}/f"),
+        &data[..],
+        Some(data.len() as u64),
+        0o644,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sha256(&std::fs::read(format!("{dir}/f")).unwrap()),
+        sha256(&data)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 
     // A bastion that refuses us is reported as such.
@@ -328,8 +409,15 @@ async fn through_a_bastion() {
     let mut b = bastion.password_opts("wrong");
     b.handshake_attempts = 1;
     o.bastion = Some(Box::new(b));
-    let e = Session::connect(&o, &CancellationToken::new()).await.err().unwrap().to_string();
-    assert!(e.contains("via bastion") && e.contains("authentication failed"), "{e}");
+    let e = Session::connect(&o, &CancellationToken::new())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("via bastion") && e.contains("authentication failed"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -342,7 +430,10 @@ async fn temporary_keys_of_every_kind_log_in() {
         KeyKind::Ecdsa { bits: 521 },
         KeyKind::Rsa { bits: 2048 },
     ];
-    let pairs: Vec<_> = kinds.iter().map(|k| ssh_comm::keygen::generate(*k).unwrap()).collect();
+    let pairs: Vec<_> = kinds
+        .iter()
+        .map(|k| ssh_comm::keygen::generate(*k).unwrap())
+        .collect();
     // Before authorizing, the key is refused.
     let mut o = sshd.opts();
     o.handshake_attempts = 1;
@@ -351,7 +442,9 @@ async fn temporary_keys_of_every_kind_log_in() {
         passphrase: None,
         certificate: None,
     }];
-    assert!(Session::connect(&o, &CancellationToken::new()).await.is_err());
+    assert!(Session::connect(&o, &CancellationToken::new())
+        .await
+        .is_err());
     for (kind, kp) in kinds.iter().zip(&pairs) {
         sshd.authorize(&kp.public_authorized);
         let mut o = sshd.opts();

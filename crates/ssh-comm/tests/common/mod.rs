@@ -64,7 +64,11 @@ impl Sshd {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
-        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{k} missing in {line}"));
+        let get = |k: &str| {
+            vars.get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("{k} missing in {line}"))
+        };
         Sshd {
             port: get("SSHD_PORT").parse().expect("port"),
             user: get("SSH_USER"),
@@ -106,7 +110,10 @@ impl Sshd {
     pub fn authorize(&self, public_line: &str) {
         use std::io::Write;
         let p = self.dir.join("authorized_keys").join(&self.user);
-        let mut f = std::fs::OpenOptions::new().append(true).open(p).expect("open authorized_keys");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(p)
+            .expect("open authorized_keys");
         writeln!(f, "{public_line}").expect("append key");
     }
 }
@@ -135,7 +142,11 @@ impl Capture {
 }
 
 impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.0.lock().unwrap().extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -154,7 +165,9 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// Deterministic pseudo-random bytes (so failures are reproducible).
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
