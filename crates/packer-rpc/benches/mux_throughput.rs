@@ -9,6 +9,12 @@ const TOTAL: usize = 256 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 
 async fn run(label: &str, cfg: Config, zero_copy: bool) {
+    // MUX_BENCH_ONLY=<substring of a label> runs one case (for profiling).
+    if let Ok(only) = std::env::var("MUX_BENCH_ONLY") {
+        if !label.contains(&only) {
+            return;
+        }
+    }
     let (a, b) = tokio::net::UnixStream::pair().expect("socketpair");
     let client = Session::new(a, Mode::Client, cfg.clone());
     let server = Session::new(b, Mode::Server, cfg);
@@ -61,34 +67,33 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // (window, max frame, zero-copy)
+    let cases: [(u32, u32, bool); 6] = [
+        (256 << 10, 128 << 10, false),
+        (1 << 20, 128 << 10, false),
+        (4 << 20, 128 << 10, false),
+        (256 << 10, 128 << 10, true),
+        (4 << 20, 128 << 10, true),
+        (16 << 20, 256 << 10, true),
+    ];
     rt.block_on(async {
-        let go_like = Config {
-            max_stream_window: 256 * 1024,
-            ..Config::default()
-        };
-        run(
-            "window 256 KiB (Go default), AsyncRead/Write",
-            go_like,
-            false,
-        )
-        .await;
-        run(
-            "window 4 MiB (default), AsyncRead/Write",
-            Config::default(),
-            false,
-        )
-        .await;
-        run(
-            "window 4 MiB (default), Bytes zero-copy",
-            Config::default(),
-            true,
-        )
-        .await;
-        let big = Config {
-            max_stream_window: 16 * 1024 * 1024,
-            max_frame_size: 256 * 1024,
-            ..Config::default()
-        };
-        run("window 16 MiB, 256 KiB frames, zero-copy", big, true).await;
+        for (window, frame, zero_copy) in cases {
+            let cfg = Config {
+                max_stream_window: window,
+                max_frame_size: frame,
+                ..Config::default()
+            };
+            let label = format!(
+                "window {} KiB, frames {} KiB, {}",
+                window >> 10,
+                frame >> 10,
+                if zero_copy {
+                    "Bytes zero-copy"
+                } else {
+                    "AsyncRead/Write"
+                }
+            );
+            run(&label, cfg, zero_copy).await;
+        }
     });
 }

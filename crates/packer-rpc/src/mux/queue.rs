@@ -98,7 +98,7 @@ impl WriteQueue {
         Poll::Pending
     }
 
-    /// Takes up to `max` frames for writing. `None` once the queue is closed and empty.
+    /// Takes up to `max` frames for writing; `false` once the queue is closed and empty.
     pub(crate) fn poll_take(
         &self,
         cx: &mut Context<'_>,
