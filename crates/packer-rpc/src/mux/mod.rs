@@ -10,6 +10,10 @@
 //! consumed) but the receive window we grant can grow up to [`Config::max_stream_window`]; Go's
 //! sender simply adds every delta to its send window, so bulk uploads are not stuck at
 //! 256 KiB per round trip. Unread data per stream never exceeds the window we granted.
+//!
+//! Locks are std mutexes held only for bookkeeping, never across an await. When more than one
+//! is needed they are taken in the order session state → stream state → write queue; code that
+//! must remove a stream from the session map does so after releasing the stream's lock.
 #![cfg_attr(
     not(test),
     deny(
