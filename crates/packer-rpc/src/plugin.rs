@@ -304,10 +304,12 @@ pub async fn serve(
         Arc::new(BuilderServer::new(builder, broker.clone(), encoding)),
     );
     tokio::select! {
-        r = server.serve(main) => {
-            r?;
-            tracing::debug!("main rpc stream closed; exiting");
-        }
+        r = server.serve(main) => match r {
+            Ok(()) => tracing::debug!("main rpc stream closed; exiting"),
+            // Core going away mid-read is the normal end, not a failure.
+            Err(e) if mux.session().is_closed() => tracing::debug!(error = %e, "session ended; exiting"),
+            Err(e) => return Err(e.into()),
+        },
         r = mux.session().closed() => tracing::debug!(result = ?r, "session ended; exiting"),
     }
     Ok(())

@@ -160,23 +160,26 @@ impl PluginUnderTest {
     }
 }
 
-/// Finds the `packer-plugin-vsphere` binary: `$PACKER_PLUGIN_BIN`, else next to the running
-/// test executable's target dir (`target/<profile>/`), building it with cargo if missing.
+/// Finds the `packer-plugin-vsphere` binary: `$PACKER_PLUGIN_BIN`, else builds it with cargo
+/// into the running test's target dir (a no-op when it is fresh) and returns
+/// `target/<profile>/packer-plugin-vsphere`. Built once per test process.
 pub fn plugin_binary() -> Result<PathBuf, String> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     if let Some(p) = std::env::var_os("PACKER_PLUGIN_BIN") {
         return Ok(PathBuf::from(p));
     }
+    BUILT.get_or_init(build_plugin).clone()
+}
+
+fn build_plugin() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     // target/<profile>/deps/<test> → target/<profile>
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or("test binary has no target dir")?;
-    let bin = profile_dir.join("packer-plugin-vsphere");
-    if bin.exists() {
-        return Ok(bin);
-    }
     let target_dir = profile_dir.parent().ok_or("no target dir")?;
+    let bin = profile_dir.join("packer-plugin-vsphere");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
     cmd.args([
