@@ -78,22 +78,24 @@ fn reason_phrase(code: u16) -> &'static str {
 /// `<code> <phrase>: <message>`, e.g. `401 Unauthorized: invalid bearer token`.
 pub fn render_status(code: u16, reason: &str, message: &str) -> String {
     let phrase = reason_phrase(code);
-    let mut out = if phrase.is_empty() {
-        format!("{code} {reason}")
+    let head = if phrase.is_empty() {
+        format!("{code} {reason}").trim_end().to_string()
     } else {
         format!("{code} {phrase}")
     };
-    let out_trim = out.trim_end().to_string();
-    out = out_trim;
+    // Servers often repeat the reason as the message ("Unauthorized"); say it once.
+    let same = |s: &str| {
+        let squash = |t: &str| t.replace(' ', "").to_ascii_lowercase();
+        squash(s) == squash(phrase) || squash(s) == squash(reason)
+    };
     let msg = message.trim();
-    if !msg.is_empty() {
-        out.push_str(": ");
-        out.push_str(msg);
-    } else if !reason.is_empty() && reason != phrase.replace(' ', "") {
-        out.push_str(": ");
-        out.push_str(reason);
+    if !msg.is_empty() && !same(msg) {
+        format!("{head}: {msg}")
+    } else if !reason.is_empty() && !same(reason) {
+        format!("{head}: {reason}")
+    } else {
+        head
     }
-    out
 }
 
 /// Joins an error chain, dropping kube's variant prefixes and parts already said.
@@ -508,5 +510,14 @@ contexts:
         );
         assert_eq!(render_status(404, "NotFound", ""), "404 Not Found");
         assert_eq!(render_status(418, "Teapot", "short"), "418 Teapot: short");
+        assert_eq!(
+            render_status(401, "Unauthorized", "Unauthorized"),
+            "401 Unauthorized"
+        );
+        assert_eq!(render_status(403, "Forbidden", ""), "403 Forbidden");
+        assert_eq!(
+            render_status(500, "", "boom"),
+            "500 Internal Server Error: boom"
+        );
     }
 }

@@ -1,0 +1,296 @@
+//! End-to-end harness: an in-process supervisor-sim on 127.0.0.1 with its own state directory
+//! and kubeconfig, our plugin binary installed as `packer-builder-vsphere-supervisor` in the
+//! test's working directory, and the real Packer 1.6.6 (`/usr/bin/packer`) run against both.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::kube::api::{ApiResource, DynamicObject, ListParams};
+use supervisor_sim::faults::FaultConfig;
+use supervisor_sim::{RunOptions, Sim};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpListener;
+use vsphere_supervisor::kube::Cluster;
+
+pub const PACKER: &str = "/usr/bin/packer";
+pub const NAMESPACE: &str = "demo";
+/// Longest a single Packer run may take in these tests.
+pub const PACKER_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How to start the simulator.
+#[derive(Default)]
+pub struct SimSetup {
+    pub vmop_versions: Option<Vec<String>>,
+    pub faults: FaultConfig,
+    /// Pause between publish conditions (default: the simulator's).
+    pub publish_step_delay: Option<Duration>,
+}
+
+pub struct SimEnv {
+    pub dir: tempfile::TempDir,
+    pub sim: Option<Sim>,
+    pub kubeconfig: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+/// What one Packer run printed and how it ended.
+pub struct PackerRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl PackerRun {
+    pub fn output(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl SimEnv {
+    pub async fn start(setup: SimSetup) -> SimEnv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let state_dir = dir.path().join("sim-state");
+        let mut opts = RunOptions {
+            kubeconfig: Some(kubeconfig.clone()),
+            state_dir: Some(state_dir.clone()),
+            faults: setup.faults,
+            ..RunOptions::default()
+        };
+        if let Some(v) = setup.vmop_versions {
+            opts.vmop_versions = v;
+        }
+        // Small delays keep every build to a few seconds.
+        let publish_delay = setup.publish_step_delay;
+        opts.controller_tuning = Some(Arc::new(
+            move |c: &mut supervisor_sim::controllers::ControllerConfig| {
+                c.power_on_delay = Duration::from_millis(100);
+                c.ip_delay = Duration::from_millis(100);
+                c.publish_step_delay = publish_delay.unwrap_or(Duration::from_millis(50));
+            },
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let sim = Sim::start(opts, listener)
+            .await
+            .expect("starting supervisor-sim");
+        let plugin = dir.path().join("packer-builder-vsphere-supervisor");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_packer-plugin-vsphere"), &plugin)
+            .expect("installing plugin");
+        SimEnv {
+            dir,
+            sim: Some(sim),
+            kubeconfig,
+            state_dir,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// A kubeconfig like the simulator's with `edit` applied to its text.
+    pub fn kubeconfig_variant(&self, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
+        self.write(name, &edit(&text))
+    }
+
+    /// Runs `packer <args>` in the test directory; `on_line` sees each stdout line as it comes
+    /// and gets Packer's pid (to send signals).
+    pub async fn packer(&self, args: &[&str], mut on_line: impl FnMut(&str, u32)) -> PackerRun {
+        let mut child = tokio::process::Command::new(PACKER)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("KUBECONFIG")
+            .env_remove("PACKER_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting packer");
+        let pid = child.id().expect("packer pid");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let err_task = tokio::spawn(async move {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s).await;
+            s
+        });
+        let mut out = String::new();
+        let mut lines = BufReader::new(stdout).lines();
+        let read = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                on_line(&line, pid);
+                out.push_str(&line);
+                out.push('\n');
+            }
+        };
+        if tokio::time::timeout(PACKER_TIMEOUT, read).await.is_err() {
+            let _ = child.kill().await;
+            panic!(
+                "packer {args:?} did not finish within {PACKER_TIMEOUT:?}; output so far:\n{out}"
+            );
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("packer exits after closing stdout")
+            .expect("waiting for packer");
+        let stderr = err_task.await.unwrap_or_default();
+        PackerRun {
+            code: status.code(),
+            stdout: out,
+            stderr,
+        }
+    }
+
+    pub async fn build(&self, template: &str, extra: &[&str]) -> PackerRun {
+        let mut args = vec!["build", "-color=false"];
+        args.extend_from_slice(extra);
+        args.push(template);
+        self.packer(&args, |_, _| {}).await
+    }
+
+    pub async fn cluster(&self) -> Cluster {
+        Cluster::connect(
+            std::slice::from_ref(&self.kubeconfig),
+            None,
+            Some(NAMESPACE),
+        )
+        .await
+        .expect("connecting to the simulator")
+    }
+
+    /// Objects of the build `source_name` still in the namespace, as `Kind/name`.
+    pub async fn leftovers(&self, source_name: &str) -> Vec<String> {
+        let c = self.cluster().await;
+        let k = &c.kinds;
+        let kinds: Vec<&ApiResource> =
+            vec![&k.vm, &k.secret, &k.vm_service, &k.publish_request, &k.pvc];
+        let mut left = Vec::new();
+        for res in kinds {
+            let lp = ListParams::default().labels(&format!("packer.io/source-name={source_name}"));
+            let list = c.api(res).list(&lp).await.expect("listing leftovers");
+            left.extend(list.items.iter().map(|o: &DynamicObject| {
+                format!(
+                    "{}/{}",
+                    res.kind,
+                    o.metadata.name.clone().unwrap_or_default()
+                )
+            }));
+            // Also by name, in case labels were lost.
+            if let Ok(Some(o)) = c.api(res).get_opt(source_name).await {
+                let s = format!("{}/{}", res.kind, o.metadata.name.unwrap_or_default());
+                if !left.contains(&s) {
+                    left.push(s);
+                }
+            }
+        }
+        left.sort();
+        left
+    }
+
+    /// Files captured into content library `library` whose path ends with `suffix`.
+    pub fn library_files(&self, library: &str, suffix: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let root = supervisor_sim::library::libraries_dir(&self.state_dir).join(library);
+        let mut stack = vec![root];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(p);
+                } else if p.to_string_lossy().ends_with(suffix) {
+                    found.push(p);
+                }
+            }
+        }
+        found
+    }
+
+    /// Plugin processes started from this test's directory that are still alive.
+    pub fn plugin_processes(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return pids;
+        };
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if !String::from_utf8_lossy(&cmd).contains("packer-builder-vsphere-supervisor") {
+                continue;
+            }
+            if std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .ok()
+                .as_deref()
+                == Some(self.dir.path())
+            {
+                // Zombies are already dead.
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                if !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z") {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(sim) = self.sim.take() {
+            sim.stop().await;
+        }
+    }
+}
+
+/// Sends SIGINT to `pid` (as Ctrl-C would to Packer).
+pub fn sigint(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
+
+/// A template with one `vsphere-supervisor` source named `src` and the given source options
+/// and build body.
+pub fn template(kubeconfig: &Path, source_opts: &str, build_body: &str) -> String {
+    format!(
+        r#"
+source "vsphere-supervisor" "src" {{
+  kubeconfig_path      = "{kc}"
+  supervisor_namespace = "{NAMESPACE}"
+  class_name           = "best-effort-small"
+  storage_class        = "wcpglobal-storage-profile"
+{source_opts}
+}}
+
+build {{
+  sources = ["source.vsphere-supervisor.src"]
+{build_body}
+}}
+"#,
+        kc = kubeconfig.display()
+    )
+}
+
+/// Lines of Packer's output that mention `needle`.
+pub fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(needle)).collect()
+}

@@ -1,0 +1,124 @@
+//! Real Packer 1.6.6 → our plugin → supervisor-sim: CloudInit builds with SSH provisioners,
+//! publishing and the manifest post-processor.
+mod common;
+
+use common::*;
+use supervisor_sim::faults::{FaultConfig, WatchFault};
+
+const SHELL_AND_FILE: &str = r#"
+  provisioner "shell" {
+    inline = ["echo hello-from-$(hostname)", "echo 'e2e build' | sudo tee /etc/e2e-marker >/dev/null"]
+  }
+  provisioner "file" {
+    source      = "payload.txt"
+    destination = "/tmp/payload.txt"
+  }
+  provisioner "shell" {
+    inline = ["cat /tmp/payload.txt"]
+  }
+  post-processor "manifest" {
+    output     = "manifest.json"
+    strip_path = true
+  }
+"#;
+
+async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
+    env.write("payload.txt", "payload-4711\n");
+    let tpl = template(
+        &env.kubeconfig,
+        &format!(
+            r#"
+  source_name           = "{source_name}"
+  image_name            = "ubuntu-24.04"
+  ssh_username          = "packer"
+  ssh_timeout           = "1m"
+  watch_source_timeout_sec = 60
+  publish_location_name = "golden-images"
+  publish_image_name    = "{source_name}-golden"
+  publish_request_ttl_sec = 300
+"#
+        ),
+        SHELL_AND_FILE,
+    );
+    env.write("build.pkr.hcl", &tpl);
+    let run = env.build("build.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    // Provisioner output reaches Packer's UI.
+    assert!(out.contains("hello-from-"), "{out}");
+    assert!(out.contains("payload-4711"), "{out}");
+    assert!(out.contains("Publish request: complete"), "{out}");
+    assert!(
+        out.contains(&format!("vmoperator.vmware.com/{version}")),
+        "{out}"
+    );
+
+    // The manifest records the published image.
+    let manifest =
+        std::fs::read_to_string(env.path().join("manifest.json")).expect("manifest.json");
+    let m: serde_json::Value = serde_json::from_str(&manifest).expect("manifest JSON");
+    let id = m["builds"][0]["artifact_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(id.starts_with("vmi-"), "artifact_id {id:?} in {manifest}");
+    assert_eq!(m["builds"][0]["builder_type"], "vsphere-supervisor");
+
+    // The uploaded file and the shell's change are inside the published library item.
+    let files = env.library_files("golden-images", "/tmp/payload.txt");
+    assert_eq!(files.len(), 1, "payload in library: {files:?}");
+    assert_eq!(
+        std::fs::read_to_string(&files[0]).unwrap(),
+        "payload-4711\n"
+    );
+    assert_eq!(
+        env.library_files("golden-images", "/etc/e2e-marker").len(),
+        1
+    );
+
+    // Nothing of the build is left but the image.
+    assert_eq!(
+        env.leftovers(source_name).await,
+        Vec::<String>::new(),
+        "{out}"
+    );
+    let c = env.cluster().await;
+    let img = c.api(&c.kinds.vmi).get_opt(&id).await.expect("get image");
+    let img = img.expect("published image exists");
+    assert_eq!(img.data["status"]["name"], format!("{source_name}-golden"));
+    assert!(env.plugin_processes().is_empty());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudinit_build_publishes_and_cleans_up() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    cloudinit_build(env, "e2e-ci", "v1alpha5").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudinit_build_against_v1alpha3_only() {
+    let env = SimEnv::start(SimSetup {
+        vmop_versions: Some(vec!["v1alpha3".into()]),
+        ..SimSetup::default()
+    })
+    .await;
+    cloudinit_build(env, "e2e-v3", "v1alpha3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudinit_build_survives_dropped_watches() {
+    let faults = FaultConfig {
+        watch: vec![WatchFault {
+            after_events: Some(1),
+            ..WatchFault::default()
+        }],
+        ..FaultConfig::default()
+    };
+    let env = SimEnv::start(SimSetup {
+        faults,
+        ..SimSetup::default()
+    })
+    .await;
+    cloudinit_build(env, "e2e-drop", "v1alpha5").await;
+}
