@@ -136,7 +136,7 @@ pub enum CtlError {
         op: &'static str,
         object: String,
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     #[error(transparent)]
     Guest(#[from] crate::guest::GuestError),
@@ -149,7 +149,11 @@ pub(crate) fn api_err(
     object: impl Into<String>,
 ) -> impl FnOnce(ApiError) -> CtlError {
     let object = object.into();
-    move |source| CtlError::Api { op, object, source }
+    move |source| CtlError::Api {
+        op,
+        object,
+        source: Box::new(source),
+    }
 }
 
 /// Where a running guest can be reached (shared between the VM and VMService controllers).

@@ -33,11 +33,14 @@ struct Runtime {
     ip: Option<Ipv4Addr>,
 }
 
+/// Per-VM runtime state, each behind its own lock so VMs reconcile independently.
+type Runtimes = Arc<AsyncMutex<HashMap<(String, String), Arc<AsyncMutex<Runtime>>>>>;
+
 pub struct VmController {
     store: Store,
     cfg: Arc<ControllerConfig>,
     guests: GuestRegistry,
-    runtimes: Arc<AsyncMutex<HashMap<(String, String), Arc<AsyncMutex<Runtime>>>>>,
+    runtimes: Runtimes,
     /// Serializes uniqueID / IP allocation (they scan the store for values in use) and
     /// remembers what was handed out but may not be in the store yet.
     alloc: Arc<std::sync::Mutex<Alloc>>,

@@ -329,7 +329,7 @@ pub fn apply_sysprep(plan: &mut BootstrapPlan, xml: &[u8]) {
         }
     }
     for block in elements(&text, "LocalAccount") {
-        let name = elements(block, "Name").next().map(|s| xml_text(s));
+        let name = elements(block, "Name").next().map(xml_text);
         let pw = elements(block, "Password")
             .next()
             .and_then(|p| password_block(p, "Password"));
