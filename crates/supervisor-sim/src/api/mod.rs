@@ -64,7 +64,13 @@ fn short_hash(b: &[u8]) -> String {
 
 impl Api {
     /// Builds the API (pre-renders the OpenAPI documents).
-    pub fn new(store: Store, auth: Auth, faults: Faults, server_address: String, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        store: Store,
+        auth: Auth,
+        faults: Faults,
+        server_address: String,
+        shutdown: CancellationToken,
+    ) -> Self {
         let catalog = store.catalog().clone();
         let mut docs = HashMap::new();
         let mut root = serde_json::Map::new();
@@ -72,12 +78,25 @@ impl Api {
             if let Some(doc) = discovery::openapi_v3(&catalog, &g, &v) {
                 let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
                 let hash = short_hash(&bytes);
-                root.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}));
+                root.insert(
+                    key.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+                );
                 docs.insert(key, (bytes, hash));
             }
         }
-        let openapi_root = Bytes::from(serde_json::to_vec(&json!({"paths": root})).unwrap_or_default());
-        Api { store, catalog, auth, faults, server_address, shutdown, openapi_docs: docs, openapi_root }
+        let openapi_root =
+            Bytes::from(serde_json::to_vec(&json!({"paths": root})).unwrap_or_default());
+        Api {
+            store,
+            catalog,
+            auth,
+            faults,
+            server_address,
+            shutdown,
+            openapi_docs: docs,
+            openapi_root,
+        }
     }
 }
 
@@ -88,7 +107,10 @@ fn full(b: impl Into<Bytes>) -> Body {
 fn json_response(code: u16, v: &Value) -> Response<Body> {
     let mut r = Response::new(full(serde_json::to_vec(v).unwrap_or_default()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -115,7 +137,11 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for pair in q.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         out.insert(dec(k), dec(v));
     }
     out
@@ -147,23 +173,46 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| ApiError::custom(413, "RequestEntityTooLarge", format!("reading the request body: {e}")))
+        .map_err(|e| {
+            ApiError::custom(
+                413,
+                "RequestEntityTooLarge",
+                format!("reading the request body: {e}"),
+            )
+        })
 }
 
 async fn route(api: &Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query());
-    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
     let accept = header("accept");
     let content_type = header("content-type");
-    let auth_header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let auth_header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let method = req.method().clone();
-    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     match s.as_slice() {
         ["healthz"] | ["readyz"] | ["livez"] => {
             let mut r = Response::new(full("ok"));
-            r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain"),
+            );
             return Ok(r);
         }
         ["version"] => return Ok(json_response(200, &discovery::version())),
@@ -171,31 +220,96 @@ async fn route(api: &Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>,
     }
     let user = api.auth.authenticate(auth_header.as_deref())?;
     let body = read_body(req.into_body()).await?;
-    let r = Req { method, query, accept, content_type, user, body };
+    let r = Req {
+        method,
+        query,
+        accept,
+        content_type,
+        user,
+        body,
+    };
     match s.as_slice() {
         ["sim", "v1", "faults"] => faults_endpoint(api, &r),
-        ["api"] => Ok(discovery_response(&r, discovery::aggregated(&api.catalog, true, "apidiscovery.k8s.io/v2"), || discovery::core_versions(&api.server_address))),
-        ["apis"] => Ok(discovery_response(&r, discovery::aggregated(&api.catalog, false, "apidiscovery.k8s.io/v2"), || discovery::group_list(&api.catalog))),
-        ["api", "v1"] => discovery::resource_list(&api.catalog, "", "v1").map(|v| json_response(200, &v)).ok_or_else(ApiError::no_route),
-        ["apis", g] => discovery::group(&api.catalog, g).map(|v| json_response(200, &v)).ok_or_else(ApiError::no_route),
-        ["apis", g, v] => discovery::resource_list(&api.catalog, g, v).map(|v| json_response(200, &v)).ok_or_else(ApiError::no_route),
+        ["api"] => Ok(discovery_response(
+            &r,
+            discovery::aggregated(&api.catalog, true, "apidiscovery.k8s.io/v2"),
+            || discovery::core_versions(&api.server_address),
+        )),
+        ["apis"] => Ok(discovery_response(
+            &r,
+            discovery::aggregated(&api.catalog, false, "apidiscovery.k8s.io/v2"),
+            || discovery::group_list(&api.catalog),
+        )),
+        ["api", "v1"] => discovery::resource_list(&api.catalog, "", "v1")
+            .map(|v| json_response(200, &v))
+            .ok_or_else(ApiError::no_route),
+        ["apis", g] => discovery::group(&api.catalog, g)
+            .map(|v| json_response(200, &v))
+            .ok_or_else(ApiError::no_route),
+        ["apis", g, v] => discovery::resource_list(&api.catalog, g, v)
+            .map(|v| json_response(200, &v))
+            .ok_or_else(ApiError::no_route),
         ["openapi", "v3"] => {
             let mut resp = Response::new(full(api.openapi_root.clone()));
-            resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             Ok(resp)
         }
         ["openapi", "v3", rest @ ..] => {
             let key = rest.join("/");
             let (bytes, _) = api.openapi_docs.get(&key).ok_or_else(ApiError::no_route)?;
             let mut resp = Response::new(full(bytes.clone()));
-            resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            resp.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("public, immutable"),
+            );
             Ok(resp)
         }
+        ["openapi", "v2"] | ["swagger-2.0.0.pb-v1"] | ["swagger.json"] => Ok(openapi_v2(&r)),
         ["api", "v1", rest @ ..] => resource(api, &r, "", "v1", rest).await,
         ["apis", g, v, rest @ ..] => resource(api, &r, g, v, rest).await,
         _ => Err(ApiError::no_route()),
     }
+}
+
+/// Protobuf field `n` (length-delimited) holding `payload`.
+fn pb_field(n: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(n << 3) | 2];
+    let mut len = payload.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A minimal OpenAPI v2 document (no paths, no definitions). kubectl 1.20-1.28 insist on
+/// fetching one before `apply`; with no model for a kind they skip client-side validation and
+/// leave it to the server, which is what we want.
+fn openapi_v2(r: &Req) -> Response<Body> {
+    let version = format!("v1.{}.0", discovery::KUBE_MINOR);
+    if r.accept.contains("protobuf") {
+        let mut info = pb_field(1, b"Kubernetes");
+        info.extend(pb_field(2, version.as_bytes()));
+        let mut doc = pb_field(1, b"2.0");
+        doc.extend(pb_field(2, &info));
+        let mut resp = Response::new(full(doc));
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"));
+        return resp;
+    }
+    json_response(200, &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": version}, "paths": {}, "definitions": {}}))
 }
 
 fn discovery_response(r: &Req, aggregated: Value, plain: impl FnOnce() -> Value) -> Response<Body> {
@@ -204,7 +318,9 @@ fn discovery_response(r: &Req, aggregated: Value, plain: impl FnOnce() -> Value)
             let mut doc = aggregated;
             doc["apiVersion"] = json!(format!("apidiscovery.k8s.io/{v}"));
             let mut resp = json_response(200, &doc);
-            if let Ok(ct) = HeaderValue::from_str(&format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList")) {
+            if let Ok(ct) = HeaderValue::from_str(&format!(
+                "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
+            )) {
                 resp.headers_mut().insert(http::header::CONTENT_TYPE, ct);
             }
             resp
@@ -215,25 +331,37 @@ fn discovery_response(r: &Req, aggregated: Value, plain: impl FnOnce() -> Value)
 
 fn faults_endpoint(api: &Api, r: &Req) -> Result<Response<Body>, ApiError> {
     if !r.user.is_admin() {
-        return Err(ApiError::forbidden(format!("User \"{}\" cannot change the simulator's faults", r.user.name)));
+        return Err(ApiError::forbidden(format!(
+            "User \"{}\" cannot change the simulator's faults",
+            r.user.name
+        )));
     }
     let parse = || -> Result<Value, ApiError> { decode(&r.body, &r.content_type) };
     match r.method {
         Method::GET => {}
         Method::PUT | Method::POST => {
-            let cfg: FaultConfig = serde_json::from_value(parse()?).map_err(|e| ApiError::bad_request(format!("fault config: {e}")))?;
+            let cfg: FaultConfig = serde_json::from_value(parse()?)
+                .map_err(|e| ApiError::bad_request(format!("fault config: {e}")))?;
             api.faults.set(cfg);
         }
         Method::PATCH => {
             let mut cur = serde_json::to_value(api.faults.get()).unwrap_or_default();
             patch::merge_patch(&mut cur, &parse()?);
-            let cfg: FaultConfig = serde_json::from_value(cur).map_err(|e| ApiError::bad_request(format!("fault config: {e}")))?;
+            let cfg: FaultConfig = serde_json::from_value(cur)
+                .map_err(|e| ApiError::bad_request(format!("fault config: {e}")))?;
             api.faults.set(cfg);
         }
         Method::DELETE => api.faults.set(FaultConfig::default()),
-        _ => return Err(ApiError::method_not_allowed("faults: use GET, PUT, POST, PATCH or DELETE")),
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                "faults: use GET, PUT, POST, PATCH or DELETE",
+            ))
+        }
     }
-    Ok(json_response(200, &serde_json::to_value(api.faults.get()).unwrap_or_default()))
+    Ok(json_response(
+        200,
+        &serde_json::to_value(api.faults.get()).unwrap_or_default(),
+    ))
 }
 
 /// Decodes a JSON or YAML body.
@@ -242,9 +370,12 @@ pub fn decode(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
         return Ok(Value::Null);
     }
     if content_type.contains("yaml") {
-        serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+        serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })
     }
 }
 
@@ -259,13 +390,27 @@ struct Target<'a> {
     api: &'a Arc<Api>,
 }
 
-fn parse_resource_path<'s>(group: &str, rest: &[&'s str]) -> Option<(Option<&'s str>, &'s str, Option<&'s str>, Option<&'s str>, bool)> {
+fn parse_resource_path<'s>(
+    group: &str,
+    rest: &[&'s str],
+) -> Option<(
+    Option<&'s str>,
+    &'s str,
+    Option<&'s str>,
+    Option<&'s str>,
+    bool,
+)> {
     let (legacy_watch, rest) = match rest {
         ["watch", r @ ..] => (true, r),
         r => (false, r),
     };
     let (ns, rest) = match rest {
-        ["namespaces", ns, r @ ..] if !r.is_empty() && !(group.is_empty() && r.len() == 1 && matches!(r[0], "status" | "finalize")) => (Some(*ns), r),
+        ["namespaces", ns, r @ ..]
+            if !r.is_empty()
+                && !(group.is_empty() && r.len() == 1 && matches!(r[0], "status" | "finalize")) =>
+        {
+            (Some(*ns), r)
+        }
         r => (None, r),
     };
     match rest {
@@ -276,8 +421,15 @@ fn parse_resource_path<'s>(group: &str, rest: &[&'s str]) -> Option<(Option<&'s 
     }
 }
 
-async fn resource(api: &Arc<Api>, r: &Req, group: &str, version: &str, rest: &[&str]) -> Result<Response<Body>, ApiError> {
-    let (ns, res, name, sub, legacy_watch) = parse_resource_path(group, rest).ok_or_else(ApiError::no_route)?;
+async fn resource(
+    api: &Arc<Api>,
+    r: &Req,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<Response<Body>, ApiError> {
+    let (ns, res, name, sub, legacy_watch) =
+        parse_resource_path(group, rest).ok_or_else(ApiError::no_route)?;
     let info = api
         .catalog
         .get(&crate::catalog::Gr::new(group, res))
@@ -301,7 +453,8 @@ async fn resource(api: &Arc<Api>, r: &Req, group: &str, version: &str, rest: &[&
         api,
         info,
     };
-    let is_watch = t.legacy_watch || matches!(r.query.get("watch").map(String::as_str), Some("true" | "1"));
+    let is_watch =
+        t.legacy_watch || matches!(r.query.get("watch").map(String::as_str), Some("true" | "1"));
     let verb = match (&r.method, t.name.is_some()) {
         (&Method::GET, _) if is_watch => "watch",
         (&Method::GET, true) => "get",
@@ -311,22 +464,32 @@ async fn resource(api: &Arc<Api>, r: &Req, group: &str, version: &str, rest: &[&
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
         (&Method::DELETE, false) => "deletecollection",
-        (m, _) => return Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({m})"))),
+        (m, _) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({m})"
+            )))
+        }
     };
     if t.info.namespaced && t.ns.is_none() && !matches!(verb, "list" | "watch") {
         return Err(ApiError::no_route());
     }
-    let (latency, injected) = api.faults.on_request(verb, &t.info, t.ns.as_deref(), t.name.as_deref());
+    let (latency, injected) =
+        api.faults
+            .on_request(verb, &t.info, t.ns.as_deref(), t.name.as_deref());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     if let Some(e) = injected {
         return Err(e);
     }
-    api.auth.authorize(&r.user, verb, &t.info, t.ns.as_deref(), t.name.as_deref())?;
+    api.auth
+        .authorize(&r.user, verb, &t.info, t.ns.as_deref(), t.name.as_deref())?;
     let mut warnings = Vec::new();
     if t.info.version(version).is_some_and(|v| v.deprecated) {
-        warnings.push(format!("{}/{version} {} is deprecated", t.info.gr.group, t.info.kind));
+        warnings.push(format!(
+            "{}/{version} {} is deprecated",
+            t.info.gr.group, t.info.kind
+        ));
     }
     let mut resp = match verb {
         "get" => t.get(r),
@@ -344,13 +507,26 @@ async fn resource(api: &Arc<Api>, r: &Req, group: &str, version: &str, rest: &[&
 
 fn label_field_opts(r: &Req) -> Result<ListOptions, ApiError> {
     Ok(ListOptions {
-        labels: r.query.get("labelSelector").filter(|s| !s.is_empty()).map(|s| LabelSelector::parse(s)).transpose()?,
-        fields: r.query.get("fieldSelector").filter(|s| !s.is_empty()).map(|s| FieldSelector::parse(s)).transpose()?,
+        labels: r
+            .query
+            .get("labelSelector")
+            .filter(|s| !s.is_empty())
+            .map(|s| LabelSelector::parse(s))
+            .transpose()?,
+        fields: r
+            .query
+            .get("fieldSelector")
+            .filter(|s| !s.is_empty())
+            .map(|s| FieldSelector::parse(s))
+            .transpose()?,
     })
 }
 
 fn wants_table(accept: &str) -> bool {
-    accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
 }
 
 fn dry_run(r: &Req) -> bool {
@@ -375,9 +551,16 @@ impl Target<'_> {
     fn respond_object(&self, r: &Req, code: u16, hub: &Value) -> Response<Body> {
         let o = self.out(hub);
         if wants_table(&r.accept) {
-            let include = table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str));
-            let rv = o.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
-            return json_response(code, &table::table(&self.info, &self.version, &[o], include, rv, true));
+            let include =
+                table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str));
+            let rv = o
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            return json_response(
+                code,
+                &table::table(&self.info, &self.version, &[o], include, rv, true),
+            );
         }
         json_response(code, &o)
     }
@@ -393,8 +576,19 @@ impl Target<'_> {
         let (items, rv) = self.store().list_arc(&self.info.gr, self.ns(), &opts)?;
         let items: Vec<Value> = items.iter().map(|o| self.out(o)).collect();
         if wants_table(&r.accept) {
-            let include = table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str));
-            return Ok(json_response(200, &table::table(&self.info, &self.version, &items, include, Some(rv.to_string()), true)));
+            let include =
+                table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str));
+            return Ok(json_response(
+                200,
+                &table::table(
+                    &self.info,
+                    &self.version,
+                    &items,
+                    include,
+                    Some(rv.to_string()),
+                    true,
+                ),
+            ));
         }
         Ok(json_response(
             200,
@@ -409,10 +603,18 @@ impl Target<'_> {
 
     /// Prune/default/validate at the client's version; returns warnings for pruned fields.
     fn schema(&self, r: &Req, obj: &mut Value, warnings: &mut Vec<String>) -> Result<(), ApiError> {
-        let Some(schema) = self.info.version(&self.version).and_then(|v| v.schema.clone()) else {
+        let Some(schema) = self
+            .info
+            .version(&self.version)
+            .and_then(|v| v.schema.clone())
+        else {
             return Ok(());
         };
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         match crate::schema::process(&schema, obj) {
             Ok(unknown) if unknown.is_empty() => Ok(()),
             Ok(unknown) => match r.query.get("fieldValidation").map(String::as_str) {
@@ -420,7 +622,11 @@ impl Target<'_> {
                     "{}.{} \"{name}\" is invalid: strict decoding error: {}",
                     self.info.kind,
                     self.info.gr.group,
-                    unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect::<Vec<_>>().join(", ")
+                    unknown
+                        .iter()
+                        .map(|u| format!("unknown field \"{u}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
                 Some("Ignore") => Ok(()),
                 _ => {
@@ -428,13 +634,20 @@ impl Target<'_> {
                     Ok(())
                 }
             },
-            Err(causes) => Err(ApiError::invalid(&self.info.kind, &self.info.gr.group, &name, causes)),
+            Err(causes) => Err(ApiError::invalid(
+                &self.info.kind,
+                &self.info.gr.group,
+                &name,
+                causes,
+            )),
         }
     }
 
     fn check_type(&self, obj: &mut Value) -> Result<(), ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request is not a JSON or YAML object"));
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON or YAML object",
+            ));
         }
         let want_av = self.info.api_version(&self.version);
         match obj.get("apiVersion").and_then(Value::as_str) {
@@ -442,7 +655,12 @@ impl Target<'_> {
             _ => obj["apiVersion"] = json!(want_av),
         }
         match obj.get("kind").and_then(Value::as_str) {
-            Some(k) if k != self.info.kind => return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", self.info.kind))),
+            Some(k) if k != self.info.kind => {
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the data ({k}) does not match the expected kind ({})",
+                    self.info.kind
+                )))
+            }
             _ => obj["kind"] = json!(self.info.kind),
         }
         Ok(())
@@ -450,23 +668,42 @@ impl Target<'_> {
 
     fn validate_meta(&self, obj: &Value) -> Result<(), ApiError> {
         let mut causes = Vec::new();
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         for key in ["labels", "annotations"] {
             if let Some(m) = obj.pointer(&format!("/metadata/{key}")) {
-                let ok = m.as_object().is_some_and(|m| m.values().all(Value::is_string));
+                let ok = m
+                    .as_object()
+                    .is_some_and(|m| m.values().all(Value::is_string));
                 if !ok {
-                    causes.push(Cause { field: format!("metadata.{key}"), reason: "FieldValueTypeInvalid".into(), message: format!("Invalid value: {m}: must be a map of strings") });
+                    causes.push(Cause {
+                        field: format!("metadata.{key}"),
+                        reason: "FieldValueTypeInvalid".into(),
+                        message: format!("Invalid value: {m}: must be a map of strings"),
+                    });
                 }
             }
         }
         if causes.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid(&self.info.kind, &self.info.gr.group, name, causes))
+            Err(ApiError::invalid(
+                &self.info.kind,
+                &self.info.gr.group,
+                name,
+                causes,
+            ))
         }
     }
 
-    fn create_obj(&self, r: &Req, mut obj: Value, warnings: &mut Vec<String>) -> Result<Response<Body>, ApiError> {
+    fn create_obj(
+        &self,
+        r: &Req,
+        mut obj: Value,
+        warnings: &mut Vec<String>,
+    ) -> Result<Response<Body>, ApiError> {
         self.check_type(&mut obj)?;
         self.validate_meta(&obj)?;
         if self.info.has_status {
@@ -476,7 +713,14 @@ impl Target<'_> {
         }
         self.schema(r, &mut obj, warnings)?;
         to_hub(&self.info, &self.version, &mut obj);
-        let created = self.store().create(&self.info.gr, self.ns(), obj, &WriteOptions { dry_run: dry_run(r) })?;
+        let created = self.store().create(
+            &self.info.gr,
+            self.ns(),
+            obj,
+            &WriteOptions {
+                dry_run: dry_run(r),
+            },
+        )?;
         Ok(self.respond_object(r, 201, &created))
     }
 
@@ -491,35 +735,55 @@ impl Target<'_> {
         self.validate_meta(&obj)?;
         let url_name = self.name.as_deref().unwrap_or_default();
         match obj.pointer("/metadata/name").and_then(Value::as_str) {
-            Some(n) if n != url_name => return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({url_name})"))),
+            Some(n) if n != url_name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({url_name})"
+                )))
+            }
             Some(_) => {}
             None => obj["metadata"]["name"] = json!(url_name),
         }
         self.schema(r, &mut obj, warnings)?;
         to_hub(&self.info, &self.version, &mut obj);
-        let opts = WriteOptions { dry_run: dry_run(r) };
+        let opts = WriteOptions {
+            dry_run: dry_run(r),
+        };
         let updated = match self.sub {
             Subresource::Main => self.store().update(&self.info.gr, self.ns(), obj, &opts)?,
-            Subresource::Status => self.store().update_status(&self.info.gr, self.ns(), obj, &opts)?,
+            Subresource::Status => {
+                self.store()
+                    .update_status(&self.info.gr, self.ns(), obj, &opts)?
+            }
         };
         Ok(self.respond_object(r, 200, &updated))
     }
 
     fn patch(&self, r: &Req, warnings: &mut Vec<String>) -> Result<Response<Body>, ApiError> {
-        let ct = r.content_type.split(';').next().unwrap_or_default().trim().to_string();
+        let ct = r
+            .content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let patch_doc = match ct.as_str() {
-            "application/merge-patch+json" | "application/strategic-merge-patch+json" | "application/json-patch+json" => {
-                serde_json::from_slice::<Value>(&r.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
-            }
+            "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/json-patch+json" => serde_json::from_slice::<Value>(&r.body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
             "application/apply-patch+yaml" | "application/apply-patch+json" => {
-                serde_yaml::from_slice::<Value>(&r.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+                serde_yaml::from_slice::<Value>(&r.body)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
             }
             other => return Err(ApiError::unsupported_media_type(other)),
         };
         let name = self.name.clone().unwrap_or_default();
         let is_apply = ct.starts_with("application/apply-patch");
         if is_apply {
-            let exists = self.store().get_arc(&self.info.gr, self.ns(), &name).is_ok();
+            let exists = self
+                .store()
+                .get_arc(&self.info.gr, self.ns(), &name)
+                .is_ok();
             if !exists && self.sub == Subresource::Main {
                 let mut obj = patch_doc;
                 if obj.pointer("/metadata/name").is_none() && obj.is_object() {
@@ -528,47 +792,69 @@ impl Target<'_> {
                 return self.create_obj(r, obj, warnings);
             }
         }
-        let opts = WriteOptions { dry_run: dry_run(r) };
+        let opts = WriteOptions {
+            dry_run: dry_run(r),
+        };
         let mut local_warnings = Vec::new();
-        let updated = self.store().modify_with(&self.info.gr, self.ns(), &name, self.sub, &opts, &mut |hub: &mut Value| {
-            let mut o = hub.clone();
-            from_hub(&self.info, &self.version, &mut o);
-            if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-                // The stored resourceVersion is the precondition only if the patch sets one.
-                m.remove("resourceVersion");
-            }
-            let saved_rv = hub.pointer("/metadata/resourceVersion").cloned();
-            if ct == "application/json-patch+json" {
-                patch::json_patch(&mut o, &patch_doc)?;
-            } else {
-                patch::merge_patch(&mut o, &patch_doc);
-            }
-            self.check_type(&mut o)?;
-            self.validate_meta(&o)?;
-            local_warnings.clear();
-            self.schema(r, &mut o, &mut local_warnings)?;
-            to_hub(&self.info, &self.version, &mut o);
-            if o.pointer("/metadata/resourceVersion").is_none() {
-                if let Some(rv) = &saved_rv {
-                    o["metadata"]["resourceVersion"] = rv.clone();
+        let updated = self.store().modify_with(
+            &self.info.gr,
+            self.ns(),
+            &name,
+            self.sub,
+            &opts,
+            &mut |hub: &mut Value| {
+                let mut o = hub.clone();
+                from_hub(&self.info, &self.version, &mut o);
+                if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                    // The stored resourceVersion is the precondition only if the patch sets one.
+                    m.remove("resourceVersion");
                 }
-            }
-            *hub = o;
-            Ok(())
-        })?;
+                let saved_rv = hub.pointer("/metadata/resourceVersion").cloned();
+                if ct == "application/json-patch+json" {
+                    patch::json_patch(&mut o, &patch_doc)?;
+                } else {
+                    patch::merge_patch(&mut o, &patch_doc);
+                }
+                self.check_type(&mut o)?;
+                self.validate_meta(&o)?;
+                local_warnings.clear();
+                self.schema(r, &mut o, &mut local_warnings)?;
+                to_hub(&self.info, &self.version, &mut o);
+                if o.pointer("/metadata/resourceVersion").is_none() {
+                    if let Some(rv) = &saved_rv {
+                        o["metadata"]["resourceVersion"] = rv.clone();
+                    }
+                }
+                *hub = o;
+                Ok(())
+            },
+        )?;
         warnings.extend(local_warnings);
         Ok(self.respond_object(r, 200, &updated))
     }
 
     fn delete_options(&self, r: &Req) -> Result<DeleteOptions, ApiError> {
         let body = decode(&r.body, &r.content_type)?;
-        let mut o = DeleteOptions { dry_run: dry_run(r), ..Default::default() };
+        let mut o = DeleteOptions {
+            dry_run: dry_run(r),
+            ..Default::default()
+        };
         if let Some(dr) = body.get("dryRun").and_then(Value::as_array) {
             o.dry_run |= dr.iter().any(|v| v == "All");
         }
-        o.precondition_rv = body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
-        o.precondition_uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-        if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str).or(r.query.get("propagationPolicy").map(String::as_str)) {
+        o.precondition_rv = body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.precondition_uid = body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(p) = body
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .or(r.query.get("propagationPolicy").map(String::as_str))
+        {
             if !matches!(p, "Orphan" | "Background" | "Foreground") {
                 return Err(ApiError::bad_request(format!("propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\"")));
             }
@@ -578,7 +864,9 @@ impl Target<'_> {
 
     fn delete(&self, r: &Req) -> Result<Response<Body>, ApiError> {
         if self.sub != Subresource::Main {
-            return Err(ApiError::method_not_allowed("delete is not allowed on the status subresource"));
+            return Err(ApiError::method_not_allowed(
+                "delete is not allowed on the status subresource",
+            ));
         }
         let opts = self.delete_options(r)?;
         let name = self.name.as_deref().unwrap_or_default();
@@ -592,7 +880,10 @@ impl Target<'_> {
         let (items, _) = self.store().list_arc(&self.info.gr, self.ns(), &sel)?;
         let mut deleted = Vec::new();
         for o in items {
-            let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let ns = o.pointer("/metadata/namespace").and_then(Value::as_str);
             match self.store().delete(&self.info.gr, ns, name, &opts) {
                 Ok(d) => deleted.push(self.out(&d)),
@@ -600,7 +891,10 @@ impl Target<'_> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(json_response(200, &json!({"apiVersion": self.info.api_version(&self.version), "kind": format!("{}List", self.info.kind), "metadata": {}, "items": deleted})))
+        Ok(json_response(
+            200,
+            &json!({"apiVersion": self.info.api_version(&self.version), "kind": format!("{}List", self.info.kind), "metadata": {}, "items": deleted}),
+        ))
     }
 
     fn watch(&self, r: &Req) -> Result<Response<Body>, ApiError> {
@@ -613,7 +907,10 @@ impl Target<'_> {
         }
         let since = match r.query.get("resourceVersion").map(String::as_str) {
             None | Some("") | Some("0") => None,
-            Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?),
+            Some(s) => Some(
+                s.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+            ),
         };
         let timeout = r
             .query
@@ -621,8 +918,12 @@ impl Target<'_> {
             .and_then(|s| s.parse::<u64>().ok())
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_WATCH_TIMEOUT);
-        let bookmarks = r.query.get("allowWatchBookmarks").is_some_and(|v| v == "true" || v == "1");
-        let table_mode = wants_table(&r.accept).then(|| table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str)));
+        let bookmarks = r
+            .query
+            .get("allowWatchBookmarks")
+            .is_some_and(|v| v == "true" || v == "1");
+        let table_mode = wants_table(&r.accept)
+            .then(|| table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str)));
         let limits = self.api.faults.on_watch(&self.info);
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let api = self.api.clone();
@@ -639,13 +940,19 @@ impl Target<'_> {
             let mut w = match start {
                 Ok(w) => w,
                 Err(e) => {
-                    let _ = tx.send(line(json!({"type": "ERROR", "object": e.to_status()}))).await;
+                    let _ = tx
+                        .send(line(json!({"type": "ERROR", "object": e.to_status()})))
+                        .await;
                     return;
                 }
             };
-            let deadline = tokio::time::sleep(limits.max_duration.map_or(timeout, |d| d.min(timeout)));
+            let deadline =
+                tokio::time::sleep(limits.max_duration.map_or(timeout, |d| d.min(timeout)));
             tokio::pin!(deadline);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + BOOKMARK_EVERY,
+                BOOKMARK_EVERY,
+            );
             let mut sent: u32 = 0;
             let mut first_table = true;
             loop {
@@ -690,10 +997,20 @@ impl Target<'_> {
                 }
             }
         });
-        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        });
         let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        resp.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, private"),
+        );
         Ok(resp)
     }
 }
