@@ -360,7 +360,6 @@ fn broken_configurations_get_one_clear_line_from_prepare() {
         ),
         (
             vec![
-                ("image_name", None),
                 ("import_source_url", Some("\"https://files.example/photon.ova\"")),
                 ("import_target_location_name", Some("\"golden-images\"")),
             ],

@@ -19,7 +19,9 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-pub use prepare::{prepare, prepare_with, ConfigErrors, Environment, Prepared};
+pub use prepare::{
+    prepare, prepare_with, ConfigErrors, Environment, Prepared, IMPORT_SUPPORTED, NOT_IMPLEMENTED,
+};
 pub use spec::hcl_spec;
 
 /// Values Packer core sets (`packer_*` keys).

@@ -68,6 +68,21 @@ pub const DEFAULT_WATCH_IMPORT_SECS: u64 = 600;
 
 const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
+/// Whether the build steps implement the image import. Until they do, Prepare still checks the
+/// `import_*` options, but a build that needs the imported image is refused and one that
+/// also names `image_name` is warned that the import is skipped. Flip when the import step lands.
+pub const IMPORT_SUPPORTED: bool = false;
+
+/// Options accepted for compatibility with templates written for the Go plugin whose effect the
+/// build does not implement yet; setting one gives a warning saying it has no effect.
+pub const NOT_IMPLEMENTED: &[&str] = &[
+    "ssh_proxy_host",
+    "ssh_local_tunnels",
+    "ssh_remote_tunnels",
+    "ssh_clear_authorized_keys",
+    "ssh_disable_agent_forwarding",
+];
+
 /// Prepares the configuration from Packer's `Configs`, reading the process environment.
 ///
 /// # Errors
@@ -253,6 +268,25 @@ impl Preparer<'_> {
         config.import = self.import(config.image_name.is_some());
         if config.image_name.is_none() && config.import.is_none() {
             self.err("image_name: required unless import_source_url is set (the VirtualMachineImage or ClusterVirtualMachineImage to deploy)");
+        }
+        if !IMPORT_SUPPORTED && config.import.is_some() {
+            if config.image_name.is_none() {
+                self.err("import_source_url: importing images is not supported yet by this plugin; import the image into a content library first and set image_name");
+            } else {
+                self.warnings.push("import_source_url: importing images is not supported yet by this plugin; the import is skipped and image_name is deployed".into());
+                config.import = None;
+            }
+        }
+        let unimplemented: Vec<&str> = NOT_IMPLEMENTED
+            .iter()
+            .copied()
+            .filter(|k| self.d.is_set(k) && comm_kind == CommKind::Ssh)
+            .collect();
+        if !unimplemented.is_empty() {
+            self.warnings.push(format!(
+                "{} accepted but not supported yet by this plugin: no effect",
+                unimplemented.join(", ")
+            ));
         }
         self.publish(&config);
         config.comm = self.comm(comm_kind, &config);

@@ -426,12 +426,12 @@ fn one_clear_line_per_problem() {
         (vec![("kubeconfig_path", json!(f.path("missing").display().to_string()))], format!("kubeconfig_path: kubeconfig file {} not found", f.path("missing").display())),
         (vec![("kubeconfig_context", json!("prod"))], "kubeconfig_context: context \"prod\" not found in the kubeconfig (available: sim, bare)".into()),
         (vec![("supervisor_namespace", json!("Demo"))], "supervisor_namespace: \"Demo\" is not a valid namespace name: 'D' is not allowed (use lowercase letters, digits and '-')".into()),
-        (vec![("import_source_url", json!("https://h/x.ova")), ("import_target_location_name", json!("golden-images")), ("image_name", Json::Null)], "import_source_ssl_certificate: required when import_source_url is an https:// URL (the PEM certificate of the server)".into()),
-        (vec![("import_source_url", json!("ftp://h/x.ova")), ("import_target_location_name", json!("golden-images")), ("image_name", Json::Null)], "import_source_url: \"ftp://h/x.ova\" must be an http:// or https:// URL".into()),
-        (vec![("import_source_url", json!("http://h/x.ova")), ("image_name", Json::Null)], "import_target_location_name: required when import_source_url is set (a writable ContentLibrary that allows imports)".into()),
-        (vec![("import_source_url", json!("http://h/x.vmdk")), ("import_target_location_name", json!("l")), ("image_name", Json::Null)], "import_target_image_type: cannot infer the image type from import_source_url (it does not end in .ovf, .ova or .iso); set \"ovf\" or \"iso\"".into()),
-        (vec![("import_source_url", json!("http://h/x")), ("import_target_image_type", json!("OVF")), ("import_target_location_name", json!("l")), ("image_name", Json::Null)], "import_target_image_type: unknown type \"OVF\"; use \"ovf\" or \"iso\"; did you mean \"ovf\"? (values are case-sensitive)".into()),
-        (vec![("import_source_url", json!("http://h/x.iso")), ("import_request_name", json!("Bad_Name")), ("import_target_location_name", json!("l")), ("image_name", Json::Null)], "import_request_name: \"Bad_Name\" is not a valid name: 'B' is not allowed (use lowercase letters, digits and '-')".into()),
+        (vec![("import_source_url", json!("https://h/x.ova")), ("import_target_location_name", json!("golden-images")) ], "import_source_ssl_certificate: required when import_source_url is an https:// URL (the PEM certificate of the server)".into()),
+        (vec![("import_source_url", json!("ftp://h/x.ova")), ("import_target_location_name", json!("golden-images")) ], "import_source_url: \"ftp://h/x.ova\" must be an http:// or https:// URL".into()),
+        (vec![("import_source_url", json!("http://h/x.ova")) ], "import_target_location_name: required when import_source_url is set (a writable ContentLibrary that allows imports)".into()),
+        (vec![("import_source_url", json!("http://h/x.vmdk")), ("import_target_location_name", json!("l")) ], "import_target_image_type: cannot infer the image type from import_source_url (it does not end in .ovf, .ova or .iso); set \"ovf\" or \"iso\"".into()),
+        (vec![("import_source_url", json!("http://h/x")), ("import_target_image_type", json!("OVF")), ("import_target_location_name", json!("l")) ], "import_target_image_type: unknown type \"OVF\"; use \"ovf\" or \"iso\"; did you mean \"ovf\"? (values are case-sensitive)".into()),
+        (vec![("import_source_url", json!("http://h/x.iso")), ("import_request_name", json!("Bad_Name")), ("import_target_location_name", json!("l")) ], "import_request_name: \"Bad_Name\" is not a valid name: 'B' is not allowed (use lowercase letters, digits and '-')".into()),
         (vec![("bootstrap_data_file", json!(f.path("nodata").display().to_string())), ("ssh_password", json!("pw"))], format!("bootstrap_data_file: file {} not found", f.path("nodata").display())),
         (vec![("ssh_port", json!([22]))], "ssh_port: expected a number, got a list of 1 element(s)".into()),
         (vec![("keep_input_artifact", json!(["x"]))], "keep_input_artifact: expected a bool, got a list of 1 element(s)".into()),
@@ -701,46 +701,51 @@ fn context_without_namespace_warns() {
 #[test]
 fn import_configuration() {
     let f = Fixture::new();
-    let p = f.ok(&f.with(&[
-        ("image_name", Json::Null),
-        (
-            "import_source_url",
-            json!("http://files/images/photon.OVA?x=1"),
-        ),
-        ("import_target_location_name", json!("golden-images")),
-        ("keep_import_request", json!(true)),
-    ]));
-    let i = p.config.import.expect("import");
-    assert_eq!(i.target_image_type, "OVF");
-    assert!(i.keep_import_request && !i.clean_imported_image);
-    let suffix = i
-        .request_name
-        .strip_prefix("packer-vsphere-supervisor-import-req-")
-        .expect("default name");
-    assert!(
-        suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
-        "{suffix}"
-    );
-
-    let p = f.ok(&f.with(&[
-        ("import_source_url", json!("https://files/x.iso")),
-        (
-            "import_source_ssl_certificate",
-            json!("-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n"),
-        ),
-        ("import_target_location_name", json!("golden-images")),
-        ("import_target_image_name", json!("my-iso")),
-    ]));
+    let import = |extra: &[(&'static str, Json)]| {
+        let mut v = f.with(&[
+            ("image_name", Json::Null),
+            (
+                "import_source_url",
+                json!("http://files/images/photon.OVA?x=1"),
+            ),
+            ("import_target_location_name", json!("golden-images")),
+            ("keep_import_request", json!(true)),
+        ]);
+        v.extend(extra.iter().cloned());
+        v
+    };
+    if IMPORT_SUPPORTED {
+        let i = f.ok(&import(&[])).config.import.expect("import");
+        assert_eq!(i.target_image_type, "OVF");
+        assert!(i.keep_import_request && !i.clean_imported_image);
+        let suffix = i
+            .request_name
+            .strip_prefix("packer-vsphere-supervisor-import-req-")
+            .expect("default name");
+        assert!(
+            suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+            "{suffix}"
+        );
+    } else {
+        assert_eq!(
+            f.errs(&import(&[])),
+            vec!["import_source_url: importing images is not supported yet by this plugin; import the image into a content library first and set image_name"]
+        );
+        let p = f.ok(&import(&[("image_name", json!("photon-5"))]));
+        assert_eq!(p.config.import, None);
+        assert_eq!(
+            p.warnings,
+            vec![
+                "image_name is set, so the build deploys it, not the imported image",
+                "import_source_url: importing images is not supported yet by this plugin; the import is skipped and image_name is deployed"
+            ]
+        );
+    }
+    // The import options are checked either way.
+    let e = f.errs(&import(&[("import_target_image_type", json!("vmdk"))]));
     assert_eq!(
-        p.config
-            .import
-            .as_ref()
-            .map(|i| i.target_image_type.as_str()),
-        Some("ISO")
-    );
-    assert_eq!(
-        p.warnings,
-        vec!["image_name is set, so the build deploys it, not the imported image".to_string()]
+        e[0],
+        "import_target_image_type: unknown type \"vmdk\"; use \"ovf\" or \"iso\""
     );
 
     let p = f.ok(&f.with(&[("keep_import_request", json!(true))]));
@@ -748,6 +753,24 @@ fn import_configuration() {
         p.warnings,
         vec!["keep_import_request ignored because import_source_url is not set".to_string()]
     );
+}
+
+#[test]
+fn unimplemented_options_warn() {
+    let f = Fixture::new();
+    let p = f.ok(&f.with(&[
+        ("ssh_local_tunnels", json!(["8080:db:5432"])),
+        ("ssh_clear_authorized_keys", json!(true)),
+    ]));
+    assert_eq!(
+        p.warnings,
+        vec!["ssh_local_tunnels, ssh_clear_authorized_keys accepted but not supported yet by this plugin: no effect"]
+    );
+    let p = f.ok(&f.with(&[
+        ("ssh_local_tunnels", json!(["8080:db:5432"])),
+        ("communicator", json!("none")),
+    ]));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
 }
 
 #[test]
