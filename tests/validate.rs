@@ -147,6 +147,9 @@ impl Sandbox {
     }
 }
 
+/// Option changes for a generated template: `(option, Some(HCL expression))` sets, `None` removes.
+type Changes<'a> = Vec<(&'a str, Option<&'a str>)>;
+
 /// The base options of the generated templates; `None` removes an option.
 const BASE: &[(&str, &str)] = &[
     ("kubeconfig_path", "var.kubeconfig"),
@@ -303,7 +306,7 @@ fn broken_configurations_get_one_clear_line_from_prepare() {
     let sb = Sandbox::new();
     let missing = sb.path("no-such-kubeconfig").display().to_string();
     let missing_hcl = format!("\"{missing}\"");
-    let cases: Vec<(Vec<(&str, Option<&str>)>, String)> = vec![
+    let cases: Vec<(Changes, String)> = vec![
         (vec![("class_name", None)], "class_name: required (the VirtualMachineClass of the source VM)".into()),
         (vec![("storage_class", None)], "storage_class: required (the Kubernetes StorageClass for the source VM)".into()),
         (
