@@ -40,10 +40,19 @@ impl Auth {
     pub fn new(admin_token: &str, demo_token: &str) -> Self {
         Auth {
             tokens: vec![
-                (admin_token.to_string(), User { name: ADMIN_USER.to_string(), namespaces: None }),
+                (
+                    admin_token.to_string(),
+                    User {
+                        name: ADMIN_USER.to_string(),
+                        namespaces: None,
+                    },
+                ),
                 (
                     demo_token.to_string(),
-                    User { name: DEMO_USER.to_string(), namespaces: Some(vec![DEMO_NAMESPACE.to_string()]) },
+                    User {
+                        name: DEMO_USER.to_string(),
+                        namespaces: Some(vec![DEMO_NAMESPACE.to_string()]),
+                    },
                 ),
             ],
         }
@@ -56,7 +65,10 @@ impl Auth {
 
     /// The admin token.
     pub fn admin_token(&self) -> &str {
-        self.tokens.first().map(|t| t.0.as_str()).unwrap_or_default()
+        self.tokens
+            .first()
+            .map(|t| t.0.as_str())
+            .unwrap_or_default()
     }
 
     /// The restricted user's token.
@@ -67,7 +79,10 @@ impl Auth {
     /// Checks an `Authorization` header value.
     pub fn authenticate(&self, header: Option<&str>) -> Result<User, ApiError> {
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         self.tokens
@@ -78,8 +93,17 @@ impl Auth {
     }
 
     /// RBAC check for `verb` on a resource in `ns` (None = cluster scope / all namespaces).
-    pub fn authorize(&self, user: &User, verb: &str, info: &ResourceInfo, ns: Option<&str>, name: Option<&str>) -> Result<(), ApiError> {
-        let Some(allowed) = &user.namespaces else { return Ok(()) };
+    pub fn authorize(
+        &self,
+        user: &User,
+        verb: &str,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(allowed) = &user.namespaces else {
+            return Ok(());
+        };
         let read = matches!(verb, "get" | "list" | "watch");
         let ok = match ns {
             Some(n) => allowed.iter().any(|a| a == n),

@@ -39,14 +39,22 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
     }
     let mut cli = Cli {
         listen: "127.0.0.1:6443".to_string(),
-        opts: RunOptions { kubeconfig: Some(PathBuf::from("supervisor-sim.kubeconfig")), ..Default::default() },
+        opts: RunOptions {
+            kubeconfig: Some(PathBuf::from("supervisor-sim.kubeconfig")),
+            ..Default::default()
+        },
     };
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (flag.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
         match name.as_str() {
             "--listen" => cli.listen = value()?,
             "--kubeconfig" => cli.opts.kubeconfig = Some(PathBuf::from(value()?)),
@@ -55,15 +63,21 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             "--state" => cli.opts.state_dir = Some(PathBuf::from(value()?)),
             "--crds" => cli.opts.crds_dir = Some(PathBuf::from(value()?)),
             "--vmop-versions" => {
-                cli.opts.vmop_versions = value()?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                cli.opts.vmop_versions = value()?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if cli.opts.vmop_versions.is_empty() {
                     return Err("--vmop-versions needs at least one version".into());
                 }
             }
             "--faults" => {
                 let path = value()?;
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("reading --faults {path}: {e}"))?;
-                cli.opts.faults = crate::faults::parse(&text).map_err(|e| format!("parsing --faults {path}: {e}"))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("reading --faults {path}: {e}"))?;
+                cli.opts.faults = crate::faults::parse(&text)
+                    .map_err(|e| format!("parsing --faults {path}: {e}"))?;
             }
             "--insecure-http" => cli.opts.insecure_http = true,
             "--token" => cli.opts.admin_token = Some(value()?),
@@ -88,8 +102,14 @@ mod tests {
     fn parses_flags() {
         let c = parse(&args("serve --listen 127.0.0.1:0 --kubeconfig /tmp/k --state=/tmp/s --vmop-versions v1alpha3 --insecure-http")).unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
-        assert_eq!(c.opts.kubeconfig.as_deref(), Some(std::path::Path::new("/tmp/k")));
-        assert_eq!(c.opts.state_dir.as_deref(), Some(std::path::Path::new("/tmp/s")));
+        assert_eq!(
+            c.opts.kubeconfig.as_deref(),
+            Some(std::path::Path::new("/tmp/k"))
+        );
+        assert_eq!(
+            c.opts.state_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/s"))
+        );
         assert_eq!(c.opts.vmop_versions, ["v1alpha3"]);
         assert!(c.opts.insecure_http);
         assert!(parse(&args("serve --bogus")).is_err());

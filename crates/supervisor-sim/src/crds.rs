@@ -222,8 +222,8 @@ pub fn build_catalog(crds: &[Value], vmop_versions: &[String]) -> Result<Catalog
         };
         let wanted: Vec<String> = if k.group == VMOP_GROUP {
             for w in vmop_versions {
-                if !crd_versions.iter().any(|v| name_of(v) == *w)
-                    && !(k.kind == "VirtualMachineWebConsoleRequest" && w == "v1alpha1")
+                if !(crd_versions.iter().any(|v| name_of(v) == *w)
+                    || k.kind == "VirtualMachineWebConsoleRequest" && w == "v1alpha1")
                 {
                     return Err(CrdError::UnknownVersion {
                         version: w.clone(),
@@ -257,7 +257,7 @@ pub fn build_catalog(crds: &[Value], vmop_versions: &[String]) -> Result<Catalog
                     .unwrap_or(false),
             })
             .collect();
-        versions.sort_by(|a, b| version_priority(&b.name).cmp(&version_priority(&a.name)));
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(&v.name)));
         if versions.is_empty() {
             continue;
         }
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn version_ordering() {
         let mut v = vec!["v1alpha3", "v1", "v1beta1", "v1alpha5", "v2alpha1"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, ["v1", "v1beta1", "v2alpha1", "v1alpha5", "v1alpha3"]);
     }
 

@@ -123,7 +123,11 @@ fn matches_resource(want: &Option<String>, info: &ResourceInfo) -> bool {
         None => true,
         Some(w) => {
             let w = w.to_ascii_lowercase();
-            w == info.gr.resource || w == info.singular || w == info.kind.to_ascii_lowercase() || info.short_names.iter().any(|s| *s == w) || w == info.gr.to_string()
+            w == info.gr.resource
+                || w == info.singular
+                || w == info.kind.to_ascii_lowercase()
+                || info.short_names.contains(&w)
+                || w == info.gr.to_string()
         }
     }
 }
@@ -131,7 +135,9 @@ fn matches_resource(want: &Option<String>, info: &ResourceInfo) -> bool {
 impl Faults {
     /// Starts with `cfg`.
     pub fn new(cfg: FaultConfig) -> Self {
-        Faults { inner: Arc::new(Mutex::new(cfg)) }
+        Faults {
+            inner: Arc::new(Mutex::new(cfg)),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultConfig> {
@@ -154,13 +160,22 @@ impl Faults {
     }
 
     /// Latency and error for a request; consumes one `count` of the first matching fault.
-    pub fn on_request(&self, verb: &str, info: &ResourceInfo, ns: Option<&str>, name: Option<&str>) -> (Duration, Option<ApiError>) {
+    pub fn on_request(
+        &self,
+        verb: &str,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        name: Option<&str>,
+    ) -> (Duration, Option<ApiError>) {
         let mut cfg = self.lock();
         let mut latency = Duration::from_millis(cfg.latency_ms);
         let mut error = None;
         let mut exhausted = None;
         for (i, f) in cfg.http.iter_mut().enumerate() {
-            let hit = f.verb.as_deref().is_none_or(|v| v.eq_ignore_ascii_case(verb))
+            let hit = f
+                .verb
+                .as_deref()
+                .is_none_or(|v| v.eq_ignore_ascii_case(verb))
                 && matches_resource(&f.resource, info)
                 && f.namespace.as_deref().is_none_or(|n| Some(n) == ns)
                 && f.name.as_deref().is_none_or(|n| Some(n) == name);
@@ -169,7 +184,10 @@ impl Faults {
             }
             latency += Duration::from_millis(f.latency_ms);
             if f.code != 0 {
-                let msg = f.message.clone().unwrap_or_else(|| format!("injected fault: {} {verb} {}", f.code, info.gr));
+                let msg = f
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("injected fault: {} {verb} {}", f.code, info.gr));
                 error = Some(match f.code {
                     409 => ApiError::conflict_msg(msg),
                     429 => {

@@ -15,7 +15,8 @@ pub const DEMO_CONTEXT: &str = "supervisor-sim-demo-user";
 pub fn render(server_url: &str, ca_pem: Option<&str>, auth: &Auth) -> String {
     let mut cluster = json!({"server": server_url});
     if let Some(ca) = ca_pem {
-        cluster["certificate-authority-data"] = json!(base64::engine::general_purpose::STANDARD.encode(ca));
+        cluster["certificate-authority-data"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(ca));
     }
     let doc = json!({
         "apiVersion": "v1",

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "supervisor_sim=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "supervisor_sim=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,8 +34,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let kubeconfig = cli.opts.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into());
-    println!("supervisor-sim listening on {} (kubeconfig: {kubeconfig})", sim.url);
+    let kubeconfig = cli
+        .opts
+        .kubeconfig
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "supervisor-sim listening on {} (kubeconfig: {kubeconfig})",
+        sim.url
+    );
     wait_for_signal().await;
     eprintln!("supervisor-sim: shutting down");
     sim.stop().await;

@@ -48,10 +48,38 @@ pub struct SeedImage {
 
 /// The images of the default seed.
 pub const IMAGES: &[SeedImage] = &[
-    SeedImage { display: "ubuntu-24.04", item_uuid: "6a1c2f7e-3b0d-4c55-9e1a-24a0c0ffee01", guest_id: "ubuntu64Guest", os_version: "24.04", capability: "cloud-init", cluster: false },
-    SeedImage { display: "photon-5", item_uuid: "7b2d3e8f-4c1e-4d66-8f2b-35b1d1ffee02", guest_id: "vmwarePhoton64Guest", os_version: "5.0", capability: "cloud-init", cluster: false },
-    SeedImage { display: "windows-2022", item_uuid: "8c3e4f90-5d2f-4e77-9a3c-46c2e2ffee03", guest_id: "windows2019srvNext_64Guest", os_version: "2022", capability: "sysprep", cluster: false },
-    SeedImage { display: "ubuntu-22.04", item_uuid: "9d4f5a01-6e30-4f88-8b4d-57d3f3ffee04", guest_id: "ubuntu64Guest", os_version: "22.04", capability: "cloud-init", cluster: true },
+    SeedImage {
+        display: "ubuntu-24.04",
+        item_uuid: "6a1c2f7e-3b0d-4c55-9e1a-24a0c0ffee01",
+        guest_id: "ubuntu64Guest",
+        os_version: "24.04",
+        capability: "cloud-init",
+        cluster: false,
+    },
+    SeedImage {
+        display: "photon-5",
+        item_uuid: "7b2d3e8f-4c1e-4d66-8f2b-35b1d1ffee02",
+        guest_id: "vmwarePhoton64Guest",
+        os_version: "5.0",
+        capability: "cloud-init",
+        cluster: false,
+    },
+    SeedImage {
+        display: "windows-2022",
+        item_uuid: "8c3e4f90-5d2f-4e77-9a3c-46c2e2ffee03",
+        guest_id: "windows2019srvNext_64Guest",
+        os_version: "2022",
+        capability: "sysprep",
+        cluster: false,
+    },
+    SeedImage {
+        display: "ubuntu-22.04",
+        item_uuid: "9d4f5a01-6e30-4f88-8b4d-57d3f3ffee04",
+        guest_id: "ubuntu64Guest",
+        os_version: "22.04",
+        capability: "cloud-init",
+        cluster: true,
+    },
 ];
 
 fn ready(now: &str) -> Value {
@@ -59,7 +87,8 @@ fn ready(now: &str) -> Value {
 }
 
 fn library(kind: &str, name: &str, id: &str, writable: bool, now: &str) -> Value {
-    let mut spec = json!({"id": id, "libraryType": "ContentLibrary", "resourceNamingStrategy": "FromItemID"});
+    let mut spec =
+        json!({"id": id, "libraryType": "ContentLibrary", "resourceNamingStrategy": "FromItemID"});
     if kind == "ContentLibrary" {
         spec["allowPublish"] = json!(writable);
         spec["allowDelete"] = json!(writable);
@@ -83,9 +112,17 @@ pub fn image_objects(img: &SeedImage, now: &str) -> Vec<Value> {
     let item_name = item_name_for_item(img.item_uuid);
     let vmi_name = vmi_name_for_item(img.item_uuid);
     let (item_kind, image_kind, lib) = if img.cluster {
-        ("ClusterContentLibraryItem", "ClusterVirtualMachineImage", CLUSTER_LIBRARY)
+        (
+            "ClusterContentLibraryItem",
+            "ClusterVirtualMachineImage",
+            CLUSTER_LIBRARY,
+        )
     } else {
-        ("ContentLibraryItem", "VirtualMachineImage", READONLY_LIBRARY)
+        (
+            "ContentLibraryItem",
+            "VirtualMachineImage",
+            READONLY_LIBRARY,
+        )
     };
     let os_type = img.guest_id;
     let mut item = json!({
@@ -140,9 +177,27 @@ pub fn default_objects() -> Vec<Value> {
             "parameters": {"storagePolicyID": "2b0e4e1e-5f1a-4b0e-9a77-0d9d2f9b4c11"}}),
         class("best-effort-small", "4Gi"),
         class("best-effort-medium", "8Gi"),
-        library("ContentLibrary", WRITABLE_LIBRARY, "a1b2c3d4-0000-4000-8000-000000000001", true, &now),
-        library("ContentLibrary", READONLY_LIBRARY, "a1b2c3d4-0000-4000-8000-000000000002", false, &now),
-        library("ClusterContentLibrary", CLUSTER_LIBRARY, "a1b2c3d4-0000-4000-8000-000000000003", false, &now),
+        library(
+            "ContentLibrary",
+            WRITABLE_LIBRARY,
+            "a1b2c3d4-0000-4000-8000-000000000001",
+            true,
+            &now,
+        ),
+        library(
+            "ContentLibrary",
+            READONLY_LIBRARY,
+            "a1b2c3d4-0000-4000-8000-000000000002",
+            false,
+            &now,
+        ),
+        library(
+            "ClusterContentLibrary",
+            CLUSTER_LIBRARY,
+            "a1b2c3d4-0000-4000-8000-000000000003",
+            false,
+            &now,
+        ),
     ];
     for img in IMAGES {
         objs.extend(image_objects(img, &now));
@@ -177,22 +232,33 @@ pub enum SeedError {
         what: String,
         /// Cause.
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
 }
 
 /// Reads `--seed FILE`: a YAML list, a `kind: List`, or a multi-document stream.
 pub fn load_file(path: &std::path::Path) -> Result<Vec<Value>, SeedError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| SeedError::Io { path: p.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| SeedError::Io {
+        path: p.clone(),
+        source,
+    })?;
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| SeedError::Parse { path: p.clone(), message: e.to_string() })?;
+        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| SeedError::Parse {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
         match v {
             Value::Null => {}
             Value::Array(items) => out.extend(items),
             Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => {
-                out.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default());
+                out.extend(
+                    m.get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
             }
             other => out.push(other),
         }
@@ -204,31 +270,60 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<Value>, SeedError> {
 /// then writes their `status` through the status subresource.
 pub fn apply(store: &Store, objects: &[Value]) -> Result<(), SeedError> {
     for obj in objects {
-        let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let av = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let what = format!("{kind} {}/{name}", ns.as_deref().unwrap_or(""));
         let (group, version) = vmop_types::api::split_api_version(av);
         let info = store
             .catalog()
             .by_kind(group, kind)
             .cloned()
-            .ok_or_else(|| SeedError::Apply { what: what.clone(), source: ApiError::bad_request(format!("no kind {kind} in {av} is served")) })?;
+            .ok_or_else(|| SeedError::Apply {
+                what: what.clone(),
+                source: Box::new(ApiError::bad_request(format!(
+                    "no kind {kind} in {av} is served"
+                ))),
+            })?;
         let mut hub = obj.clone();
         to_hub(&info, version, &mut hub);
         let gr: Gr = info.gr.clone();
-        let ns_ref = if info.namespaced { Some(ns.as_deref().unwrap_or(NAMESPACE)) } else { None };
+        let ns_ref = if info.namespaced {
+            Some(ns.as_deref().unwrap_or(NAMESPACE))
+        } else {
+            None
+        };
         let created = match store.create(&gr, ns_ref, hub.clone(), &WriteOptions::default()) {
             Ok(c) => c,
             Err(e) if e.reason == "AlreadyExists" => continue,
-            Err(source) => return Err(SeedError::Apply { what, source }),
+            Err(source) => {
+                return Err(SeedError::Apply {
+                    what,
+                    source: Box::new(source),
+                })
+            }
         };
         if info.has_status {
             if let Some(status) = hub.get("status") {
                 let mut with_status = created.clone();
                 with_status["status"] = status.clone();
-                store.update_status(&gr, ns_ref, with_status, &WriteOptions::default()).map_err(|source| SeedError::Apply { what, source })?;
+                store
+                    .update_status(&gr, ns_ref, with_status, &WriteOptions::default())
+                    .map_err(|source| SeedError::Apply {
+                        what,
+                        source: Box::new(source),
+                    })?;
             }
         }
     }

@@ -66,7 +66,10 @@ impl Default for RunOptions {
             default_seed: true,
             state_dir: None,
             crds_dir: None,
-            vmop_versions: vmop_types::api::VMOP_DEFAULT_VERSIONS.iter().map(|s| s.to_string()).collect(),
+            vmop_versions: vmop_types::api::VMOP_DEFAULT_VERSIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             faults: FaultConfig::default(),
             insecure_http: false,
             admin_token: None,
@@ -132,7 +135,13 @@ pub struct Sim {
 fn map_controller_faults(f: &crate::faults::ControllerFaults) -> controllers::ControllerFaults {
     controllers::ControllerFaults {
         no_ip: f.vm_no_ip,
-        publish_failure: f.publish_failure.as_ref().map(|p| controllers::PublishFailure { reason: p.reason.clone(), message: p.message.clone() }),
+        publish_failure: f
+            .publish_failure
+            .as_ref()
+            .map(|p| controllers::PublishFailure {
+                reason: p.reason.clone(),
+                message: p.message.clone(),
+            }),
         library_capacity_bytes: f.library_capacity_bytes,
     }
 }
@@ -140,12 +149,19 @@ fn map_controller_faults(f: &crate::faults::ControllerFaults) -> controllers::Co
 impl Sim {
     /// Starts everything on `listener`.
     pub async fn start(opts: RunOptions, listener: TcpListener) -> Result<Sim, RunError> {
-        let addr = listener.local_addr().map_err(|source| RunError::Io { what: "reading the listen address".into(), source })?;
+        let addr = listener.local_addr().map_err(|source| RunError::Io {
+            what: "reading the listen address".into(),
+            source,
+        })?;
         let crds = crate::crds::load(opts.crds_dir.as_deref())?;
         let catalog = Arc::new(crate::crds::build_catalog(&crds, &opts.vmop_versions)?);
         let (state_dir, temp_state) = match &opts.state_dir {
             Some(d) => (d.clone(), false),
-            None => (std::env::temp_dir().join(format!("supervisor-sim-{}", uuid::Uuid::new_v4().simple())), true),
+            None => (
+                std::env::temp_dir()
+                    .join(format!("supervisor-sim-{}", uuid::Uuid::new_v4().simple())),
+                true,
+            ),
         };
         let store = Store::new(
             catalog,
@@ -165,8 +181,12 @@ impl Sim {
             crate::seed::apply(&store, &crate::seed::load_file(f)?)?;
         }
         let auth = Auth::new(
-            opts.admin_token.as_deref().unwrap_or(&crate::auth::random_token()),
-            opts.demo_token.as_deref().unwrap_or(&crate::auth::random_token()),
+            opts.admin_token
+                .as_deref()
+                .unwrap_or(&crate::auth::random_token()),
+            opts.demo_token
+                .as_deref()
+                .unwrap_or(&crate::auth::random_token()),
         );
         let tls = if opts.insecure_http {
             None
@@ -178,19 +198,31 @@ impl Sim {
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
-        let kubeconfig = crate::kubeconfig::render(&url, tls.as_ref().map(|t| t.ca_pem.as_str()), &auth);
+        let kubeconfig =
+            crate::kubeconfig::render(&url, tls.as_ref().map(|t| t.ca_pem.as_str()), &auth);
         if let Some(path) = &opts.kubeconfig {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| RunError::Io { what: format!("creating {}", parent.display()), source })?;
+                std::fs::create_dir_all(parent).map_err(|source| RunError::Io {
+                    what: format!("creating {}", parent.display()),
+                    source,
+                })?;
             }
-            std::fs::write(path, &kubeconfig).map_err(|source| RunError::Io { what: format!("writing kubeconfig {}", path.display()), source })?;
+            std::fs::write(path, &kubeconfig).map_err(|source| RunError::Io {
+                what: format!("writing kubeconfig {}", path.display()),
+                source,
+            })?;
         }
         let faults = Faults::new(opts.faults.clone());
         let controllers = if opts.controllers {
-            std::fs::create_dir_all(&state_dir).map_err(|source| RunError::Io { what: format!("creating {}", state_dir.display()), source })?;
+            std::fs::create_dir_all(&state_dir).map_err(|source| RunError::Io {
+                what: format!("creating {}", state_dir.display()),
+                source,
+            })?;
             let mut cfg = ControllerConfig::new(state_dir.clone());
             let f = faults.clone();
-            cfg.fault_source = Some(FaultSource(Arc::new(move || map_controller_faults(&f.controllers()))));
+            cfg.fault_source = Some(FaultSource(Arc::new(move || {
+                map_controller_faults(&f.controllers())
+            })));
             if let Some(t) = &opts.controller_tuning {
                 t(&mut cfg);
             }
@@ -199,20 +231,40 @@ impl Sim {
             None
         };
         let shutdown = CancellationToken::new();
-        let api = Arc::new(Api::new(store.clone(), auth.clone(), faults.clone(), addr.to_string(), shutdown.clone()));
+        let api = Arc::new(Api::new(
+            store.clone(),
+            auth.clone(),
+            faults.clone(),
+            addr.to_string(),
+            shutdown.clone(),
+        ));
         let acceptor = match &tls {
             Some(t) => Some(tokio_rustls::TlsAcceptor::from(t.server_config()?)),
             None => None,
         };
         let server = tokio::spawn(accept_loop(listener, api, acceptor, shutdown.clone()));
-        Ok(Sim { store, auth, faults, tls, addr, url, kubeconfig, state_dir, controllers, shutdown, server, temp_state })
+        Ok(Sim {
+            store,
+            auth,
+            faults,
+            tls,
+            addr,
+            url,
+            kubeconfig,
+            state_dir,
+            controllers,
+            shutdown,
+            server,
+            temp_state,
+        })
     }
 
     /// Stops accepting, ends watches, drains connections, stops the controllers. Every store
     /// write is already on disk when it returns, so nothing else needs flushing.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT + Duration::from_secs(1), &mut self.server).await;
+        let _ =
+            tokio::time::timeout(DRAIN_TIMEOUT + Duration::from_secs(1), &mut self.server).await;
         if let Some(c) = self.controllers.take() {
             c.shutdown().await;
         }
@@ -242,7 +294,12 @@ where
     }
 }
 
-async fn accept_loop(listener: TcpListener, api: Arc<Api>, tls: Option<tokio_rustls::TlsAcceptor>, token: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    api: Arc<Api>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    token: CancellationToken,
+) {
     let tracker = TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -262,11 +319,13 @@ async fn accept_loop(listener: TcpListener, api: Arc<Api>, tls: Option<tokio_rus
         tracker.spawn(async move {
             let _ = stream.set_nodelay(true);
             match tls {
-                Some(acc) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
-                    Ok(Ok(s)) => serve_conn(TokioIo::new(s), api, token).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                },
+                Some(acc) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
+                        Ok(Ok(s)) => serve_conn(TokioIo::new(s), api, token).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
                 None => serve_conn(TokioIo::new(stream), api, token).await,
             }
         });
@@ -276,7 +335,11 @@ async fn accept_loop(listener: TcpListener, api: Arc<Api>, tls: Option<tokio_rus
 }
 
 /// Runs a simulator on `listener` until `shutdown` completes.
-pub async fn run(opts: RunOptions, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+pub async fn run(
+    opts: RunOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let sim = Sim::start(opts, listener).await?;
     shutdown.await;
     sim.stop().await;

@@ -2,7 +2,9 @@
 //! and the listen address, generated at startup (kept in `--state DIR/tls` so kubeconfigs stay
 //! valid across restarts), and the rustls server config (ring provider, HTTP/1.1 ALPN).
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::IpAddr;
@@ -45,14 +47,26 @@ impl TlsMaterial {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "supervisor-sim CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "supervisor-sim CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca_params, &ca_key);
 
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "supervisor-sim".to_string()])?;
-        params.distinguished_name.push(DnType::CommonName, "supervisor-sim");
-        let mut all: Vec<IpAddr> = vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])];
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "supervisor-sim".to_string()])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "supervisor-sim");
+        let mut all: Vec<IpAddr> = vec![
+            IpAddr::from([127, 0, 0, 1]),
+            IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+        ];
         for ip in ips {
             if !ip.is_unspecified() && !all.contains(ip) {
                 all.push(*ip);
@@ -73,10 +87,19 @@ impl TlsMaterial {
     /// Loads material from `dir` (files `ca.crt`, `server.crt`, `server.key`) or generates and
     /// stores it there.
     pub fn load_or_generate(dir: &Path, ips: &[IpAddr]) -> Result<Self, TlsError> {
-        let stored = |e: std::io::Error| TlsError::Stored { path: dir.display().to_string(), message: e.to_string() };
+        let stored = |e: std::io::Error| TlsError::Stored {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        };
         let read = |n: &str| std::fs::read_to_string(dir.join(n));
-        if let (Ok(ca_pem), Ok(cert_pem), Ok(key_pem)) = (read("ca.crt"), read("server.crt"), read("server.key")) {
-            return Ok(TlsMaterial { ca_pem, cert_pem, key_pem });
+        if let (Ok(ca_pem), Ok(cert_pem), Ok(key_pem)) =
+            (read("ca.crt"), read("server.crt"), read("server.key"))
+        {
+            return Ok(TlsMaterial {
+                ca_pem,
+                cert_pem,
+                key_pem,
+            });
         }
         let m = Self::generate(ips)?;
         std::fs::create_dir_all(dir).map_err(stored)?;
@@ -88,15 +111,22 @@ impl TlsMaterial {
 
     /// rustls server config (HTTP/1.1 only: watches are chunked HTTP/1.1 responses).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let bad = |what: &str, e: String| TlsError::Stored { path: what.to_string(), message: e };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| bad("server certificate", e.to_string()))?;
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| bad("server key", e.to_string()))?;
-        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)?;
+        let bad = |what: &str, e: String| TlsError::Stored {
+            path: what.to_string(),
+            message: e,
+        };
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("server certificate", e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| bad("server key", e.to_string()))?;
+        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }

@@ -23,48 +23,81 @@ async fn start(opts: RunOptions) -> (Sim, Client) {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let c = Client { http, base: sim.url.clone(), token: sim.auth.admin_token().to_string() };
+    let c = Client {
+        http,
+        base: sim.url.clone(),
+        token: sim.auth.admin_token().to_string(),
+    };
     (sim, c)
 }
 
 fn api_only() -> RunOptions {
-    RunOptions { controllers: false, ..Default::default() }
+    RunOptions {
+        controllers: false,
+        ..Default::default()
+    }
 }
 
 const VMS3: &str = "/apis/vmoperator.vmware.com/v1alpha3/namespaces/demo/virtualmachines";
 const VMS5: &str = "/apis/vmoperator.vmware.com/v1alpha5/namespaces/demo/virtualmachines";
 
 impl Client {
-    async fn req(&self, method: reqwest::Method, path: &str, ct: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(&self.token);
+    async fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        ct: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
-            rb = rb.header("content-type", ct.unwrap_or("application/json")).body(b.to_string());
+            rb = rb
+                .header("content-type", ct.unwrap_or("application/json"))
+                .body(b.to_string());
         }
         let resp = rb.send().await.unwrap();
         let code = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            code,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
     async fn get(&self, path: &str) -> (u16, Value) {
         self.req(reqwest::Method::GET, path, None, None).await
     }
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.req(reqwest::Method::POST, path, None, Some(body)).await
+        self.req(reqwest::Method::POST, path, None, Some(body))
+            .await
     }
     async fn put(&self, path: &str, body: Value) -> (u16, Value) {
         self.req(reqwest::Method::PUT, path, None, Some(body)).await
     }
     async fn patch(&self, path: &str, ct: &str, body: Value) -> (u16, Value) {
-        self.req(reqwest::Method::PATCH, path, Some(ct), Some(body)).await
+        self.req(reqwest::Method::PATCH, path, Some(ct), Some(body))
+            .await
     }
     async fn delete(&self, path: &str, body: Option<Value>) -> (u16, Value) {
         self.req(reqwest::Method::DELETE, path, None, body).await
     }
     /// Opens a watch and returns a line reader.
     async fn watch(&self, path: &str) -> WatchLines {
-        let resp = self.http.get(format!("{}{}", self.base, path)).bearer_auth(&self.token).timeout(Duration::from_secs(60)).send().await.unwrap();
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
-        WatchLines { resp, buf: Vec::new() }
+        WatchLines {
+            resp,
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -81,7 +114,10 @@ impl WatchLines {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
                 return Some(serde_json::from_slice(&line).unwrap());
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk()).await.expect("watch event within 10s").unwrap();
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk())
+                .await
+                .expect("watch event within 10s")
+                .unwrap();
             match chunk {
                 Some(c) => self.buf.extend_from_slice(&c),
                 None => return None,
@@ -102,34 +138,89 @@ async fn discovery_version_and_openapi() {
     let (code, v) = c.get("/version").await;
     assert_eq!((code, v["major"].as_str()), (200, Some("1")));
     let (_, apis) = c.get("/apis").await;
-    let groups: Vec<&str> = apis["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-    assert!(groups.contains(&"vmoperator.vmware.com") && groups.contains(&"imageregistry.vmware.com") && groups.contains(&"storage.k8s.io"));
-    let vmop = apis["groups"].as_array().unwrap().iter().find(|g| g["name"] == "vmoperator.vmware.com").unwrap();
+    let groups: Vec<&str> = apis["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        groups.contains(&"vmoperator.vmware.com")
+            && groups.contains(&"imageregistry.vmware.com")
+            && groups.contains(&"storage.k8s.io")
+    );
+    let vmop = apis["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "vmoperator.vmware.com")
+        .unwrap();
     assert_eq!(vmop["preferredVersion"]["version"], "v1alpha5");
     let (_, rl) = c.get("/apis/vmoperator.vmware.com/v1alpha3").await;
-    let vmr = rl["resources"].as_array().unwrap().iter().find(|r| r["name"] == "virtualmachines").unwrap();
+    let vmr = rl["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "virtualmachines")
+        .unwrap();
     assert_eq!(vmr["shortNames"], json!(["vm"]));
     assert_eq!(vmr["namespaced"], true);
-    assert!(rl["resources"].as_array().unwrap().iter().any(|r| r["name"] == "virtualmachines/status"));
+    assert!(rl["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "virtualmachines/status"));
     let (code, _) = c.get("/apis/vmoperator.vmware.com/v1alpha4").await;
     assert_eq!(code, 404);
     let (_, core) = c.get("/api/v1").await;
-    assert!(core["resources"].as_array().unwrap().iter().any(|r| r["name"] == "secrets"));
+    assert!(core["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "secrets"));
     // aggregated discovery when asked for
-    let resp = c.http.get(format!("{}/apis", c.base)).bearer_auth(&c.token)
-        .header("accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json").send().await.unwrap();
-    assert!(resp.headers()["content-type"].to_str().unwrap().contains("apidiscovery.k8s.io;v=v2"));
+    let resp = c
+        .http
+        .get(format!("{}/apis", c.base))
+        .bearer_auth(&c.token)
+        .header(
+            "accept",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("apidiscovery.k8s.io;v=v2"));
     let agg: Value = resp.json().await.unwrap();
     assert_eq!(agg["kind"], "APIGroupDiscoveryList");
     // openapi v3 index and a group-version document announcing fieldValidation on PATCH
     let (_, root) = c.get("/openapi/v3").await;
-    let url = root["paths"]["apis/vmoperator.vmware.com/v1alpha3"]["serverRelativeURL"].as_str().unwrap().to_string();
+    let url = root["paths"]["apis/vmoperator.vmware.com/v1alpha3"]["serverRelativeURL"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (code, doc) = c.get(&url).await;
     assert_eq!(code, 200);
-    let p = &doc["paths"]["/apis/vmoperator.vmware.com/v1alpha3/namespaces/{namespace}/virtualmachines/{name}"]["patch"];
-    assert_eq!(p["x-kubernetes-group-version-kind"]["kind"], "VirtualMachine");
-    assert!(p["parameters"].as_array().unwrap().iter().any(|x| x["name"] == "fieldValidation"));
-    assert!(doc["components"]["schemas"]["com.vmware.vmoperator.v1alpha3.VirtualMachine"]["properties"]["spec"].is_object());
+    let p = &doc["paths"]
+        ["/apis/vmoperator.vmware.com/v1alpha3/namespaces/{namespace}/virtualmachines/{name}"]
+        ["patch"];
+    assert_eq!(
+        p["x-kubernetes-group-version-kind"]["kind"],
+        "VirtualMachine"
+    );
+    assert!(p["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["name"] == "fieldValidation"));
+    assert!(
+        doc["components"]["schemas"]["com.vmware.vmoperator.v1alpha3.VirtualMachine"]["properties"]
+            ["spec"]
+            .is_object()
+    );
     sim.stop().await;
 }
 
@@ -143,16 +234,32 @@ async fn crud_selectors_conflicts_and_status() {
     }
     let (code, dup) = c.post(VMS3, vm("a")).await;
     assert_eq!((code, dup["reason"].as_str()), (409, Some("AlreadyExists")));
-    assert_eq!(dup["message"], "virtualmachines.vmoperator.vmware.com \"a\" already exists");
+    assert_eq!(
+        dup["message"],
+        "virtualmachines.vmoperator.vmware.com \"a\" already exists"
+    );
     let (code, nf) = c.get(&format!("{VMS3}/zzz")).await;
-    assert_eq!((code, nf["kind"].as_str(), nf["message"].as_str()), (404, Some("Status"), Some("virtualmachines.vmoperator.vmware.com \"zzz\" not found")));
+    assert_eq!(
+        (code, nf["kind"].as_str(), nf["message"].as_str()),
+        (
+            404,
+            Some("Status"),
+            Some("virtualmachines.vmoperator.vmware.com \"zzz\" not found")
+        )
+    );
     // selectors
-    let (_, l) = c.get(&format!("{VMS3}?labelSelector=tier%20in%20(a,c),app=web")).await;
+    let (_, l) = c
+        .get(&format!("{VMS3}?labelSelector=tier%20in%20(a,c),app=web"))
+        .await;
     assert_eq!(l["kind"], "VirtualMachineList");
     assert_eq!(l["items"].as_array().unwrap().len(), 2);
-    let (_, l) = c.get(&format!("{VMS3}?fieldSelector=metadata.name%3Db")).await;
+    let (_, l) = c
+        .get(&format!("{VMS3}?fieldSelector=metadata.name%3Db"))
+        .await;
     assert_eq!(l["items"][0]["metadata"]["name"], "b");
-    let (_, l) = c.get("/apis/vmoperator.vmware.com/v1alpha3/virtualmachines?labelSelector=tier!%3Da").await;
+    let (_, l) = c
+        .get("/apis/vmoperator.vmware.com/v1alpha3/virtualmachines?labelSelector=tier!%3Da")
+        .await;
     assert_eq!(l["items"].as_array().unwrap().len(), 2);
     // update with the current resourceVersion, then a stale one
     let (_, a) = c.get(&format!("{VMS3}/a")).await;
@@ -172,15 +279,33 @@ async fn crud_selectors_conflicts_and_status() {
     assert_eq!(s["status"]["network"]["primaryIP4"], "10.0.0.5");
     assert_eq!(s["spec"]["className"], "best-effort-medium");
     // merge patch, json patch
-    let (code, p) = c.patch(&format!("{VMS3}/b"), "application/merge-patch+json", json!({"metadata": {"labels": {"x": "1"}}, "spec": {"powerState": "PoweredOff"}})).await;
+    let (code, p) = c
+        .patch(
+            &format!("{VMS3}/b"),
+            "application/merge-patch+json",
+            json!({"metadata": {"labels": {"x": "1"}}, "spec": {"powerState": "PoweredOff"}}),
+        )
+        .await;
     assert_eq!(code, 200, "{p}");
     assert_eq!(p["spec"]["powerState"], "PoweredOff");
-    let (code, p) = c.patch(&format!("{VMS3}/b"), "application/json-patch+json", json!([{"op": "replace", "path": "/spec/className", "value": "best-effort-medium"}])).await;
-    assert_eq!((code, p["spec"]["className"].as_str()), (200, Some("best-effort-medium")));
+    let (code, p) = c
+        .patch(
+            &format!("{VMS3}/b"),
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "/spec/className", "value": "best-effort-medium"}]),
+        )
+        .await;
+    assert_eq!(
+        (code, p["spec"]["className"].as_str()),
+        (200, Some("best-effort-medium"))
+    );
     // server-side apply creates, then merges
     let (code, created) = c.patch(&format!("{VMS3}/d?fieldManager=kubectl"), "application/apply-patch+yaml",
         json!({"apiVersion": "vmoperator.vmware.com/v1alpha3", "kind": "VirtualMachine", "metadata": {"name": "d"}, "spec": {"className": "best-effort-small"}})).await;
-    assert_eq!((code, created["metadata"]["name"].as_str()), (201, Some("d")));
+    assert_eq!(
+        (code, created["metadata"]["name"].as_str()),
+        (201, Some("d"))
+    );
     // dry run create does not persist; generateName works
     let (code, dry) = c.post(&format!("{VMS3}?dryRun=All"), json!({"apiVersion": "vmoperator.vmware.com/v1alpha3", "kind": "VirtualMachine", "metadata": {"generateName": "gen-"}, "spec": {}})).await;
     assert_eq!(code, 201);
@@ -188,18 +313,48 @@ async fn crud_selectors_conflicts_and_status() {
     assert!(dry_name.starts_with("gen-"));
     assert_eq!(c.get(&format!("{VMS3}/{dry_name}")).await.0, 404);
     // delete with a body, deletecollection
-    let (code, _) = c.delete(&format!("{VMS3}/c"), Some(json!({"propagationPolicy": "Background"}))).await;
+    let (code, _) = c
+        .delete(
+            &format!("{VMS3}/c"),
+            Some(json!({"propagationPolicy": "Background"})),
+        )
+        .await;
     assert_eq!(code, 200);
     assert_eq!(c.get(&format!("{VMS3}/c")).await.0, 404);
-    let (code, dc) = c.delete(&format!("{VMS3}?fieldSelector=metadata.name%3Dd"), None).await;
+    let (code, dc) = c
+        .delete(&format!("{VMS3}?fieldSelector=metadata.name%3Dd"), None)
+        .await;
     assert_eq!((code, dc["items"].as_array().map(Vec::len)), (200, Some(1)));
     // bad names, bad paths, bad methods, bad bodies
     assert_eq!(c.post(VMS3, vm("Bad_Name")).await.0, 422);
-    assert_eq!(c.get("/apis/vmoperator.vmware.com/v1alpha3/namespaces/demo/nothings").await.0, 404);
-    assert_eq!(c.req(reqwest::Method::PUT, VMS3, None, Some(json!({}))).await.0, 405);
-    assert_eq!(c.req(reqwest::Method::POST, VMS3, None, Some(json!("nope"))).await.0, 400);
-    let (code, ns) = c.post("/apis/vmoperator.vmware.com/v1alpha3/namespaces/nope/virtualmachines", vm("x")).await;
-    assert_eq!((code, ns["message"].as_str()), (404, Some("namespaces \"nope\" not found")));
+    assert_eq!(
+        c.get("/apis/vmoperator.vmware.com/v1alpha3/namespaces/demo/nothings")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        c.req(reqwest::Method::PUT, VMS3, None, Some(json!({})))
+            .await
+            .0,
+        405
+    );
+    assert_eq!(
+        c.req(reqwest::Method::POST, VMS3, None, Some(json!("nope")))
+            .await
+            .0,
+        400
+    );
+    let (code, ns) = c
+        .post(
+            "/apis/vmoperator.vmware.com/v1alpha3/namespaces/nope/virtualmachines",
+            vm("x"),
+        )
+        .await;
+    assert_eq!(
+        (code, ns["message"].as_str()),
+        (404, Some("namespaces \"nope\" not found"))
+    );
     sim.stop().await;
 }
 
@@ -213,26 +368,51 @@ async fn validation_errors_defaults_and_pruning() {
     assert_eq!(st["reason"], "Invalid");
     assert_eq!(st["message"], "VirtualMachine.vmoperator.vmware.com \"bad\" is invalid: spec.powerState: Unsupported value: \"On\": supported values: \"PoweredOff\", \"PoweredOn\", \"Suspended\"");
     assert_eq!(st["details"]["causes"][0]["field"], "spec.powerState");
-    assert_eq!(st["details"]["causes"][0]["reason"], "FieldValueNotSupported");
+    assert_eq!(
+        st["details"]["causes"][0]["reason"],
+        "FieldValueNotSupported"
+    );
     let mut bad = vm("bad2");
-    bad["spec"]["cdrom"] = json!([{"name": "X", "image": {"kind": "VirtualMachineImage", "name": "i"}}]);
+    bad["spec"]["cdrom"] =
+        json!([{"name": "X", "image": {"kind": "VirtualMachineImage", "name": "i"}}]);
     bad["spec"]["minHardwareVersion"] = json!(5);
     let (code, st) = c.post(VMS3, bad).await;
     assert_eq!(code, 422);
     let msg = st["message"].as_str().unwrap();
-    assert!(msg.contains("spec.cdrom[0].name: Invalid value: \"X\""), "{msg}");
-    assert!(msg.contains("spec.minHardwareVersion: Invalid value: 5"), "{msg}");
+    assert!(
+        msg.contains("spec.cdrom[0].name: Invalid value: \"X\""),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("spec.minHardwareVersion: Invalid value: 5"),
+        "{msg}"
+    );
     // unknown fields: pruned with a warning by default, refused with fieldValidation=Strict
     let mut extra = vm("extra");
     extra["spec"]["bogus"] = json!(1);
-    let resp = c.http.post(format!("{}{VMS3}", c.base)).bearer_auth(&c.token).header("content-type", "application/json").body(extra.to_string()).send().await.unwrap();
+    let resp = c
+        .http
+        .post(format!("{}{VMS3}", c.base))
+        .bearer_auth(&c.token)
+        .header("content-type", "application/json")
+        .body(extra.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 201);
-    assert!(resp.headers().get("warning").unwrap().to_str().unwrap().contains("unknown field \\\"spec.bogus\\\""));
+    assert!(resp
+        .headers()
+        .get("warning")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("unknown field \\\"spec.bogus\\\""));
     let o: Value = resp.json().await.unwrap();
     assert!(o["spec"].get("bogus").is_none());
     // CRD defaults applied (cdrom connected default true) and status ignored on create
     let mut cd = vm("cd");
-    cd["spec"]["cdrom"] = json!([{"name": "cdrom", "image": {"kind": "VirtualMachineImage", "name": "vmi-1"}}]);
+    cd["spec"]["cdrom"] =
+        json!([{"name": "cdrom", "image": {"kind": "VirtualMachineImage", "name": "vmi-1"}}]);
     cd["status"] = json!({"powerState": "PoweredOn"});
     let (code, o) = c.post(VMS3, cd).await;
     assert_eq!(code, 201, "{o}");
@@ -240,9 +420,14 @@ async fn validation_errors_defaults_and_pruning() {
     assert!(o.get("status").is_none());
     let mut strict = vm("strict");
     strict["spec"]["bogus"] = json!(1);
-    let (code, st) = c.post(&format!("{VMS3}?fieldValidation=Strict"), strict).await;
+    let (code, st) = c
+        .post(&format!("{VMS3}?fieldValidation=Strict"), strict)
+        .await;
     assert_eq!(code, 400);
-    assert!(st["message"].as_str().unwrap().contains("unknown field \"spec.bogus\""));
+    assert!(st["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field \"spec.bogus\""));
     sim.stop().await;
 }
 
@@ -260,7 +445,14 @@ async fn versions_convert_cdrom_and_writable() {
     let (_, v3) = c.get(&format!("{VMS3}/iso")).await;
     assert_eq!(v3["spec"]["cdrom"][0]["image"]["name"], "vmi-1");
     // the store keeps the hub (v1alpha5) shape
-    let hub = sim.store.get(&supervisor_sim::catalog::Gr::from(&vmop_types::api::VIRTUAL_MACHINE), Some("demo"), "iso").unwrap();
+    let hub = sim
+        .store
+        .get(
+            &supervisor_sim::catalog::Gr::from(&vmop_types::api::VIRTUAL_MACHINE),
+            Some("demo"),
+            "iso",
+        )
+        .unwrap();
     assert_eq!(hub["spec"]["hardware"]["cdrom"][0]["name"], "cdrom");
     // imageregistry: v1alpha1 writable <-> v1alpha2 allowPublish/allowDelete
     let (_, gl) = c.get("/apis/imageregistry.vmware.com/v1alpha1/namespaces/demo/contentlibraries/golden-images").await;
@@ -271,23 +463,59 @@ async fn versions_convert_cdrom_and_writable() {
     let (code, created) = c.post("/apis/imageregistry.vmware.com/v1alpha1/namespaces/demo/contentlibraries",
         json!({"apiVersion": "imageregistry.vmware.com/v1alpha1", "kind": "ContentLibrary", "metadata": {"name": "mine"}, "spec": {"uuid": "u-1", "writable": true}})).await;
     assert_eq!(code, 201, "{created}");
-    let (_, v2) = c.get("/apis/imageregistry.vmware.com/v1alpha2/namespaces/demo/contentlibraries/mine").await;
-    assert_eq!((v2["spec"]["allowPublish"].as_bool(), v2["spec"]["allowDelete"].as_bool(), v2["spec"]["id"].as_str()), (Some(true), Some(true), Some("u-1")));
+    let (_, v2) = c
+        .get("/apis/imageregistry.vmware.com/v1alpha2/namespaces/demo/contentlibraries/mine")
+        .await;
+    assert_eq!(
+        (
+            v2["spec"]["allowPublish"].as_bool(),
+            v2["spec"]["allowDelete"].as_bool(),
+            v2["spec"]["id"].as_str()
+        ),
+        (Some(true), Some(true), Some("u-1"))
+    );
     // only the requested vmoperator versions are served
-    assert_eq!(c.get("/apis/vmoperator.vmware.com/v1alpha2/namespaces/demo/virtualmachines").await.0, 404);
+    assert_eq!(
+        c.get("/apis/vmoperator.vmware.com/v1alpha2/namespaces/demo/virtualmachines")
+            .await
+            .0,
+        404
+    );
     sim.stop().await;
 }
 
 #[tokio::test]
 async fn tables_for_kubectl() {
     let (sim, c) = start(api_only()).await;
-    let resp = c.http.get(format!("{}/apis/vmoperator.vmware.com/v1alpha3/namespaces/demo/virtualmachineimages", c.base)).bearer_auth(&c.token)
-        .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json").send().await.unwrap();
+    let resp = c
+        .http
+        .get(format!(
+            "{}/apis/vmoperator.vmware.com/v1alpha3/namespaces/demo/virtualmachineimages",
+            c.base
+        ))
+        .bearer_auth(&c.token)
+        .header(
+            "accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .send()
+        .await
+        .unwrap();
     let t: Value = resp.json().await.unwrap();
     assert_eq!(t["kind"], "Table");
-    let names: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names[..3], ["Name", "Display Name", "Type"]);
-    let displays: Vec<&str> = t["rows"].as_array().unwrap().iter().map(|r| r["cells"][1].as_str().unwrap()).collect();
+    let displays: Vec<&str> = t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cells"][1].as_str().unwrap())
+        .collect();
     for d in ["ubuntu-24.04", "photon-5", "windows-2022"] {
         assert!(displays.contains(&d), "{displays:?}");
     }
@@ -297,22 +525,54 @@ async fn tables_for_kubectl() {
 
 #[tokio::test]
 async fn watch_stream_resume_and_gone() {
-    let (sim, c) = start(RunOptions { history_limit: 5, ..api_only() }).await;
+    let (sim, c) = start(RunOptions {
+        history_limit: 5,
+        ..api_only()
+    })
+    .await;
     let (_, list) = c.get(VMS3).await;
-    let rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    let mut w = c.watch(&format!("{VMS3}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dw1")).await;
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut w = c
+        .watch(&format!(
+            "{VMS3}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dw1"
+        ))
+        .await;
     c.post(VMS3, vm("w0")).await;
     c.post(VMS3, vm("w1")).await;
     let ev = w.next().await.unwrap();
-    assert_eq!((ev["type"].as_str(), ev["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("w1")));
+    assert_eq!(
+        (
+            ev["type"].as_str(),
+            ev["object"]["metadata"]["name"].as_str()
+        ),
+        (Some("ADDED"), Some("w1"))
+    );
     assert_eq!(ev["object"]["apiVersion"], "vmoperator.vmware.com/v1alpha3");
-    c.patch(&format!("{VMS3}/w1"), "application/merge-patch+json", json!({"spec": {"powerState": "PoweredOff"}})).await;
+    c.patch(
+        &format!("{VMS3}/w1"),
+        "application/merge-patch+json",
+        json!({"spec": {"powerState": "PoweredOff"}}),
+    )
+    .await;
     assert_eq!(w.next().await.unwrap()["type"], "MODIFIED");
     c.delete(&format!("{VMS3}/w1"), None).await;
     assert_eq!(w.next().await.unwrap()["type"], "DELETED");
     // resume from the list RV replays everything since
-    let mut r = c.watch(&format!("{VMS3}?watch=1&resourceVersion={rv}")).await;
-    let names: Vec<String> = [r.next().await.unwrap(), r.next().await.unwrap()].iter().map(|e| e["object"]["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    let mut r = c
+        .watch(&format!("{VMS3}?watch=1&resourceVersion={rv}"))
+        .await;
+    let names: Vec<String> = [r.next().await.unwrap(), r.next().await.unwrap()]
+        .iter()
+        .map(|e| {
+            e["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(names, ["w0", "w1"]);
     // without a resourceVersion: current state as ADDED
     let mut s = c.watch(&format!("{VMS3}?watch=true")).await;
@@ -321,14 +581,21 @@ async fn watch_stream_resume_and_gone() {
     for i in 2..10 {
         c.post(VMS3, vm(&format!("w{i}"))).await;
     }
-    let mut g = c.watch(&format!("{VMS3}?watch=true&resourceVersion={rv}")).await;
+    let mut g = c
+        .watch(&format!("{VMS3}?watch=true&resourceVersion={rv}"))
+        .await;
     let ev = g.next().await.unwrap();
     assert_eq!(ev["type"], "ERROR");
     assert_eq!(ev["object"]["code"], 410);
     assert_eq!(ev["object"]["reason"], "Expired");
     assert!(g.next().await.is_none());
     // timeoutSeconds ends the stream
-    let mut t = c.watch(&format!("{VMS3}?watch=true&resourceVersion={}&timeoutSeconds=1", sim.store.current_rv())).await;
+    let mut t = c
+        .watch(&format!(
+            "{VMS3}?watch=true&resourceVersion={}&timeoutSeconds=1",
+            sim.store.current_rv()
+        ))
+        .await;
     assert!(t.next().await.is_none());
     sim.stop().await;
 }
@@ -336,23 +603,53 @@ async fn watch_stream_resume_and_gone() {
 #[tokio::test]
 async fn auth_401_and_403() {
     let (sim, c) = start(api_only()).await;
-    let no = c.http.get(format!("{}{VMS3}", c.base)).send().await.unwrap();
+    let no = c
+        .http
+        .get(format!("{}{VMS3}", c.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no.status().as_u16(), 401);
-    let wrong = c.http.get(format!("{}{VMS3}", c.base)).bearer_auth("wrong").send().await.unwrap();
+    let wrong = c
+        .http
+        .get(format!("{}{VMS3}", c.base))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["reason"], "Unauthorized");
-    let demo = Client { http: c.http.clone(), base: c.base.clone(), token: sim.auth.demo_token().to_string() };
+    let demo = Client {
+        http: c.http.clone(),
+        base: c.base.clone(),
+        token: sim.auth.demo_token().to_string(),
+    };
     assert_eq!(demo.get(VMS3).await.0, 200);
     assert_eq!(demo.post(VMS3, vm("mine")).await.0, 201);
-    let (code, st) = demo.get("/apis/vmoperator.vmware.com/v1alpha3/namespaces/default/virtualmachines").await;
+    let (code, st) = demo
+        .get("/apis/vmoperator.vmware.com/v1alpha3/namespaces/default/virtualmachines")
+        .await;
     assert_eq!(code, 403);
     assert_eq!(st["message"], "virtualmachines.vmoperator.vmware.com is forbidden: User \"demo-user\" cannot list resource \"virtualmachines\" in API group \"vmoperator.vmware.com\" in the namespace \"default\"");
-    assert_eq!(demo.get("/apis/vmoperator.vmware.com/v1alpha3/virtualmachines").await.0, 403);
-    assert_eq!(demo.get("/apis/vmoperator.vmware.com/v1alpha3/clustervirtualmachineimages").await.0, 200);
+    assert_eq!(
+        demo.get("/apis/vmoperator.vmware.com/v1alpha3/virtualmachines")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        demo.get("/apis/vmoperator.vmware.com/v1alpha3/clustervirtualmachineimages")
+            .await
+            .0,
+        200
+    );
     assert_eq!(demo.get("/sim/v1/faults").await.0, 403);
     // the kubeconfig carries both users and the CA
-    assert!(sim.kubeconfig.contains(sim.auth.demo_token()) && sim.kubeconfig.contains("certificate-authority-data"));
+    assert!(
+        sim.kubeconfig.contains(sim.auth.demo_token())
+            && sim.kubeconfig.contains("certificate-authority-data")
+    );
     sim.stop().await;
 }
 
@@ -362,7 +659,15 @@ async fn faults_http_and_watch() {
     let (code, _) = c.put("/sim/v1/faults", json!({"http": [{"verb": "create", "resource": "vm", "code": 429, "count": 2}, {"verb": "get", "resource": "virtualmachines", "name": "slow", "code": 500, "count": 1}],
         "watch": [{"resource": "virtualmachines", "afterEvents": 1, "count": 1}]})).await;
     assert_eq!(code, 200);
-    let resp = c.http.post(format!("{}{VMS3}", c.base)).bearer_auth(&c.token).header("content-type", "application/json").body(vm("f").to_string()).send().await.unwrap();
+    let resp = c
+        .http
+        .post(format!("{}{VMS3}", c.base))
+        .bearer_auth(&c.token)
+        .header("content-type", "application/json")
+        .body(vm("f").to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 429);
     assert!(resp.headers().get("retry-after").is_some());
     assert_eq!(c.post(VMS3, vm("f")).await.0, 429);
@@ -375,7 +680,12 @@ async fn faults_http_and_watch() {
     let (_, cur) = c.get("/sim/v1/faults").await;
     assert_eq!(cur["http"], json!([]));
     // latency
-    c.patch("/sim/v1/faults", "application/merge-patch+json", json!({"latencyMs": 300})).await;
+    c.patch(
+        "/sim/v1/faults",
+        "application/merge-patch+json",
+        json!({"latencyMs": 300}),
+    )
+    .await;
     let t0 = std::time::Instant::now();
     c.get(VMS3).await;
     assert!(t0.elapsed() >= Duration::from_millis(300));
@@ -390,7 +700,10 @@ async fn faults_http_and_watch() {
 #[tokio::test]
 async fn restart_keeps_state_and_certificates() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions { state_dir: Some(dir.path().to_path_buf()), ..api_only() };
+    let opts = RunOptions {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..api_only()
+    };
     let (sim, c) = start(opts.clone()).await;
     assert_eq!(c.post(VMS3, vm("persist")).await.0, 201);
     let rv = sim.store.current_rv();
@@ -402,7 +715,11 @@ async fn restart_keeps_state_and_certificates() {
     assert_eq!(code, 200);
     assert_eq!(o["spec"]["className"], "best-effort-small");
     let (_, o2) = c.post(VMS3, vm("after")).await;
-    let rv2: u64 = o2["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv2: u64 = o2["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv2 > rv, "resourceVersion continues ({rv2} > {rv})");
     sim.stop().await;
 }

@@ -93,13 +93,21 @@ impl Kubectl {
         .await
         .expect("kubectl finished within 60s")
         .expect("kubectl runs");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
     async fn ok(&self, args: &[&str]) -> String {
         let (ok, text) = self.run(args).await;
-        assert!(ok, "kubectl {args:?} failed ({}):\n{text}", self.bin.display());
+        assert!(
+            ok,
+            "kubectl {args:?} failed ({}):\n{text}",
+            self.bin.display()
+        );
         text
     }
 
@@ -114,24 +122,61 @@ async fn exercise(bin: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let sim = Sim::start(RunOptions { kubeconfig: Some(kubeconfig.clone()), controllers: false, ..Default::default() }, listener)
-        .await
-        .unwrap();
-    let k = Kubectl { bin: bin.to_path_buf(), kubeconfig, cache: dir.path().join("cache"), dir: dir.path().to_path_buf() };
+    let sim = Sim::start(
+        RunOptions {
+            kubeconfig: Some(kubeconfig.clone()),
+            controllers: false,
+            ..Default::default()
+        },
+        listener,
+    )
+    .await
+    .unwrap();
+    let k = Kubectl {
+        bin: bin.to_path_buf(),
+        kubeconfig,
+        cache: dir.path().join("cache"),
+        dir: dir.path().to_path_buf(),
+    };
 
     // every kind by short name
-    let out = k.ok(&["get", "vm,vmi,cvmi,vmpub,vmservice,vmclass,lib,clib,libitem,clibitem,sc,ns"]).await;
-    for want in ["ubuntu-24.04", "photon-5", "windows-2022", "ubuntu-22.04", "best-effort-small", "best-effort-medium", "golden-images", "readonly-images", "vmware-images", "wcpglobal-storage-profile", "namespace/demo"] {
+    let out = k
+        .ok(&[
+            "get",
+            "vm,vmi,cvmi,vmpub,vmservice,vmclass,lib,clib,libitem,clibitem,sc,ns",
+        ])
+        .await;
+    for want in [
+        "ubuntu-24.04",
+        "photon-5",
+        "windows-2022",
+        "ubuntu-22.04",
+        "best-effort-small",
+        "best-effort-medium",
+        "golden-images",
+        "readonly-images",
+        "vmware-images",
+        "wcpglobal-storage-profile",
+        "namespace/demo",
+    ] {
         assert!(out.contains(want), "{want} missing from:\n{out}");
     }
     let out = k.ok(&["get", "library", "-o", "wide"]).await;
-    assert!(out.contains("ALLOWPUBLISH") || out.contains("WRITABLE"), "{out}");
+    assert!(
+        out.contains("ALLOWPUBLISH") || out.contains("WRITABLE"),
+        "{out}"
+    );
 
     // apply: created, then unchanged
     let vm = k.file("vm.yaml", VM_YAML);
-    assert!(k.ok(&["apply", "-f", &vm]).await.contains("virtualmachine.vmoperator.vmware.com/source-vm created"));
+    assert!(k
+        .ok(&["apply", "-f", &vm])
+        .await
+        .contains("virtualmachine.vmoperator.vmware.com/source-vm created"));
     assert!(k.ok(&["apply", "-f", &vm]).await.contains("unchanged"));
-    let out = k.ok(&["get", "vm", "source-vm", "-o", "jsonpath={.spec.className}"]).await;
+    let out = k
+        .ok(&["get", "vm", "source-vm", "-o", "jsonpath={.spec.className}"])
+        .await;
     assert_eq!(out.trim(), "best-effort-small");
 
     // an invalid object: the API server's own message
@@ -167,7 +212,10 @@ async fn exercise(bin: &Path) {
                 .unwrap();
             changed = true;
         }
-        let n = tokio::time::timeout_at(deadline, stdout.read(&mut buf)).await.expect("watch output within 30s").unwrap();
+        let n = tokio::time::timeout_at(deadline, stdout.read(&mut buf))
+            .await
+            .expect("watch output within 30s")
+            .unwrap();
         assert!(n > 0, "kubectl get -w ended early:\n{seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
@@ -176,17 +224,49 @@ async fn exercise(bin: &Path) {
 
     // publish request, server-side apply of a VM service, the restricted user
     let publish = k.file("pub.yaml", PUB_YAML);
-    assert!(k.ok(&["apply", "-f", &publish]).await.contains("virtualmachinepublishrequest.vmoperator.vmware.com/source-vm created"));
-    let out = k.ok(&["get", "vmpub", "source-vm", "-o", "jsonpath={.spec.target.location.name}"]).await;
+    assert!(k
+        .ok(&["apply", "-f", &publish])
+        .await
+        .contains("virtualmachinepublishrequest.vmoperator.vmware.com/source-vm created"));
+    let out = k
+        .ok(&[
+            "get",
+            "vmpub",
+            "source-vm",
+            "-o",
+            "jsonpath={.spec.target.location.name}",
+        ])
+        .await;
     assert_eq!(out.trim(), "golden-images");
     let svc = k.file("svc.yaml", SSA_YAML);
-    assert!(k.ok(&["apply", "--server-side", "-f", &svc]).await.contains("serverside-applied"));
-    let (ok, out) = k.run(&["--context", "supervisor-sim-demo-user", "get", "vm", "-n", "default"]).await;
-    assert!(!ok && out.contains("User \"demo-user\" cannot list resource \"virtualmachines\""), "{out}");
-    assert!(k.ok(&["--context", "supervisor-sim-demo-user", "get", "vm"]).await.contains("source-vm"));
+    assert!(k
+        .ok(&["apply", "--server-side", "-f", &svc])
+        .await
+        .contains("serverside-applied"));
+    let (ok, out) = k
+        .run(&[
+            "--context",
+            "supervisor-sim-demo-user",
+            "get",
+            "vm",
+            "-n",
+            "default",
+        ])
+        .await;
+    assert!(
+        !ok && out.contains("User \"demo-user\" cannot list resource \"virtualmachines\""),
+        "{out}"
+    );
+    assert!(k
+        .ok(&["--context", "supervisor-sim-demo-user", "get", "vm"])
+        .await
+        .contains("source-vm"));
 
     // delete
-    assert!(k.ok(&["delete", "vm", "source-vm"]).await.contains("deleted"));
+    assert!(k
+        .ok(&["delete", "vm", "source-vm"])
+        .await
+        .contains("deleted"));
     let (ok, out) = k.run(&["get", "vm", "source-vm"]).await;
     assert!(!ok && out.contains("not found"), "{out}");
     sim.stop().await;

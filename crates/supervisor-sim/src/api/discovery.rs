@@ -26,7 +26,16 @@ pub fn version() -> Value {
 }
 
 /// Verbs of a main resource.
-pub const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 fn resource_list_entries(r: &ResourceInfo) -> Vec<Value> {
@@ -61,12 +70,21 @@ pub fn resource_list(cat: &Catalog, group: &str, version: &str) -> Option<Value>
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 fn group_entry(group: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({"name": group, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
 }
 
@@ -77,7 +95,11 @@ pub fn core_versions(server_address: &str) -> Value {
 
 /// `/apis` (`APIGroupList`).
 pub fn group_list(cat: &Catalog) -> Value {
-    let groups: Vec<Value> = cat.groups().iter().map(|(g, vs)| group_entry(g, vs)).collect();
+    let groups: Vec<Value> = cat
+        .groups()
+        .iter()
+        .map(|(g, vs)| group_entry(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -131,7 +153,10 @@ pub fn aggregated(cat: &Catalog, core: bool, api_version: &str) -> Value {
     let items: Vec<Value> = if core {
         vec![aggregated_group(cat, "", &["v1".to_string()])]
     } else {
-        cat.groups().iter().map(|(g, vs)| aggregated_group(cat, g, vs)).collect()
+        cat.groups()
+            .iter()
+            .map(|(g, vs)| aggregated_group(cat, g, vs))
+            .collect()
     };
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items})
 }
@@ -168,7 +193,13 @@ fn param(name: &str, location: &str, required: bool) -> Value {
     json!({"name": name, "in": location, "required": required, "schema": {"type": "string", "uniqueItems": true}})
 }
 
-fn op(id: &str, gvk: &Value, params: Vec<Value>, body: Option<Vec<&str>>, schema_ref: &Value) -> Value {
+fn op(
+    id: &str,
+    gvk: &Value,
+    params: Vec<Value>,
+    body: Option<Vec<&str>>,
+    schema_ref: &Value,
+) -> Value {
     let mut o = json!({
         "operationId": id,
         "parameters": params,
@@ -177,7 +208,10 @@ fn op(id: &str, gvk: &Value, params: Vec<Value>, body: Option<Vec<&str>>, schema
         "x-kubernetes-group-version-kind": gvk,
     });
     if let Some(types) = body {
-        let content: Map<String, Value> = types.into_iter().map(|t| (t.to_string(), json!({"schema": schema_ref}))).collect();
+        let content: Map<String, Value> = types
+            .into_iter()
+            .map(|t| (t.to_string(), json!({"schema": schema_ref})))
+            .collect();
         o["requestBody"] = json!({"content": content, "required": true});
     }
     o
@@ -187,14 +221,22 @@ fn op(id: &str, gvk: &Value, params: Vec<Value>, body: Option<Vec<&str>>, schema
 pub fn openapi_v3(cat: &Catalog, group: &str, version: &str) -> Option<Value> {
     let mut paths = Map::new();
     let mut schemas = BTreeMap::new();
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let mut any = false;
     for r in cat.resources().iter().filter(|r| r.gr.group == group) {
-        let Some(v) = r.version(version) else { continue };
+        let Some(v) = r.version(version) else {
+            continue;
+        };
         any = true;
         let gvk = json!({"group": group, "version": version, "kind": r.kind});
         let name = schema_name(group, version, &r.kind);
-        let mut schema = v.schema.as_deref().cloned().unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+        let mut schema = v.schema.as_deref().cloned().unwrap_or_else(
+            || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+        );
         schema["x-kubernetes-group-version-kind"] = json!([gvk]);
         if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
             props.insert("metadata".into(), json!({"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}], "default": {}}));
@@ -202,12 +244,22 @@ pub fn openapi_v3(cat: &Catalog, group: &str, version: &str) -> Option<Value> {
         schemas.insert(name.clone(), schema);
         let sref = json!({"$ref": format!("#/components/schemas/{name}")});
         let list_ref = json!({"type": "object"});
-        let base = if r.namespaced { format!("{prefix}/namespaces/{{namespace}}/{}", r.gr.resource) } else { format!("{prefix}/{}", r.gr.resource) };
+        let base = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", r.gr.resource)
+        } else {
+            format!("{prefix}/{}", r.gr.resource)
+        };
         let mut common = vec![param("pretty", "query", false)];
         if r.namespaced {
             common.push(param("namespace", "path", true));
         }
-        let write_params = || vec![param("dryRun", "query", false), param("fieldManager", "query", false), param("fieldValidation", "query", false)];
+        let write_params = || {
+            vec![
+                param("dryRun", "query", false),
+                param("fieldManager", "query", false),
+                param("fieldValidation", "query", false),
+            ]
+        };
         let k = &r.kind;
         paths.insert(
             base.clone(),

@@ -306,10 +306,16 @@ fn openapi_v2(r: &Req) -> Response<Body> {
         let mut doc = pb_field(1, b"2.0");
         doc.extend(pb_field(2, &info));
         let mut resp = Response::new(full(doc));
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+        );
         return resp;
     }
-    json_response(200, &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": version}, "paths": {}, "definitions": {}}))
+    json_response(
+        200,
+        &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": version}, "paths": {}, "definitions": {}}),
+    )
 }
 
 fn discovery_response(r: &Req, aggregated: Value, plain: impl FnOnce() -> Value) -> Response<Body> {
@@ -390,24 +396,24 @@ struct Target<'a> {
     api: &'a Arc<Api>,
 }
 
-fn parse_resource_path<'s>(
-    group: &str,
-    rest: &[&'s str],
-) -> Option<(
+/// (namespace, resource, name, subresource, legacy `/watch/` prefix)
+type ResourcePath<'s> = (
     Option<&'s str>,
     &'s str,
     Option<&'s str>,
     Option<&'s str>,
     bool,
-)> {
+);
+
+fn parse_resource_path<'s>(group: &str, rest: &[&'s str]) -> Option<ResourcePath<'s>> {
     let (legacy_watch, rest) = match rest {
         ["watch", r @ ..] => (true, r),
         r => (false, r),
     };
     let (ns, rest) = match rest {
         ["namespaces", ns, r @ ..]
-            if !r.is_empty()
-                && !(group.is_empty() && r.len() == 1 && matches!(r[0], "status" | "finalize")) =>
+            if !(r.is_empty()
+                || group.is_empty() && r.len() == 1 && matches!(r[0], "status" | "finalize")) =>
         {
             (Some(*ns), r)
         }

@@ -44,9 +44,9 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
         return Ok(());
     }
     let (parent, last) = split_pointer(path)?;
-    let p = doc
-        .pointer_mut(&parent)
-        .ok_or_else(|| ApiError::bad_request(format!("json patch: doc is missing path: {parent:?}")))?;
+    let p = doc.pointer_mut(&parent).ok_or_else(|| {
+        ApiError::bad_request(format!("json patch: doc is missing path: {parent:?}"))
+    })?;
     match p {
         Value::Object(m) => {
             m.insert(last, value);
@@ -57,20 +57,30 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
                 a.push(value);
                 return Ok(());
             }
-            let i: usize = last.parse().map_err(|_| ApiError::bad_request(format!("json patch: invalid index {last:?}")))?;
+            let i: usize = last.parse().map_err(|_| {
+                ApiError::bad_request(format!("json patch: invalid index {last:?}"))
+            })?;
             if i > a.len() {
-                return Err(ApiError::bad_request(format!("json patch: index {i} out of bounds")));
+                return Err(ApiError::bad_request(format!(
+                    "json patch: index {i} out of bounds"
+                )));
             }
             a.insert(i, value);
             Ok(())
         }
-        _ => Err(ApiError::bad_request(format!("json patch: cannot add to {parent:?}"))),
+        _ => Err(ApiError::bad_request(format!(
+            "json patch: cannot add to {parent:?}"
+        ))),
     }
 }
 
 fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
     let (parent, last) = split_pointer(path)?;
-    let missing = || ApiError::bad_request(format!("json patch: unable to remove nonexistent key: {path:?}"));
+    let missing = || {
+        ApiError::bad_request(format!(
+            "json patch: unable to remove nonexistent key: {path:?}"
+        ))
+    };
     match doc.pointer_mut(&parent).ok_or_else(missing)? {
         Value::Object(m) => m.remove(&last).ok_or_else(missing),
         Value::Array(a) => {
@@ -93,8 +103,19 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
         let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
-        let value = || op.get("value").cloned().ok_or_else(|| ApiError::bad_request(format!("json patch: {kind} operation has no value")));
-        let from = || op.get("from").and_then(Value::as_str).map(str::to_string).ok_or_else(|| ApiError::bad_request(format!("json patch: {kind} operation has no from")));
+        let value = || {
+            op.get("value").cloned().ok_or_else(|| {
+                ApiError::bad_request(format!("json patch: {kind} operation has no value"))
+            })
+        };
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("json patch: {kind} operation has no from"))
+                })
+        };
         match kind {
             "add" => add(doc, path, value()?)?,
             "remove" => {
@@ -110,15 +131,25 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
             }
             "copy" => {
                 let f = from()?;
-                let v = doc.pointer(&f).cloned().ok_or_else(|| ApiError::bad_request(format!("json patch: missing from path {f:?}")))?;
+                let v = doc.pointer(&f).cloned().ok_or_else(|| {
+                    ApiError::bad_request(format!("json patch: missing from path {f:?}"))
+                })?;
                 add(doc, path, v)?;
             }
             "test" => {
                 if doc.pointer(path) != Some(&value()?) {
-                    return Err(ApiError::custom(422, "Invalid", format!("json patch: test operation failed at {path:?}")));
+                    return Err(ApiError::custom(
+                        422,
+                        "Invalid",
+                        format!("json patch: test operation failed at {path:?}"),
+                    ));
                 }
             }
-            other => return Err(ApiError::bad_request(format!("json patch: unknown operation {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "json patch: unknown operation {other:?}"
+                )))
+            }
         }
     }
     Ok(())
@@ -139,16 +170,28 @@ mod tests {
     #[test]
     fn json_ops() {
         let mut t = json!({"metadata": {"labels": {"a/b": "x"}}, "l": [1, 2]});
-        json_patch(&mut t, &json!([
-            {"op": "add", "path": "/l/-", "value": 3},
-            {"op": "remove", "path": "/metadata/labels/a~1b"},
-            {"op": "replace", "path": "/l/0", "value": 0},
-            {"op": "copy", "from": "/l", "path": "/m"},
-            {"op": "move", "from": "/m", "path": "/n"},
-            {"op": "test", "path": "/n/2", "value": 3}
-        ])).unwrap();
-        assert_eq!(t, json!({"metadata": {"labels": {}}, "l": [0, 2, 3], "n": [0, 2, 3]}));
+        json_patch(
+            &mut t,
+            &json!([
+                {"op": "add", "path": "/l/-", "value": 3},
+                {"op": "remove", "path": "/metadata/labels/a~1b"},
+                {"op": "replace", "path": "/l/0", "value": 0},
+                {"op": "copy", "from": "/l", "path": "/m"},
+                {"op": "move", "from": "/m", "path": "/n"},
+                {"op": "test", "path": "/n/2", "value": 3}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            json!({"metadata": {"labels": {}}, "l": [0, 2, 3], "n": [0, 2, 3]})
+        );
         assert!(json_patch(&mut t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
-        assert_eq!(json_patch(&mut t, &json!([{"op": "test", "path": "/l/0", "value": 9}])).unwrap_err().code, 422);
+        assert_eq!(
+            json_patch(&mut t, &json!([{"op": "test", "path": "/l/0", "value": 9}]))
+                .unwrap_err()
+                .code,
+            422
+        );
     }
 }

@@ -33,8 +33,17 @@ fn parse_path(path: &str) -> Vec<Step> {
                 steps.push(Step::Index(i));
             } else if let Some(f) = inner.strip_prefix("?(").and_then(|f| f.strip_suffix(')')) {
                 if let Some((lhs, rhs)) = f.split_once("==") {
-                    let fields = lhs.trim().trim_start_matches('@').trim_start_matches('.').split('.').map(str::to_string).collect();
-                    let v = rhs.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
+                    let fields = lhs
+                        .trim()
+                        .trim_start_matches('@')
+                        .trim_start_matches('.')
+                        .split('.')
+                        .map(str::to_string)
+                        .collect();
+                    let v = rhs
+                        .trim()
+                        .trim_matches(|c| c == '\'' || c == '"')
+                        .to_string();
                     steps.push(Step::Filter(fields, v));
                 }
             }
@@ -109,21 +118,37 @@ pub fn eval<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
 
 /// Kubernetes-style short age (`5s`, `3m12s`, `47m`, `5h3m`, `2d`, …).
 pub fn human_age(ts: &str) -> String {
-    let Ok(t) = chrono::DateTime::parse_from_rfc3339(ts) else { return "<invalid>".into() };
-    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0);
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(ts) else {
+        return "<invalid>".into();
+    };
+    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
     let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
     if secs < 120 {
         format!("{secs}s")
     } else if m < 10 {
-        if secs % 60 == 0 { format!("{m}m") } else { format!("{m}m{}s", secs % 60) }
+        if secs % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", secs % 60)
+        }
     } else if h < 3 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 { format!("{h}h") } else { format!("{h}h{}m", m % 60) }
+        if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
     } else if h < 48 {
         format!("{h}h")
     } else if d < 8 {
-        if h % 24 == 0 { format!("{d}d") } else { format!("{d}d{}h", h % 24) }
+        if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        }
     } else if d < 365 * 2 {
         format!("{d}d")
     } else {
@@ -133,8 +158,16 @@ pub fn human_age(ts: &str) -> String {
 
 fn cell(col: &PrinterColumn, obj: &Value) -> Value {
     if col.json_path == "#datacount" {
-        let n = obj.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)
-            + obj.get("binaryData").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+        let n = obj
+            .get("data")
+            .and_then(Value::as_object)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            + obj
+                .get("binaryData")
+                .and_then(Value::as_object)
+                .map(|m| m.len())
+                .unwrap_or(0);
         return json!(n);
     }
     let found = eval(obj, &col.json_path);
@@ -149,12 +182,26 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
     }
     if found.len() == 1 {
         return match found[0] {
-            Value::Array(a) => json!(a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(",")),
+            Value::Array(a) => json!(a
+                .iter()
+                .map(|x| x
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string()))
+                .collect::<Vec<_>>()
+                .join(",")),
             Value::Object(_) => json!(found[0].to_string()),
             v => v.clone(),
         };
     }
-    json!(found.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(","))
+    json!(found
+        .iter()
+        .map(|x| x
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| x.to_string()))
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 fn col(name: &str, type_: &str, path: &str, priority: i64) -> PrinterColumn {
@@ -174,7 +221,11 @@ pub fn columns(info: &ResourceInfo, version: &str) -> Vec<PrinterColumn> {
         let age = col("Age", "date", ".metadata.creationTimestamp", 0);
         return match info.kind.as_str() {
             "Namespace" => vec![col("Status", "string", ".status.phase", 0), age],
-            "Secret" => vec![col("Type", "string", ".type", 0), col("Data", "integer", "#datacount", 0), age],
+            "Secret" => vec![
+                col("Type", "string", ".type", 0),
+                col("Data", "integer", "#datacount", 0),
+                age,
+            ],
             "ConfigMap" => vec![col("Data", "integer", "#datacount", 0), age],
             "PersistentVolumeClaim" => vec![
                 col("Status", "string", ".status.phase", 0),
@@ -184,18 +235,36 @@ pub fn columns(info: &ResourceInfo, version: &str) -> Vec<PrinterColumn> {
                 col("StorageClass", "string", ".spec.storageClassName", 0),
                 age,
             ],
-            "Service" => vec![col("Type", "string", ".spec.type", 0), col("Cluster-IP", "string", ".spec.clusterIP", 0), col("External-IP", "string", ".status.loadBalancer.ingress[*].ip", 0), age],
+            "Service" => vec![
+                col("Type", "string", ".spec.type", 0),
+                col("Cluster-IP", "string", ".spec.clusterIP", 0),
+                col(
+                    "External-IP",
+                    "string",
+                    ".status.loadBalancer.ingress[*].ip",
+                    0,
+                ),
+                age,
+            ],
             "StorageClass" => vec![
                 col("Provisioner", "string", ".provisioner", 0),
                 col("ReclaimPolicy", "string", ".reclaimPolicy", 0),
                 col("VolumeBindingMode", "string", ".volumeBindingMode", 0),
-                col("AllowVolumeExpansion", "boolean", ".allowVolumeExpansion", 0),
+                col(
+                    "AllowVolumeExpansion",
+                    "boolean",
+                    ".allowVolumeExpansion",
+                    0,
+                ),
                 age,
             ],
             _ => vec![age],
         };
     }
-    let cols = info.version(version).map(|v| v.columns.clone()).unwrap_or_default();
+    let cols = info
+        .version(version)
+        .map(|v| v.columns.clone())
+        .unwrap_or_default();
     if cols.is_empty() {
         vec![col("Age", "date", ".metadata.creationTimestamp", 0)]
     } else {
@@ -226,9 +295,18 @@ impl IncludeObject {
 }
 
 /// A Table of `objs` (already in the client's version).
-pub fn table(info: &ResourceInfo, version: &str, objs: &[Value], include: IncludeObject, rv: Option<String>, with_definitions: bool) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    version: &str,
+    objs: &[Value],
+    include: IncludeObject,
+    rv: Option<String>,
+    with_definitions: bool,
+) -> Value {
     let cols = columns(info, version);
-    let mut defs = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names", "priority": 0})];
+    let mut defs = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names", "priority": 0}),
+    ];
     defs.extend(cols.iter().map(|c| json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})));
     let rows: Vec<Value> = objs
         .iter()
@@ -268,7 +346,10 @@ mod tests {
     fn jsonpath_subset() {
         let o = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "X", "status": "False"}], "caps": ["a", "b"]},
             "spec": {"devs": [{"id": 1}, {"id": 2}]}});
-        assert_eq!(eval(&o, ".status.conditions[?(.type=='Ready')].status"), vec![&json!("True")]);
+        assert_eq!(
+            eval(&o, ".status.conditions[?(.type=='Ready')].status"),
+            vec![&json!("True")]
+        );
         assert_eq!(eval(&o, ".spec.devs[*].id"), vec![&json!(1), &json!(2)]);
         assert_eq!(eval(&o, ".spec.devs[1].id"), vec![&json!(2)]);
         assert!(eval(&o, ".nope.x").is_empty());
