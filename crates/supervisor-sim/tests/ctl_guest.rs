@@ -239,3 +239,66 @@ async fn missing_bubblewrap_fails_the_guest_instead_of_running_unsandboxed() {
     assert!(err.contains("bubblewrap sandbox unavailable"), "{err}");
     assert!(!tmp.path().join("vms/ns/vm/root").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vapp_properties_are_recorded_and_gzip_base64_user_data_is_honoured() {
+    use base64::Engine;
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(tmp.path());
+    let ud = format!("#cloud-config\nusers:\n  - name: ops\n    ssh_authorized_keys: [\"{public}\"]\nwrite_files:\n  - path: /etc/from-vapp\n    content: yes\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(ud.as_bytes()).unwrap();
+    let ud_b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let mut plan = BootstrapPlan::default();
+    supervisor_sim::guest::bootstrap::apply_vapp(
+        &mut plan,
+        &[
+            ("guestinfo.userdata".into(), ud_b64),
+            ("hostname".into(), "appliance".into()),
+            ("password".into(), "vapp-pw".into()),
+        ],
+    )
+    .unwrap();
+    let mut guest = Guest::boot(
+        &GuestConfig::default(),
+        tmp.path(),
+        "ns",
+        "vapp",
+        None,
+        plan,
+    )
+    .await
+    .unwrap();
+    let root = guest.root().to_path_buf();
+    let props: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("etc/vapp-properties.json")).unwrap())
+            .unwrap();
+    assert_eq!(props["hostname"], "appliance");
+    assert_eq!(props["password"], "vapp-pw");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/from-vapp")).unwrap(),
+        "yes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
+        "appliance\n"
+    );
+    let addr = guest.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut c = ssh_base(addr.port());
+    c.args(["-o", "BatchMode=yes", "-i"])
+        .arg(&key)
+        .arg("ops@127.0.0.1")
+        .arg("hostname; cat /etc/hostname");
+    let out = run(c).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "appliance\nappliance\n"
+    );
+    guest.shutdown().await;
+}

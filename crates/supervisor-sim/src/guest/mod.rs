@@ -124,7 +124,8 @@ impl Guest {
             vm: vm.clone(),
             reason,
         })?;
-        let sandbox = sandbox::Sandbox::new(cfg.bwrap.clone(), root.clone());
+        let hostname = plan.hostname.clone().unwrap_or_else(|| name.to_string());
+        let sandbox = sandbox::Sandbox::new(cfg.bwrap.clone(), root.clone(), &hostname);
         let ctx = Arc::new(ssh::GuestCtx {
             plan,
             sandbox,

@@ -35,6 +35,7 @@ pub struct RunAs {
 pub struct Sandbox {
     bwrap: PathBuf,
     root: PathBuf,
+    hostname: String,
 }
 
 fn host_lib_links() -> Vec<&'static str> {
@@ -76,8 +77,19 @@ pub async fn probe(bwrap: &Path) -> Result<(), SandboxError> {
 }
 
 impl Sandbox {
-    pub fn new(bwrap: PathBuf, root: PathBuf) -> Self {
-        Sandbox { bwrap, root }
+    pub fn new(bwrap: PathBuf, root: PathBuf, hostname: &str) -> Self {
+        // The UTS namespace needs a non-empty name; fall back like an unnamed guest would.
+        let hostname = if hostname.is_empty() {
+            "localhost"
+        } else {
+            hostname
+        };
+        Sandbox {
+            bwrap,
+            root,
+            // sethostname(2) refuses names longer than 64 bytes.
+            hostname: hostname.chars().filter(|c| c.is_ascii_graphic()).take(63).collect(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -111,7 +123,7 @@ impl Sandbox {
             "--die-with-parent",
             "--new-session",
             "--hostname",
-            "guest",
+            &self.hostname,
             "--clearenv",
         ]);
         let mut env: Vec<(String, String)> = vec![
