@@ -1,5 +1,7 @@
 # Publish with a TTL: the VirtualMachinePublishRequest carries ttlSecondsAfterFinished, so
-# vm-operator deletes the request itself after it completes (the published image stays). Builds
+# vm-operator deletes the request itself once that time has passed after it finished (the
+# published image stays). The build's cleanup deletes the request too; the TTL is what removes it
+# when cleanup does not (keep_input_artifact = true, -on-error=abort, a killed Packer). Builds
 # from the cluster-scoped image `ubuntu-22.04`. Values come from variables.pkrvars.hcl:
 #
 #   export KUBECONFIG=/path/to/supervisor-sim/kubeconfig
