@@ -137,6 +137,11 @@ pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<String>)
             }
         };
         for (key, value) in pairs {
+            // Newer Packer versions add internal keys of their own; they are Packer's business,
+            // and an error would break every build on those versions.
+            if kind_of(&key).is_none() && key.starts_with("packer_") {
+                continue;
+            }
             if kind_of(&key).is_none() {
                 let msg = format!("unknown configuration key: {key:?}");
                 if !problems.contains(&msg) {
@@ -516,6 +521,23 @@ mod tests {
         assert!(!m["class_name"].weak);
         assert_eq!(m["image_name"].value, Raw::Str("i".into()));
         assert!(m["image_name"].weak);
+    }
+
+    #[test]
+    fn unknown_packer_internal_keys_are_ignored() {
+        let a = Value::Map(vec![
+            (
+                Value::Str("packer_some_future_key".into()),
+                Value::Str("x".into()),
+            ),
+            (Value::Str("not_an_option".into()), Value::Str("x".into())),
+        ]);
+        let (m, problems) = merge(&[a]);
+        assert!(m.is_empty());
+        assert_eq!(
+            problems,
+            vec!["unknown configuration key: \"not_an_option\"".to_string()]
+        );
     }
 
     #[test]
