@@ -869,3 +869,74 @@ fn paths_with_tilde_expand_to_home() {
         Some(Path::new(&home.join("key")))
     );
 }
+
+/// Random values of random types under real option names: Prepare must answer, never panic.
+#[test]
+fn random_configs_never_panic() {
+    use rand::{Rng, SeedableRng};
+    fn random_value(rng: &mut rand::rngs::StdRng, depth: u32) -> Value {
+        let strings = [
+            "",
+            "0",
+            "-1",
+            "22",
+            "abc",
+            "5m",
+            "-5m",
+            "1e400",
+            "~",
+            "~/x",
+            "{{",
+            "{{user `a`}}",
+            "{{ x }}",
+            "ssh",
+            "none",
+            "Sysprep",
+            "ecdsa",
+            "20Gi",
+            "https://x/y.iso",
+            "\u{e9}\u{1f600}",
+            "a:b:c:d",
+        ];
+        match rng.gen_range(0..if depth > 2 { 7 } else { 9 }) {
+            0 => Value::Nil,
+            1 => Value::Bool(rng.gen()),
+            2 => Value::Int(rng.gen_range(-100_000..100_000)),
+            3 => Value::Uint(rng.gen()),
+            4 => Value::F64(rng.gen_range(-1e20..1e20)),
+            5 => Value::Str(strings[rng.gen_range(0..strings.len())].to_string()),
+            6 => Value::Bin((0..rng.gen_range(0..8)).map(|_| rng.gen()).collect()),
+            7 => Value::Array(
+                (0..rng.gen_range(0..4))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => Value::Map(
+                (0..rng.gen_range(0..4))
+                    .map(|_| {
+                        (
+                            Value::Str(strings[rng.gen_range(0..strings.len())].to_string()),
+                            random_value(rng, depth + 1),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+    let f = Fixture::new();
+    let env = f.env();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    for _ in 0..1500 {
+        let pairs: Vec<(Value, Value)> = (0..rng.gen_range(0..12))
+            .map(|_| {
+                let (name, _) = OPTIONS[rng.gen_range(0..OPTIONS.len())];
+                (Value::Str(name.to_string()), random_value(&mut rng, 0))
+            })
+            .collect();
+        let mut configs = vec![Value::Map(pairs)];
+        if rng.gen_bool(0.3) {
+            configs.push(random_value(&mut rng, 0));
+        }
+        let _ = prepare_with(&configs, &env);
+    }
+}
