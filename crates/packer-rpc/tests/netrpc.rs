@@ -184,3 +184,28 @@ async fn many_concurrent_calls_match_by_seq() {
         assert_eq!(packer_rpc::val::as_u64(&v), Some(i));
     }
 }
+
+struct Panicky;
+
+#[async_trait]
+impl Service for Panicky {
+    async fn call(&self, _method: &str, _args: Value) -> CallResult {
+        panic!("handler bug")
+    }
+}
+
+#[tokio::test]
+async fn panicking_handler_still_answers() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = Server::new();
+    server.register("P", Arc::new(Panicky));
+    tokio::spawn(async move { server.serve(b).await });
+    let c = Client::new(a);
+    match tokio::time::timeout(Duration::from_secs(5), c.call("P.X", &Value::Nil))
+        .await
+        .unwrap()
+    {
+        Err(RpcError::Remote(m)) => assert_eq!(m, "rpc: P.X: internal error in the plugin"),
+        other => panic!("{other:?}"),
+    }
+}

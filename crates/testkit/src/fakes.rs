@@ -43,6 +43,13 @@ impl RecordingUi {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
+    /// A Ui whose `ask` answers `answer`.
+    pub fn with_answer(answer: &str) -> Arc<Self> {
+        Arc::new(RecordingUi {
+            answer: answer.into(),
+            ..Self::default()
+        })
+    }
     pub fn events(&self) -> Vec<UiEvent> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
     }

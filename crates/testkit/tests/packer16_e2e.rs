@@ -126,3 +126,39 @@ fn json_build_run_error_reaches_packer() {
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("Timeout waiting for SSH."), "{stdout}");
 }
+
+#[test]
+fn failing_remote_command_reports_its_exit_status() {
+    let Some(packer) = packer() else {
+        eprintln!("SKIP: /usr/bin/packer not installed");
+        return;
+    };
+    let dir = setup();
+    let d = dir.path();
+    let r = d.display();
+    let template = format!(
+        r#"source "testkit" "x" {{
+  communicator = "none"
+}}
+build {{
+  sources = ["source.testkit.x"]
+  provisioner "shell" {{
+    inline = ["exit 3"]
+    remote_folder = "{r}"
+  }}
+}}
+"#
+    );
+    std::fs::write(d.join("t.pkr.hcl"), template).unwrap();
+    let out = Command::new(packer)
+        .args(["build", "t.pkr.hcl"])
+        .current_dir(d)
+        .env("HOME", d)
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    // The gob CommandFinished carried 3 (an undecodable one would read 123).
+    assert!(stdout.contains("non-zero exit status: 3"), "{stdout}");
+}

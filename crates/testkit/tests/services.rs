@@ -42,7 +42,7 @@ async fn full_build_with_provisioning() {
     let core = serve_builder(builder.clone(), SpecEncoding::Gob)
         .await
         .unwrap();
-    let ui = RecordingUi::new();
+    let ui = RecordingUi::with_answer("yes");
 
     let hook = ScriptHook::new(Arc::new(
         move |_name, _data, ui: Arc<dyn Ui>, comm: Arc<dyn Communicator>, _c| {
@@ -124,6 +124,10 @@ async fn full_build_with_provisioning() {
                 );
                 ui.progress_add(&id, 13).await;
                 ui.progress_close(&id).await;
+                // After Close the tracker's service is gone again.
+                ui.progress_add(&id, 1).await;
+                ui.machine("artifact", &["0".into(), "id".into()]).await;
+                assert_eq!(ui.ask("Continue?").await?, "yes");
                 Ok::<(), BoxError>(())
             })
         },
@@ -166,6 +170,44 @@ async fn full_build_with_provisioning() {
     }));
     assert!(ev.contains(&UiEvent::ProgressAdd("upfile.txt-track".into(), 13)));
     assert!(ev.contains(&UiEvent::ProgressClose("upfile.txt-track".into())));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, UiEvent::ProgressAdd(..)))
+            .count(),
+        1
+    );
+    assert!(
+        ev.contains(&UiEvent::Machine(
+            "artifact".into(),
+            vec!["0".into(), "id".into()]
+        )),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&UiEvent::Ask("Continue?".into())));
+}
+
+#[tokio::test]
+async fn artifact_destroy_error_travels_in_the_reply() {
+    let mut artifact = FakeArtifact::null_like();
+    artifact.destroy_error = Some("cannot delete image".into());
+    let builder = FakeBuilder::new(
+        PrepareOutcome::default(),
+        RunScript::Provision {
+            data: Value::Nil,
+            comm: Arc::new(LocalCommunicator),
+            artifact: Some(artifact),
+        },
+    );
+    let core = serve_builder(builder, SpecEncoding::Gob).await.unwrap();
+    let a = tokio::time::timeout(T, core.run(RecordingUi::new(), ScriptHook::noop()))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a.destroy().await.unwrap().as_deref(),
+        Some("cannot delete image")
+    );
 }
 
 #[tokio::test]

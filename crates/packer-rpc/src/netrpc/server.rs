@@ -123,7 +123,19 @@ impl Server {
             let server = self.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let result = server.dispatch(&header.service_method, args).await;
+                // A panicking handler must still answer, or core would wait forever.
+                let method = header.service_method.clone();
+                let call = tokio::spawn(async move { server.dispatch(&method, args).await });
+                let result = match call.await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(method = %header.service_method, error = %e, "rpc handler failed");
+                        Err(format!(
+                            "rpc: {}: internal error in the plugin",
+                            header.service_method
+                        ))
+                    }
+                };
                 let mut buf = Vec::with_capacity(64);
                 match result {
                     Ok(body) => {
