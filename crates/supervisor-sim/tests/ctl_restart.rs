@@ -124,20 +124,50 @@ async fn restart_on_the_same_state_brings_vms_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unbindable_load_balancer_port_is_reported() {
+async fn held_addresses_are_skipped_and_unbindable_ports_reported() {
     let _serial = SERIAL.lock().await;
     let sim = start(|_| {}).await;
-    // The first ingress address handed out is 127.77.0.2; hold the port there.
+    let svc = |name: &str, status: serde_json::Value| {
+        json!({
+            "apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachineService",
+            "metadata": {"name": name},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "x"}, "ports": [{"name": "ssh", "protocol": "TCP", "port": 2222, "targetPort": 22}]},
+            "status": status
+        })
+    };
+    // Someone else (another simulator) holds the first candidate address: it is skipped.
     let _held = std::net::TcpListener::bind("127.77.0.2:2222").unwrap();
     create(
         &sim.store,
         &k::VIRTUAL_MACHINE_SERVICE,
         Some(NS),
-        json!({
-            "apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachineService",
-            "metadata": {"name": "busy"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "x"}, "ports": [{"name": "ssh", "protocol": "TCP", "port": 2222, "targetPort": 22}]}
-        }),
+        svc("skip", json!({})),
+    );
+    let o = wait_for(
+        &sim.store,
+        &k::VIRTUAL_MACHINE_SERVICE,
+        Some(NS),
+        "skip",
+        "ingress",
+        10,
+        |o| o.pointer("/status/loadBalancer/ingress/0/ip").is_some(),
+    )
+    .await;
+    assert_eq!(
+        o["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "127.77.0.3"
+    );
+    assert!(cond_is(&o, "LoadBalancerReady", "True", None), "{o}");
+    // An address the service already owns (e.g. after a restart) whose port is taken: reported.
+    let _held2 = std::net::TcpListener::bind("127.77.0.9:2222").unwrap();
+    create(
+        &sim.store,
+        &k::VIRTUAL_MACHINE_SERVICE,
+        Some(NS),
+        svc(
+            "busy",
+            json!({"loadBalancer": {"ingress": [{"ip": "127.77.0.9"}]}}),
+        ),
     );
     let o = wait_for(
         &sim.store,
@@ -153,7 +183,7 @@ async fn unbindable_load_balancer_port_is_reported() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(msg.contains("127.77.0.2:2222"), "{msg}");
+    assert!(msg.contains("127.77.0.9:2222"), "{msg}");
     sim.stop().await;
 }
 

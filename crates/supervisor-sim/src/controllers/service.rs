@@ -46,18 +46,9 @@ impl ServiceController {
         }
     }
 
-    async fn allocate_ip(&self, svc: &Value) -> Ipv4Addr {
-        let current = svc
-            .pointer("/status/loadBalancer/ingress/0/ip")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Ipv4Addr>().ok())
-            .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 77);
-        if let Some(ip) = current {
-            return ip;
-        }
-        let lbs = self.lbs.lock().await;
-        let used: Vec<Ipv4Addr> = self
-            .store
+    /// Ingress addresses in use according to the store (other services' status).
+    fn ips_in_store(&self) -> Vec<Ipv4Addr> {
+        self.store
             .list_arc(
                 &Gr::from(&k::VIRTUAL_MACHINE_SERVICE),
                 None,
@@ -73,14 +64,22 @@ impl ServiceController {
                     .filter_map(|s| s.parse().ok())
                     .collect()
             })
-            .unwrap_or_default();
-        for n in 1u32..65000 {
-            let ip = Ipv4Addr::new(127, 77, (n / 254) as u8, (n % 254 + 1) as u8);
-            if !used.contains(&ip) && !lbs.values().any(|l| l.ip == ip) {
-                return ip;
-            }
+            .unwrap_or_default()
+    }
+
+    fn forwarder(
+        &self,
+        ns: &str,
+        selector: &serde_json::Map<String, Value>,
+        target: u16,
+    ) -> Forwarder {
+        Forwarder {
+            store: self.store.clone(),
+            guests: self.guests.clone(),
+            ns: ns.to_string(),
+            selector: selector.clone(),
+            target,
         }
-        Ipv4Addr::new(127, 77, 255, 254)
     }
 
     async fn stop(&self, ns: &str, name: &str) {
@@ -145,14 +144,80 @@ impl ServiceController {
                 Some((port, target))
             })
             .collect();
-        let ip = self.allocate_ip(&svc).await;
         let mut failures = Vec::new();
-        {
+        let ip = {
             let mut lbs = self.lbs.lock().await;
-            let lb = lbs.entry((ns.clone(), name.clone())).or_insert_with(|| Lb {
-                ip,
-                listeners: HashMap::new(),
-            });
+            let lb_key = (ns.clone(), name.clone());
+            if !lbs.contains_key(&lb_key) {
+                let persisted = svc
+                    .pointer("/status/loadBalancer/ingress/0/ip")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                    .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 77);
+                let used = self.ips_in_store();
+                let mut chosen = None;
+                // Another simulator (process or instance) may hold an address: binding is the
+                // only reliable test, so try candidates until every port binds.
+                let candidates: Vec<Ipv4Addr> = match persisted {
+                    Some(ip) => vec![ip],
+                    None => (1u32..65000)
+                        .map(|n| Ipv4Addr::new(127, 77, (n / 254) as u8, (n % 254 + 1) as u8))
+                        .collect(),
+                };
+                for ip in candidates {
+                    if persisted.is_none()
+                        && (used.contains(&ip) || lbs.values().any(|l| l.ip == ip))
+                    {
+                        continue;
+                    }
+                    let mut bound = Vec::new();
+                    let mut in_use = false;
+                    let mut errors = Vec::new();
+                    for (port, target) in &ports {
+                        let addr = SocketAddr::new(ip.into(), *port);
+                        match TcpListener::bind(addr).await {
+                            Ok(l) => bound.push((*port, *target, l)),
+                            Err(e)
+                                if e.kind() == std::io::ErrorKind::AddrInUse
+                                    && persisted.is_none() =>
+                            {
+                                in_use = true;
+                                break;
+                            }
+                            Err(e) => errors.push(format!("cannot listen on {addr}: {e}")),
+                        }
+                    }
+                    if in_use {
+                        continue;
+                    }
+                    let mut listeners = HashMap::new();
+                    for (port, target, l) in bound {
+                        let stop = CancellationToken::new();
+                        let task = tokio::spawn(
+                            self.forwarder(&ns, &selector, target)
+                                .serve(l, stop.clone()),
+                        );
+                        listeners.insert((port, target), (stop, task));
+                        tracing::info!(service = %format!("{ns}/{name}"), addr = %SocketAddr::new(ip.into(), port), target, "load balancer listening");
+                    }
+                    failures.extend(errors);
+                    chosen = Some(Lb { ip, listeners });
+                    break;
+                }
+                let Some(lb) = chosen else {
+                    return Err(CtlError::Api {
+                        op: "allocating a load-balancer address for VirtualMachineService",
+                        object: format!("{ns}/{name}"),
+                        source: Box::new(crate::error::ApiError::internal(
+                            "127.77.0.0/16 is exhausted",
+                        )),
+                    });
+                };
+                lbs.insert(lb_key.clone(), lb);
+            }
+            let Some(lb) = lbs.get_mut(&lb_key) else {
+                return Ok(None);
+            };
             // Ports removed from the spec stop listening.
             let stale: Vec<(u16, u16)> = lb
                 .listeners
@@ -173,23 +238,20 @@ impl ServiceController {
                 match TcpListener::bind(addr).await {
                     Ok(listener) => {
                         let stop = CancellationToken::new();
-                        let fwd = Forwarder {
-                            store: self.store.clone(),
-                            guests: self.guests.clone(),
-                            ns: ns.clone(),
-                            selector: selector.clone(),
-                            target: *target,
-                        };
-                        let task = tokio::spawn(fwd.serve(listener, stop.clone()));
+                        let task = tokio::spawn(
+                            self.forwarder(&ns, &selector, *target)
+                                .serve(listener, stop.clone()),
+                        );
                         lb.listeners.insert((*port, *target), (stop, task));
                         tracing::info!(service = %format!("{ns}/{name}"), %addr, target, "load balancer listening");
                     }
-                    Err(e) => {
-                        tracing::error!(service = %format!("{ns}/{name}"), %addr, error = %e, "load balancer cannot bind its port (ports below 1024 need root)");
-                        failures.push(format!("cannot listen on {addr}: {e}"));
-                    }
+                    Err(e) => failures.push(format!("cannot listen on {addr}: {e}")),
                 }
             }
+            lb.ip
+        };
+        for f in &failures {
+            tracing::error!(service = %format!("{ns}/{name}"), error = %f, "load balancer cannot bind its port (ports below 1024 need root)");
         }
         let ip_s = ip.to_string();
         let failed = !failures.is_empty();

@@ -78,17 +78,20 @@ pub async fn probe(bwrap: &Path) -> Result<(), SandboxError> {
 
 impl Sandbox {
     pub fn new(bwrap: PathBuf, root: PathBuf, hostname: &str) -> Self {
-        // The UTS namespace needs a non-empty name; fall back like an unnamed guest would.
-        let hostname = if hostname.is_empty() {
-            "localhost"
-        } else {
-            hostname
-        };
+        // sethostname(2) refuses names longer than 64 bytes, and the UTS namespace needs a
+        // non-empty one.
+        let mut name: String = hostname
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(63)
+            .collect();
+        if name.is_empty() {
+            name = "localhost".into();
+        }
         Sandbox {
             bwrap,
             root,
-            // sethostname(2) refuses names longer than 64 bytes.
-            hostname: hostname.chars().filter(|c| c.is_ascii_graphic()).take(63).collect(),
+            hostname: name,
         }
     }
 
