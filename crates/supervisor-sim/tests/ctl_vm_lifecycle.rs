@@ -272,3 +272,55 @@ async fn webhook_defaults_resolves_display_names_and_validates() {
     );
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_request_webhook_requires_a_location_and_keeps_spec_immutable() {
+    let _serial = SERIAL.lock().await;
+    let sim = start(|_| {}).await;
+    let s = &sim.store;
+    let g = gr(&k::VIRTUAL_MACHINE_PUBLISH_REQUEST);
+    // The builder's feature probe: an empty dry-run create fails on the location only.
+    let e = s
+        .create(&g, Some(NS), json!({"apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachinePublishRequest", "metadata": {"name": "probe"}, "spec": {}}), &WriteOptions { dry_run: true })
+        .unwrap_err();
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message
+            .contains("spec.target.location.name: Required value"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("WCP_VM_Image_Registry"));
+    let e = s
+        .create(&g, Some(NS), json!({"apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachinePublishRequest", "metadata": {"name": "bad"},
+            "spec": {"source": {"apiVersion": "v1", "kind": "Pod"}, "target": {"location": {"name": "l", "kind": "Bucket"}}}}), &WriteOptions::default())
+        .unwrap_err();
+    assert!(
+        e.message.contains("spec.source.apiVersion")
+            && e.message.contains("spec.source.kind")
+            && e.message.contains("spec.target.location.kind"),
+        "{}",
+        e.message
+    );
+    create(
+        s,
+        &k::VIRTUAL_MACHINE_PUBLISH_REQUEST,
+        Some(NS),
+        json!({"apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachinePublishRequest", "metadata": {"name": "ok"},
+        "spec": {"target": {"location": {"name": "somewhere"}}}}),
+    );
+    let e = s
+        .modify(
+            &g,
+            Some(NS),
+            "ok",
+            supervisor_sim::store::Subresource::Main,
+            |o| {
+                o["spec"]["target"]["location"]["name"] = json!("elsewhere");
+                Ok(())
+            },
+        )
+        .unwrap_err();
+    assert!(e.message.contains("immutable"), "{}", e.message);
+    sim.stop().await;
+}

@@ -39,7 +39,7 @@ use crate::error::ApiError;
 use crate::guest::GuestConfig;
 use crate::store::{Store, WatchEvent};
 
-pub use webhook::VmWebhook;
+pub use webhook::{PublishWebhook, VmWebhook};
 
 /// Per-object fault annotation: the VM never gets an IP (`"true"`).
 pub const ANNOTATION_NO_IP: &str = "sim.supervisor.vmware.com/no-ip";
@@ -370,9 +370,10 @@ pub struct Controllers {
     pub guests: GuestRegistry,
 }
 
-/// Registers the VirtualMachine mutation/validation webhook on the store.
+/// Registers the VirtualMachine and VirtualMachinePublishRequest webhooks on the store.
 pub fn install_admission(store: &Store) {
     store.add_admission(Arc::new(VmWebhook));
+    store.add_admission(Arc::new(PublishWebhook));
 }
 
 impl Controllers {

@@ -302,3 +302,101 @@ impl Admission for VmWebhook {
         }
     }
 }
+
+/// VirtualMachinePublishRequest validation (vm-operator-api.md §4.1, §4.3 item 8): the target
+/// location name is required, API groups and kinds are checked, source and target are
+/// immutable.
+pub struct PublishWebhook;
+
+impl Admission for PublishWebhook {
+    fn validate(&self, req: &AdmissionRequest<'_>, obj: &Value) -> Result<(), ApiError> {
+        if req.kind != "VirtualMachinePublishRequest"
+            || req.gr.group != vmop_types::api::VMOP_GROUP
+            || req.subresource != Subresource::Main
+            || req.operation == Operation::Delete
+        {
+            return Ok(());
+        }
+        let mut causes = Vec::new();
+        let mut cause = |field: &str, reason: &str, message: String| {
+            causes.push(Cause {
+                field: field.to_string(),
+                reason: reason.to_string(),
+                message,
+            })
+        };
+        let str_at = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let group_of = |api_version: &str| api_version.split_once('/').map(|(g, _)| g.to_string());
+        let src_api = str_at("/spec/source/apiVersion");
+        if !src_api.is_empty() && group_of(src_api).as_deref() != Some(vmop_types::api::VMOP_GROUP)
+        {
+            cause(
+                "spec.source.apiVersion",
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {src_api:?}: API version group must be {}",
+                    vmop_types::api::VMOP_GROUP
+                ),
+            );
+        }
+        let src_kind = str_at("/spec/source/kind");
+        if !src_kind.is_empty() && src_kind != VM_KIND {
+            cause(
+                "spec.source.kind",
+                "FieldValueInvalid",
+                format!("Invalid value: {src_kind:?}: only VirtualMachine is supported"),
+            );
+        }
+        if str_at("/spec/target/location/name").is_empty() {
+            cause(
+                "spec.target.location.name",
+                "FieldValueRequired",
+                "Required value".to_string(),
+            );
+        }
+        let loc_api = str_at("/spec/target/location/apiVersion");
+        if !loc_api.is_empty()
+            && group_of(loc_api).as_deref() != Some(vmop_types::api::IMAGEREGISTRY_GROUP)
+        {
+            cause(
+                "spec.target.location.apiVersion",
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {loc_api:?}: API version group must be {}",
+                    vmop_types::api::IMAGEREGISTRY_GROUP
+                ),
+            );
+        }
+        let loc_kind = str_at("/spec/target/location/kind");
+        if !loc_kind.is_empty() && loc_kind != "ContentLibrary" {
+            cause(
+                "spec.target.location.kind",
+                "FieldValueInvalid",
+                format!("Invalid value: {loc_kind:?}: only ContentLibrary is supported"),
+            );
+        }
+        if req.operation == Operation::Update {
+            if let Some(old) = req.old {
+                for f in ["source", "target"] {
+                    if old.pointer(&format!("/spec/{f}")) != obj.pointer(&format!("/spec/{f}")) {
+                        cause(
+                            &format!("spec.{f}"),
+                            "FieldValueInvalid",
+                            "field is immutable".to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        if causes.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                "VirtualMachinePublishRequest",
+                vmop_types::api::VMOP_GROUP,
+                req.name,
+                causes,
+            ))
+        }
+    }
+}
