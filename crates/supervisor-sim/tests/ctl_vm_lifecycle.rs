@@ -56,6 +56,9 @@ async fn missing_dependencies_are_reported_then_recovered() {
     assert!(cond_is(&v, "VirtualMachineClassReady", "True", None));
     assert!(cond_is(&v, "VirtualMachineCreated", "True", None));
     assert!(cond_is(&v, "Ready", "True", None));
+    assert!(cond_is(&v, "VirtualMachineTools", "True", Some("Running")));
+    assert!(cond_is(&v, "GuestCustomization", "True", Some("Succeeded")));
+    assert!(cond_is(&v, "VirtualMachineNetworkReady", "True", None));
     let uid = v["status"]["uniqueID"].as_str().unwrap();
     assert!(uid.starts_with("vm-"), "{uid}");
     assert!(v["status"]["biosUUID"]

@@ -585,6 +585,9 @@ impl VmController {
             self.set_status(&ns, &name, |o| {
                 o["status"]["powerState"] = json!("PoweredOn");
                 conditions::set(o, cond::READY, true, "", "");
+                // The guest booted with its bootstrap applied (first boot ran before power-on).
+                conditions::set(o, cond::TOOLS, true, cond::reason::RUNNING, "");
+                conditions::set(o, cond::GUEST_CUSTOMIZATION, true, cond::reason::SUCCEEDED, "");
             })?;
         }
         let no_ip = self.cfg.current_faults().no_ip
