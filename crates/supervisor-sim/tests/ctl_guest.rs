@@ -9,9 +9,13 @@ use supervisor_sim::guest::bootstrap::{apply_cloud_init, apply_sysprep, Bootstra
 use supervisor_sim::guest::{Guest, GuestConfig};
 
 fn keygen(dir: &Path) -> (PathBuf, String) {
-    let key = dir.join("id_ed25519");
+    keygen_type(dir, "ed25519")
+}
+
+fn keygen_type(dir: &Path, kind: &str) -> (PathBuf, String) {
+    let key = dir.join(format!("id_{kind}"));
     let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-f"])
         .arg(&key)
         .status()
         .expect("ssh-keygen runs");
@@ -53,6 +57,8 @@ async fn run(mut c: Command) -> std::process::Output {
 async fn cloud_init_guest_serves_ssh_exec_scp_sftp_inside_its_root() {
     let tmp = tempfile::tempdir().unwrap();
     let (key, public) = keygen(tmp.path());
+    // Packer's own temporary keys are RSA: rsa-sha2 signatures must verify too.
+    let (rsa_key, rsa_public) = keygen_type(tmp.path(), "rsa");
     let image = tmp.path().join("image");
     std::fs::create_dir_all(image.join("etc")).unwrap();
     std::fs::write(
@@ -61,7 +67,7 @@ async fn cloud_init_guest_serves_ssh_exec_scp_sftp_inside_its_root() {
     )
     .unwrap();
     let user_data = format!(
-        "#cloud-config\nssh_pwauth: true\nusers:\n  - name: packer\n    plain_text_passwd: pw\n    lock_passwd: false\n    shell: /bin/bash\n    sudo: ALL=(ALL) NOPASSWD:ALL\n    ssh_authorized_keys:\n      - {public}\nwrite_files:\n  - path: /etc/written\n    content: hello\nruncmd:\n  - echo ran-at-boot > /var/tmp/boot\n  - [sh, -c, 'echo from-runcmd']\n"
+        "#cloud-config\nssh_pwauth: true\nusers:\n  - name: packer\n    plain_text_passwd: pw\n    lock_passwd: false\n    shell: /bin/bash\n    sudo: ALL=(ALL) NOPASSWD:ALL\n    ssh_authorized_keys:\n      - {public}\n      - {rsa_public}\nwrite_files:\n  - path: /etc/written\n    content: hello\nruncmd:\n  - echo ran-at-boot > /var/tmp/boot\n  - [sh, -c, 'echo from-runcmd']\n"
     );
     let mut plan = BootstrapPlan::default();
     apply_cloud_init(&mut plan, user_data.as_bytes()).unwrap();
@@ -112,6 +118,33 @@ async fn cloud_init_guest_serves_ssh_exec_scp_sftp_inside_its_root() {
     assert!(
         !Path::new(&host_marker).exists(),
         "sandbox escaped to the host /tmp"
+    );
+
+    let mut c = ssh_base(addr.port());
+    c.args(["-o", "BatchMode=yes", "-i"])
+        .arg(&rsa_key)
+        .arg("packer@127.0.0.1")
+        .arg("echo rsa-ok");
+    let out = run(c).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rsa-ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Packer-style privilege escalation works (commands already run as root in the sandbox).
+    let mut c = ssh_base(addr.port());
+    c.args(["-o", "BatchMode=yes", "-i"])
+        .arg(&key)
+        .arg("packer@127.0.0.1")
+        .arg("echo 'pw' | sudo -S -E sh -c 'id -u'; sudo -n -u root true && echo sudo-ok");
+    let out = run(c).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0\nsudo-ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 
     // stdin reaches the command.
