@@ -145,11 +145,14 @@ async fn publish_failures_and_ttl() {
         |o| cond_is(o, "Complete", "False", None),
     )
     .await;
-    for t in ["Uploaded", "Complete"] {
-        let c = condition(&o, t).unwrap();
-        assert_eq!(c["reason"], "UploadFailure", "{o}");
-        assert_eq!(c["message"], "insufficient storage space on datastore1");
-    }
+    let up = condition(&o, "Uploaded").unwrap();
+    assert_eq!(up["reason"], "UploadFailure", "{o}");
+    assert_eq!(up["message"], "insufficient storage space on datastore1");
+    // Retried until backoffLimit (default 3), then Fatal.
+    let done = condition(&o, "Complete").unwrap();
+    assert_eq!(done["reason"], "Fatal", "{o}");
+    assert_eq!(done["message"], "insufficient storage space on datastore1");
+    assert_eq!(o["status"]["attempts"], 3);
     assert_eq!(o["status"]["ready"], false);
     assert!(condition(&o, "ImageAvailable").is_none());
 
@@ -209,6 +212,7 @@ async fn publish_failures_and_ttl() {
     .await;
     let c = condition(&o, "Uploaded").unwrap();
     assert_eq!(c["reason"], "UploadFailure");
+    assert!(cond_is(&o, "Complete", "False", Some("Fatal")), "{o}");
     assert!(
         c["message"]
             .as_str()
@@ -343,12 +347,11 @@ async fn publish_failures_and_ttl() {
     .await;
     running_vm(&sim, "src").await;
     library(&sim.store, "lib", true, json!({}));
-    create(
-        &sim.store,
-        &k::VIRTUAL_MACHINE_PUBLISH_REQUEST,
-        Some(NS),
-        pubreq("p8", "src", "img8", "lib", json!({}), None),
-    );
+    create(&sim.store, &k::VIRTUAL_MACHINE_PUBLISH_REQUEST, Some(NS), {
+        let mut p8 = pubreq("p8", "src", "img8", "lib", json!({}), None);
+        p8["spec"]["backoffLimit"] = json!(1);
+        p8
+    });
     let o = wait_for(
         &sim.store,
         &k::VIRTUAL_MACHINE_PUBLISH_REQUEST,
@@ -363,6 +366,7 @@ async fn publish_failures_and_ttl() {
         condition(&o, "Complete").unwrap()["message"],
         "run-wide failure"
     );
+    assert_eq!(o["status"]["attempts"], 1, "backoffLimit 1: no retry");
     sim.stop().await;
 }
 

@@ -239,7 +239,7 @@ impl PublishController {
             failure.filter(|f| !f.reason.starts_with("Source") && !f.reason.starts_with("Target"))
         {
             tracing::info!(request = %obj, reason = %f.reason, "fault: publish fails");
-            return self.fail(&ns, &name, cond::UPLOADED, &f.reason, &f.message);
+            return self.upload_failed(&ns, &name, &req, attempts, &f.reason, &f.message);
         }
         let item_uuid = uuid::Uuid::new_v4().to_string();
         let vm_root = crate::guest::vm_root(&self.cfg.state_dir, &ns, &source);
@@ -270,10 +270,11 @@ impl PublishController {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(request = %obj, error = %e, "publish upload failed");
-                return self.fail(
+                return self.upload_failed(
                     &ns,
                     &name,
-                    cond::UPLOADED,
+                    &req,
+                    attempts,
                     reason::UPLOAD_FAILURE,
                     &e.to_string(),
                 );
@@ -305,6 +306,36 @@ impl PublishController {
             o["status"]["completionTime"] = json!(crate::store::now_rfc3339());
         })?;
         self.ttl(&ns, &name, &done)
+    }
+
+    /// A failed upload: retried (each retry is a new attempt) until `attempts` reaches
+    /// `spec.backoffLimit` (default 3), then Complete=False with reason `Fatal`.
+    fn upload_failed(
+        &self,
+        ns: &str,
+        name: &str,
+        req: &Value,
+        attempts: i64,
+        why: &str,
+        message: &str,
+    ) -> Result<Option<Duration>, CtlError> {
+        let limit = req
+            .pointer("/spec/backoffLimit")
+            .and_then(Value::as_i64)
+            .unwrap_or(3)
+            .max(1);
+        if attempts >= limit {
+            self.status(ns, name, |o| {
+                conditions::set(o, cond::UPLOADED, false, why, message);
+                conditions::set(o, cond::COMPLETE, false, reason::FATAL, message);
+                o["status"]["ready"] = json!(false);
+            })?;
+            return Ok(None);
+        }
+        self.status(ns, name, |o| {
+            conditions::set(o, cond::UPLOADED, false, why, message);
+        })?;
+        Ok(Some(self.cfg.publish_step_delay * 2))
     }
 
     fn fail(
