@@ -135,8 +135,17 @@ async fn held_addresses_are_skipped_and_unbindable_ports_reported() {
             "status": status
         })
     };
-    // Someone else (another simulator) holds the first candidate address: it is skipped.
-    let _held = std::net::TcpListener::bind("127.77.0.2:2222").unwrap();
+    // Hold the first candidate address this process can bind (other simulators on the machine
+    // may hold earlier ones): the controller must skip it, as it skips theirs.
+    let hold = |from: u32| {
+        (from..60000).find_map(|n| {
+            let ip = std::net::Ipv4Addr::new(127, 77, (n / 254) as u8, (n % 254 + 1) as u8);
+            std::net::TcpListener::bind((ip, 2222))
+                .ok()
+                .map(|l| (ip, l))
+        })
+    };
+    let (held_ip, _held) = hold(1).expect("a free 127.77 address");
     create(
         &sim.store,
         &k::VIRTUAL_MACHINE_SERVICE,
@@ -153,20 +162,22 @@ async fn held_addresses_are_skipped_and_unbindable_ports_reported() {
         |o| o.pointer("/status/loadBalancer/ingress/0/ip").is_some(),
     )
     .await;
-    assert_eq!(
-        o["status"]["loadBalancer"]["ingress"][0]["ip"],
-        "127.77.0.3"
-    );
+    let got: std::net::Ipv4Addr = o["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(got, held_ip);
     assert!(cond_is(&o, "LoadBalancerReady", "True", None), "{o}");
     // An address the service already owns (e.g. after a restart) whose port is taken: reported.
-    let _held2 = std::net::TcpListener::bind("127.77.0.9:2222").unwrap();
+    let (busy_ip, _held2) = hold(40000).expect("a free 127.77 address");
     create(
         &sim.store,
         &k::VIRTUAL_MACHINE_SERVICE,
         Some(NS),
         svc(
             "busy",
-            json!({"loadBalancer": {"ingress": [{"ip": "127.77.0.9"}]}}),
+            json!({"loadBalancer": {"ingress": [{"ip": busy_ip.to_string()}]}}),
         ),
     );
     let o = wait_for(
@@ -183,7 +194,7 @@ async fn held_addresses_are_skipped_and_unbindable_ports_reported() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(msg.contains("127.77.0.9:2222"), "{msg}");
+    assert!(msg.contains(&format!("{busy_ip}:2222")), "{msg}");
     sim.stop().await;
 }
 
