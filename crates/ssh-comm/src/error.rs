@@ -34,7 +34,7 @@ pub enum SshError {
     Handshake {
         target: String,
         #[source]
-        source: russh::Error,
+        source: Box<russh::Error>,
     },
 
     /// The server refused every configured authentication method.
@@ -63,7 +63,7 @@ pub enum SshError {
         target: String,
         op: String,
         #[source]
-        source: russh::Error,
+        source: Box<russh::Error>,
     },
 
     /// The server refused a request (exec, subsystem, pty).

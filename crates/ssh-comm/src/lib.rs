@@ -26,6 +26,7 @@ pub mod paths;
 mod scp;
 mod session;
 mod sftp;
+pub mod testing;
 mod transfer;
 
 pub use error::SshError;

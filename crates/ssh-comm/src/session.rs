@@ -232,7 +232,7 @@ impl Session {
         SshError::Channel {
             target: self.inner.target.clone(),
             op: op.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -405,18 +405,14 @@ impl Session {
         // keep draining so the exit status is still learned.
         while let Some(msg) = rx.wait().await {
             match msg {
-                ChannelMsg::Data { data } => {
-                    if failure.is_none() {
-                        if let Err(e) = write_flush(&mut stdout, &data).await {
-                            failure = Some(SshError::io("write stdout of", &command, e));
-                        }
+                ChannelMsg::Data { data } if failure.is_none() => {
+                    if let Err(e) = write_flush(&mut stdout, &data).await {
+                        failure = Some(SshError::io("write stdout of", command, e));
                     }
                 }
-                ChannelMsg::ExtendedData { data, ext } => {
-                    if ext == 1 && failure.is_none() {
-                        if let Err(e) = write_flush(&mut stderr, &data).await {
-                            failure = Some(SshError::io("write stderr of", &command, e));
-                        }
+                ChannelMsg::ExtendedData { data, ext: 1 } if failure.is_none() => {
+                    if let Err(e) = write_flush(&mut stderr, &data).await {
+                        failure = Some(SshError::io("write stderr of", command, e));
                     }
                 }
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
@@ -625,7 +621,7 @@ async fn attempt(
             let rejected = matches!(e, russh::Error::UnknownKey);
             let e = SshError::Handshake {
                 target: target.clone(),
-                source: e,
+                source: Box::new(e),
             };
             // A host key that fails the policy will not change by retrying.
             if rejected {
@@ -651,7 +647,7 @@ async fn authenticate(
     let handshake = |e: russh::Error| {
         AttemptError::Handshake(SshError::Handshake {
             target: target.clone(),
-            source: e,
+            source: Box::new(e),
         })
     };
     for (a, spec) in auth.iter().zip(&opts.auth) {
