@@ -176,10 +176,7 @@ async fn create(
     res: &ApiResource,
     body: Json,
 ) -> Result<(), CreateError> {
-    let cluster = ctx
-        .cluster()
-        .ok_or(CreateError::NotConnected)?
-        .clone();
+    let cluster = ctx.cluster().ok_or(CreateError::NotConnected)?.clone();
     let name = ctx.config.source_name.clone();
     let obj: DynamicObject =
         serde_json::from_value(body).map_err(|source| CreateError::Encode {
@@ -208,10 +205,7 @@ async fn create(
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CreateError> {
     let cfg = ctx.config;
-    let cluster = ctx
-        .cluster()
-        .ok_or(CreateError::NotConnected)?
-        .clone();
+    let cluster = ctx.cluster().ok_or(CreateError::NotConnected)?.clone();
     let image = ctx.state.image.clone().ok_or(CreateError::NoImage)?;
     let ns = cluster.namespace.clone();
     let name = cfg.source_name.clone();

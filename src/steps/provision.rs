@@ -23,7 +23,7 @@ pub enum ProvisionError {
     NoHost,
     #[error("provisioning: {0}")]
     Hook(String),
-    #[error("the build was cancelled while connecting to the source VM")]
+    #[error("the build was cancelled")]
     Cancelled,
 }
 
@@ -209,7 +209,14 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ProvisionError> {
             ctx.cancel.clone(),
         )
         .await
-        .map_err(|e| ProvisionError::Hook(packer_rpc::api::error_chain(e.as_ref())))?;
+        .map_err(|e| {
+            // Core answers a cancelled hook with "context canceled"; say what happened.
+            if ctx.cancel.is_cancelled() {
+                ProvisionError::Cancelled
+            } else {
+                ProvisionError::Hook(packer_rpc::api::error_chain(e.as_ref()))
+            }
+        })?;
     if ctx.cancel.is_cancelled() {
         return Err(ProvisionError::Cancelled);
     }

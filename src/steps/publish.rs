@@ -89,10 +89,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
     let Some(library) = cfg.publish_location_name.clone().filter(|l| !l.is_empty()) else {
         return Ok(());
     };
-    let cluster = ctx
-        .cluster()
-        .ok_or(PublishError::NotConnected)?
-        .clone();
+    let cluster = ctx.cluster().ok_or(PublishError::NotConnected)?.clone();
     let ns = cluster.namespace.clone();
     let name = cfg.source_name.clone();
     let body = publish_request_json(

@@ -20,10 +20,7 @@ pub enum WaitSourceError {
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
     let cfg = ctx.config;
-    let cluster = ctx
-        .cluster()
-        .ok_or(WaitSourceError::NotConnected)?
-        .clone();
+    let cluster = ctx.cluster().ok_or(WaitSourceError::NotConnected)?.clone();
     let ns = &cluster.namespace;
     let name = cfg.source_name.as_str();
     let timeout = cfg.watch_source_timeout;

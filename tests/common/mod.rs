@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use vsphere_supervisor::kube::Cluster;
 
 pub const PACKER: &str = "/usr/bin/packer";
+const RESET_SIGINT_AND_EXEC: &str =
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])";
 pub const NAMESPACE: &str = "demo";
 /// Longest a single Packer run may take in these tests.
 pub const PACKER_TIMEOUT: Duration = Duration::from_secs(180);
@@ -109,7 +111,10 @@ impl SimEnv {
     /// Runs `packer <args>` in the test directory; `on_line` sees each stdout line as it comes
     /// and gets Packer's pid (to send signals).
     pub async fn packer(&self, args: &[&str], mut on_line: impl FnMut(&str, u32)) -> PackerRun {
-        let mut child = tokio::process::Command::new(PACKER)
+        // Started through python3 to restore SIGINT's default disposition: a test run from a
+        // background job inherits SIGINT ignored, and Packer would then never see Ctrl-C.
+        let mut child = tokio::process::Command::new("python3")
+            .args(["-c", RESET_SIGINT_AND_EXEC, PACKER])
             .args(args)
             .current_dir(self.dir.path())
             .env("HOME", self.dir.path())
@@ -120,6 +125,8 @@ impl SimEnv {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so a test can Ctrl-C it like a terminal does.
+            .process_group(0)
             .spawn()
             .expect("starting packer");
         let pid = child.id().expect("packer pid");
@@ -246,7 +253,7 @@ impl SimEnv {
             {
                 // Zombies are already dead.
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                if !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z") {
+                if stat.split_whitespace().nth(2).is_none_or(|s| s != "Z") {
                     pids.push(pid);
                 }
             }
@@ -261,10 +268,11 @@ impl SimEnv {
     }
 }
 
-/// Sends SIGINT to `pid` (as Ctrl-C would to Packer).
+/// Sends SIGINT to Packer's process group, as Ctrl-C in a terminal does (Packer's panicwrap
+/// parent ignores a SIGINT sent to it alone; the plugins get it too and must ignore it).
 pub fn sigint(pid: u32) {
     let _ = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args(["-INT", "--", &format!("-{pid}")])
         .status();
 }
 
