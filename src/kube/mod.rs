@@ -115,10 +115,15 @@ pub fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
                 s = rest.to_string();
             }
         }
-        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+        // hyper's "client error (Connect)" says nothing the next cause does not.
+        let noise = s.starts_with("client error (");
+        if !s.is_empty() && !noise && !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
         cur = e.source();
+    }
+    if parts.is_empty() {
+        return err.to_string();
     }
     parts.join(": ")
 }

@@ -32,8 +32,8 @@ pub enum WaitError {
     },
     #[error("cancelled while waiting for {what}")]
     Cancelled { what: String },
-    #[error("{what} failed: {reason}")]
-    Failed { what: String, reason: String },
+    #[error("{object} failed: {reason}")]
+    Failed { object: String, reason: String },
     #[error("{object} disappeared while waiting for {what}")]
     Gone { what: String, object: String },
     #[error("watching {object}: {source}")]
@@ -137,7 +137,7 @@ fn judge_obj<T>(
     match judge(obj) {
         Verdict::Done(v) => Step::Finished(Ok(v)),
         Verdict::Failed(reason) => Step::Finished(Err(WaitError::Failed {
-            what: target.what.clone(),
+            object: target.object.clone(),
             reason,
         })),
         Verdict::Pending(state) => {

@@ -5,6 +5,7 @@ use serde_json::Value as Json;
 use thiserror::Error;
 
 use super::Ctx;
+use crate::config::CommKind;
 use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError};
 use crate::state::ResolvedImage;
 
@@ -213,6 +214,17 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
     };
     let ns = cluster.namespace.clone();
     let mut problems = Vec::new();
+    if cfg.import.is_some() {
+        problems.push(
+            "import_source_url: importing an image from a URL is not supported by this builder yet; import it into a content library first and set image_name".to_string(),
+        );
+    }
+    if cfg.comm.kind == CommKind::WinRm {
+        problems.push(
+            "communicator \"winrm\" is not supported by this builder yet; use \"ssh\" or \"none\""
+                .to_string(),
+        );
+    }
 
     // Image.
     match cfg.image_name.as_deref().filter(|n| !n.is_empty()) {

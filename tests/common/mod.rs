@@ -157,6 +157,12 @@ impl SimEnv {
             .expect("packer exits after closing stdout")
             .expect("waiting for packer");
         let stderr = err_task.await.unwrap_or_default();
+        if std::env::var_os("E2E_SHOW_OUTPUT").is_some() {
+            eprintln!(
+                "=== packer {args:?} exited {:?}\n{out}{stderr}",
+                status.code()
+            );
+        }
         PackerRun {
             code: status.code(),
             stdout: out,
