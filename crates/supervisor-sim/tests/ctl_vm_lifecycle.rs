@@ -174,6 +174,31 @@ async fn missing_dependencies_are_reported_then_recovered() {
     tokio::time::timeout(std::time::Duration::from_secs(10), gone)
         .await
         .expect("guest endpoint torn down");
+    // ...and its disk goes with the object, so a new VM of the same name starts fresh.
+    let dir = supervisor_sim::guest::vm_dir(&sim.state_dir(), NS, "noclass");
+    let wiped = async {
+        while dir.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wiped)
+        .await
+        .expect("disk removed");
+    let mut spec = base_spec();
+    spec["bootstrap"] =
+        json!({"cloudInit": {"rawCloudConfig": {"name": "later", "key": "user-data"}}});
+    create(s, &k::VIRTUAL_MACHINE, Some(NS), vm("noclass", spec));
+    wait_for(
+        s,
+        &k::VIRTUAL_MACHINE,
+        Some(NS),
+        "noclass",
+        "re-created VM runs",
+        20,
+        |o| o.pointer("/status/network/primaryIP4").is_some(),
+    )
+    .await;
+    assert!(root.join("var/lib/cloud/instance/boot-finished").exists());
     sim.stop().await;
 }
 

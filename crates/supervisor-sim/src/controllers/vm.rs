@@ -27,6 +27,8 @@ use vmop_types::conditions::vm as cond;
 /// In-memory state of one VM's simulated hardware.
 #[derive(Default)]
 struct Runtime {
+    /// `metadata.uid` of the VM this runtime belongs to (a re-created VM is a new machine).
+    uid: String,
     guest: Option<Guest>,
     created_at: Option<Instant>,
     powered_on_at: Option<Instant>,
@@ -79,7 +81,8 @@ impl VmController {
             .clone()
     }
 
-    async fn teardown(&self, ns: &str, name: &str) {
+    /// Stops the guest; `wipe` also deletes its disk (the VM object is gone).
+    async fn teardown(&self, ns: &str, name: &str, wipe: bool) {
         let rt = self
             .runtimes
             .lock()
@@ -90,6 +93,14 @@ impl VmController {
             let mut rt = rt.lock().await;
             if let Some(g) = rt.guest.take() {
                 g.shutdown().await;
+            }
+        }
+        if wipe {
+            let dir = crate::guest::vm_dir(&self.cfg.state_dir, ns, name);
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(dir = %dir.display(), error = %e, "removing a deleted VM's disk failed");
+                }
             }
         }
     }
@@ -417,7 +428,7 @@ impl VmController {
         let vm = match self.store.get(&Self::gr(), Some(&ns), &name) {
             Ok(v) => v,
             Err(e) if e.code == 404 => {
-                self.teardown(&ns, &name).await;
+                self.teardown(&ns, &name, true).await;
                 return Ok(None);
             }
             Err(e) => return Err(api_err("getting VirtualMachine", format!("{ns}/{name}"))(e)),
@@ -426,11 +437,26 @@ impl VmController {
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|v| !v.is_null())
         {
-            self.teardown(&ns, &name).await;
+            self.teardown(&ns, &name, false).await;
             return Ok(None);
         }
-        let rt_arc = self.runtime(&ns, &name).await;
+        let uid = vm
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut rt_arc = self.runtime(&ns, &name).await;
+        let stale = {
+            let rt = rt_arc.lock().await;
+            !rt.uid.is_empty() && rt.uid != uid
+        };
+        if stale {
+            // Deleted and re-created under the same name before we saw the deletion.
+            self.teardown(&ns, &name, true).await;
+            rt_arc = self.runtime(&ns, &name).await;
+        }
         let mut rt = rt_arc.lock().await;
+        rt.uid = uid.clone();
 
         if rt.guest.is_none() {
             let (image, plan) = match self.check_dependencies(&ns, &vm) {
@@ -504,6 +530,13 @@ impl VmController {
                     o["status"]["powerState"] = json!("PoweredOff");
                 }
             })?;
+            // The disk belongs to one VM object: a leftover from an earlier VM of the same name
+            // (deleted while we were not watching) must not leak into this one.
+            let dir = crate::guest::vm_dir(&self.cfg.state_dir, &ns, &name);
+            let owner = tokio::fs::read_to_string(dir.join("uid")).await.ok();
+            if owner.as_deref().is_some_and(|o| o.trim() != uid) {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+            }
             match Guest::boot(
                 &self.cfg.guest,
                 &self.cfg.state_dir,
@@ -514,7 +547,12 @@ impl VmController {
             )
             .await
             {
-                Ok(g) => rt.guest = Some(g),
+                Ok(g) => {
+                    rt.guest = Some(g);
+                    if let Err(e) = tokio::fs::write(dir.join("uid"), &uid).await {
+                        tracing::warn!(dir = %dir.display(), error = %e, "recording the VM's disk owner failed");
+                    }
+                }
                 Err(e) => {
                     let msg = e.to_string();
                     tracing::error!(vm = %format!("{ns}/{name}"), error = %msg, "creating the simulated guest failed");
@@ -587,7 +625,13 @@ impl VmController {
                 conditions::set(o, cond::READY, true, "", "");
                 // The guest booted with its bootstrap applied (first boot ran before power-on).
                 conditions::set(o, cond::TOOLS, true, cond::reason::RUNNING, "");
-                conditions::set(o, cond::GUEST_CUSTOMIZATION, true, cond::reason::SUCCEEDED, "");
+                conditions::set(
+                    o,
+                    cond::GUEST_CUSTOMIZATION,
+                    true,
+                    cond::reason::SUCCEEDED,
+                    "",
+                );
             })?;
         }
         let no_ip = self.cfg.current_faults().no_ip
@@ -664,7 +708,7 @@ impl ReconcilerDyn for VmController {
         Box::pin(async move {
             let keys: Vec<(String, String)> = this.runtimes.lock().await.keys().cloned().collect();
             for (ns, name) in keys {
-                this.teardown(&ns, &name).await;
+                this.teardown(&ns, &name, false).await;
             }
         })
     }
