@@ -77,7 +77,7 @@ async fn sigint_during_provisioning_cleans_up() {
 async fn sigint_during_publishing_cleans_up() {
     // Slow publish steps so the interrupt lands while the request is being processed.
     let env = SimEnv::start(SimSetup {
-        publish_step_delay: Some(Duration::from_secs(3)),
+        publish_step_delay: Some(Duration::from_secs(1)),
         ..SimSetup::default()
     })
     .await;
