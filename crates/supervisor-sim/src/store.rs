@@ -266,6 +266,11 @@ impl Watch {
         }
     }
 
+    /// Events queued at creation (synthetic ADDED or replayed history) not yet delivered.
+    pub fn pending_initial(&self) -> usize {
+        self.initial.len()
+    }
+
     /// resourceVersion of the last event delivered (or the starting point).
     pub fn last_rv(&self) -> u64 {
         self.last_rv
@@ -821,6 +826,11 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let info = self.info(gr)?.clone();
         let ns = Self::scope_ns(&info, ns)?;
+        if !obj.is_object() || obj.get("metadata").is_some_and(|m| !m.is_object()) {
+            return Err(ApiError::bad_request(
+                "the object to update is not a JSON object with object metadata",
+            ));
+        }
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         if name.is_empty() {
             return Err(ApiError::bad_request(

@@ -723,3 +723,100 @@ async fn restart_keeps_state_and_certificates() {
     assert!(rv2 > rv, "resourceVersion continues ({rv2} > {rv})");
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn watch_label_transitions_and_initial_events_bookmark() {
+    let (sim, c) = start(api_only()).await;
+    c.post(VMS3, vm("pre")).await;
+    // streaming-list style watch (kube-rs `streaming_lists()`): initial ADDED events, then a
+    // bookmark annotated k8s.io/initial-events-end
+    let mut s = c.watch(&format!("{VMS3}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")).await;
+    assert_eq!(s.next().await.unwrap()["object"]["metadata"]["name"], "pre");
+    let bm = s.next().await.unwrap();
+    assert_eq!(bm["type"], "BOOKMARK");
+    assert_eq!(
+        bm["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    // a label selector watch sees objects enter (ADDED) and leave (DELETED)
+    let rv = sim.store.current_rv();
+    let mut w = c
+        .watch(&format!(
+            "{VMS3}?watch=true&resourceVersion={rv}&labelSelector=stage%3Dready"
+        ))
+        .await;
+    c.patch(
+        &format!("{VMS3}/pre"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"stage": "ready"}}}),
+    )
+    .await;
+    assert_eq!(w.next().await.unwrap()["type"], "ADDED");
+    c.patch(
+        &format!("{VMS3}/pre"),
+        "application/merge-patch+json",
+        json!({"spec": {"powerState": "PoweredOff"}}),
+    )
+    .await;
+    assert_eq!(w.next().await.unwrap()["type"], "MODIFIED");
+    c.patch(
+        &format!("{VMS3}/pre"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"stage": "done"}}}),
+    )
+    .await;
+    assert_eq!(w.next().await.unwrap()["type"], "DELETED");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_not_crashes() {
+    let (sim, c) = start(api_only()).await;
+    for body in [
+        json!({"metadata": "x"}),
+        json!({"metadata": 5, "spec": {}}),
+        json!([1, 2]),
+        json!(null),
+    ] {
+        let (code, _) = c.post(VMS3, body.clone()).await;
+        assert_eq!(code, 400, "POST {body}");
+    }
+    c.post(VMS3, vm("m")).await;
+    let (code, _) = c.put(&format!("{VMS3}/m"), json!({"metadata": "x"})).await;
+    assert_eq!(code, 400);
+    let (code, _) = c
+        .patch(
+            &format!("{VMS3}/new"),
+            "application/apply-patch+yaml",
+            json!({"metadata": "x"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    let (code, _) = c
+        .patch(
+            &format!("{VMS3}/m"),
+            "application/merge-patch+json",
+            json!({"metadata": "x"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    let (code, _) = c
+        .patch(
+            &format!("{VMS3}/m"),
+            "application/json-patch+json",
+            json!({"op": "x"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    let (code, _) = c.patch(&format!("{VMS3}/m"), "text/plain", json!({})).await;
+    assert_eq!(code, 415);
+    let (code, _) = c.get(&format!("{VMS3}?labelSelector=a%20in%20b")).await;
+    assert_eq!(code, 400);
+    let (code, _) = c
+        .get(&format!("{VMS3}?watch=true&resourceVersion=abc"))
+        .await;
+    assert_eq!(code, 400);
+    // the server is still fine
+    assert_eq!(c.get(&format!("{VMS3}/m")).await.0, 200);
+    sim.stop().await;
+}

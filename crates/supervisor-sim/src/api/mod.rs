@@ -22,7 +22,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -528,6 +528,16 @@ fn label_field_opts(r: &Req) -> Result<ListOptions, ApiError> {
     })
 }
 
+fn obj_key(o: &Value) -> (String, String) {
+    let get = |k: &str| {
+        o.pointer(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    (get("/metadata/namespace"), get("/metadata/name"))
+}
+
 fn wants_table(accept: &str) -> bool {
     accept
         .split(',')
@@ -654,6 +664,16 @@ impl Target<'_> {
             return Err(ApiError::bad_request(
                 "the body of the request is not a JSON or YAML object",
             ));
+        }
+        match obj.get("metadata") {
+            None | Some(Value::Object(_)) => {}
+            Some(Value::Null) => obj["metadata"] = json!({}),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "metadata must be an object, got {}",
+                    other
+                )))
+            }
         }
         let want_av = self.info.api_version(&self.version);
         match obj.get("apiVersion").and_then(Value::as_str) {
@@ -792,7 +812,12 @@ impl Target<'_> {
                 .is_ok();
             if !exists && self.sub == Subresource::Main {
                 let mut obj = patch_doc;
-                if obj.pointer("/metadata/name").is_none() && obj.is_object() {
+                if obj.pointer("/metadata/name").is_none()
+                    && obj.is_object()
+                    && obj
+                        .get("metadata")
+                        .is_none_or(|m| m.is_object() || m.is_null())
+                {
                     obj["metadata"]["name"] = json!(name);
                 }
                 return self.create_obj(r, obj, warnings);
@@ -936,6 +961,23 @@ impl Target<'_> {
         let info = self.info.clone();
         let version = self.version.clone();
         let ns = self.ns.clone();
+        let send_initial = r
+            .query
+            .get("sendInitialEvents")
+            .is_some_and(|v| v == "true");
+        let since = if send_initial { None } else { since };
+        // Objects currently inside a label selector, so label changes become ADDED/DELETED
+        // for this watcher as the API server does.
+        let mut inside: Option<HashSet<(String, String)>> = match (&opts.labels, since) {
+            (None, _) => None,
+            (Some(_), None) => Some(HashSet::new()),
+            (Some(_), Some(_)) => Some(
+                self.store()
+                    .list_arc(&info.gr, ns.as_deref(), &opts)
+                    .map(|(items, _)| items.iter().map(|o| obj_key(o)).collect())
+                    .unwrap_or_default(),
+            ),
+        };
         let start = self.store().watch(&info.gr, ns.as_deref(), since);
         tokio::spawn(async move {
             let line = |v: Value| {
@@ -961,7 +1003,16 @@ impl Target<'_> {
             );
             let mut sent: u32 = 0;
             let mut first_table = true;
+            let mut initial_left = send_initial.then(|| w.pending_initial());
             loop {
+                if initial_left == Some(0) {
+                    initial_left = None;
+                    let end = json!({"type": "BOOKMARK", "object": {"kind": info.kind, "apiVersion": info.api_version(&version),
+                        "metadata": {"resourceVersion": w.last_rv().to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}}});
+                    if tx.send(line(end)).await.is_err() {
+                        break;
+                    }
+                }
                 let msg = tokio::select! {
                     _ = &mut deadline => break,
                     _ = api.shutdown.cancelled() => break,
@@ -976,9 +1027,30 @@ impl Target<'_> {
                             break;
                         }
                         Some(Ok(ev)) => {
-                            if !opts.matches(&ev.object) {
-                                continue;
+                            if let Some(n) = initial_left.as_mut() {
+                                *n = n.saturating_sub(1);
                             }
+                            let fields_ok = opts.fields.as_ref().is_none_or(|f| f.matches(&ev.object));
+                            let labels_ok = opts.labels.as_ref().is_none_or(|l| l.matches(&ev.object));
+                            let kind = match inside.as_mut() {
+                                _ if !fields_ok => continue,
+                                None => ev.kind,
+                                Some(set) => {
+                                    let key = obj_key(&ev.object);
+                                    let was = set.contains(&key);
+                                    match (labels_ok, ev.kind) {
+                                        (true, EventType::Deleted) | (false, EventType::Modified) if was => {
+                                            set.remove(&key);
+                                            EventType::Deleted
+                                        }
+                                        (true, EventType::Deleted) | (false, _) => continue,
+                                        (true, _) => {
+                                            set.insert(key);
+                                            if was { EventType::Modified } else { EventType::Added }
+                                        }
+                                    }
+                                }
+                            };
                             let mut o = (*ev.object).clone();
                             from_hub(&info, &version, &mut o);
                             let object = match table_mode {
@@ -991,7 +1063,7 @@ impl Target<'_> {
                                 None => o,
                             };
                             sent += 1;
-                            json!({"type": match ev.kind { EventType::Added => "ADDED", EventType::Modified => "MODIFIED", EventType::Deleted => "DELETED" }, "object": object})
+                            json!({"type": match kind { EventType::Added => "ADDED", EventType::Modified => "MODIFIED", EventType::Deleted => "DELETED" }, "object": object})
                         }
                     }
                 };
