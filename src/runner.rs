@@ -22,20 +22,30 @@ pub fn new_build_id() -> String {
 
 async fn run_steps(ctx: &mut Ctx<'_>) -> Result<(), StepError> {
     macro_rules! step {
-        ($e:expr) => {{
+        ($name:literal, $e:expr) => {{
             if ctx.cancel.is_cancelled() {
                 return Err(StepError::Cancelled);
             }
             $e.await?;
+            if ctx.config.packer.debug {
+                // Packer's -debug: stop after each step until the user says so.
+                let _ = ctx
+                    .ui
+                    .ask(&format!(
+                        "Pausing after step {:?}. Press enter to continue.",
+                        $name
+                    ))
+                    .await;
+            }
         }};
     }
-    step!(steps::keygen::run(ctx));
-    step!(steps::connect::run(ctx));
-    step!(steps::check::run(ctx));
-    step!(steps::create_source::run(ctx));
-    step!(steps::wait_source::run(ctx));
-    step!(steps::provision::run(ctx));
-    step!(steps::publish::run(ctx));
+    step!("keygen", steps::keygen::run(ctx));
+    step!("connect", steps::connect::run(ctx));
+    step!("check", steps::check::run(ctx));
+    step!("create_source", steps::create_source::run(ctx));
+    step!("wait_source", steps::wait_source::run(ctx));
+    step!("provision", steps::provision::run(ctx));
+    step!("publish", steps::publish::run(ctx));
     if ctx.cancel.is_cancelled() {
         return Err(StepError::Cancelled);
     }

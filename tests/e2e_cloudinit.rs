@@ -36,6 +36,7 @@ async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
   publish_location_name = "golden-images"
   publish_image_name    = "{source_name}-golden"
   publish_request_ttl_sec = 300
+  ssh_clear_authorized_keys = true
 "#
         ),
         SHELL_AND_FILE,
@@ -75,6 +76,20 @@ async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
         env.library_files("golden-images", "/etc/e2e-marker").len(),
         1
     );
+    // ssh_clear_authorized_keys: the image does not trust the build's temporary key.
+    assert!(
+        out.contains("Removing the temporary SSH key from authorized_keys"),
+        "{out}"
+    );
+    let keys = env.library_files("golden-images", "/.ssh/authorized_keys");
+    assert!(
+        !keys.is_empty(),
+        "the capture has the user's authorized_keys"
+    );
+    for k in keys {
+        let text = std::fs::read_to_string(&k).unwrap_or_default();
+        assert!(!text.contains("ssh-ed25519"), "{}: {text}", k.display());
+    }
 
     // Nothing of the build is left but the image.
     assert_eq!(

@@ -25,6 +25,8 @@ pub enum ProvisionError {
     Hook(String),
     #[error("the build was cancelled")]
     Cancelled,
+    #[error("removing the temporary SSH key from authorized_keys: {0}")]
+    ClearKey(String),
 }
 
 /// The hook's generated data, the same keys as the SDK's builders (protocol notes §3.3).
@@ -205,7 +207,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ProvisionError> {
             "packer_provision",
             data,
             ctx.ui.clone(),
-            comm,
+            comm.clone(),
             ctx.cancel.clone(),
         )
         .await
@@ -219,6 +221,53 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ProvisionError> {
         })?;
     if ctx.cancel.is_cancelled() {
         return Err(ProvisionError::Cancelled);
+    }
+    if cfg.comm.kind == CommKind::Ssh && cfg.comm.ssh.clear_authorized_keys {
+        if let Some(key) = ctx.state.temp_key.as_ref() {
+            clear_authorized_key(ctx, comm.as_ref(), &key.public_openssh).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The shell command that removes `public_key` from the user's `authorized_keys`, so the
+/// published image does not trust the build's temporary key. Matching is on the key's base64
+/// body as a fixed string, so no character in it can act as a pattern.
+pub fn clear_key_command(public_key: &str) -> Option<String> {
+    let body = public_key.split_whitespace().nth(1)?;
+    if !body
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+    {
+        return None;
+    }
+    Some(format!(
+        "f=\"$HOME/.ssh/authorized_keys\"; [ -f \"$f\" ] || exit 0; grep -vF -- '{body}' \"$f\" > \"$f.packer\" ; mv -f \"$f.packer\" \"$f\""
+    ))
+}
+
+async fn clear_authorized_key(
+    ctx: &Ctx<'_>,
+    comm: &dyn Communicator,
+    public_key: &str,
+) -> Result<(), ProvisionError> {
+    let Some(command) = clear_key_command(public_key) else {
+        return Ok(());
+    };
+    ctx.say("Removing the temporary SSH key from authorized_keys (ssh_clear_authorized_keys)")
+        .await;
+    let cmd = RemoteCommand {
+        command,
+        stdin: None,
+        stdout: None,
+        stderr: None,
+    };
+    let fail = |e: BoxError| ProvisionError::ClearKey(packer_rpc::api::error_chain(e.as_ref()));
+    let status = comm.start(cmd).await.map_err(fail)?.await.map_err(fail)?;
+    if status != 0 {
+        return Err(ProvisionError::ClearKey(format!(
+            "the command exited with status {status}"
+        )));
     }
     Ok(())
 }
@@ -271,6 +320,17 @@ mod tests {
             get(&d, "PackerHTTPAddr"),
             &Value::Str("ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER".into())
         );
+    }
+
+    #[test]
+    fn clear_key_command_matches_the_key_body_only() {
+        let cmd = clear_key_command("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI+/x= packer").unwrap();
+        assert!(
+            cmd.contains("grep -vF -- 'AAAAC3NzaC1lZDI1NTE5AAAAI+/x='"),
+            "{cmd}"
+        );
+        assert!(clear_key_command("garbage").is_none());
+        assert!(clear_key_command("ssh-ed25519 AAA'$(rm) x").is_none());
     }
 
     #[tokio::test]
