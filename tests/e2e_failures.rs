@@ -219,3 +219,24 @@ async fn unauthorised_cluster_is_one_clear_line() {
     assert_connect_failure(&env, &kc, &["401 Unauthorized"]).await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_vmoperator_versions_are_named() {
+    let env = SimEnv::start(SimSetup {
+        vmop_versions: Some(vec!["v1alpha2".into()]),
+        ..SimSetup::default()
+    })
+    .await;
+    let src = basic_source("e2e-old", "");
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, &src, ECHO));
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(1), "{out}");
+    let line = errored_line(&out);
+    assert!(
+        line.contains("serves vmoperator.vmware.com versions v1alpha2; this builder needs one of v1alpha5 or v1alpha3"),
+        "{out}"
+    );
+    assert!(line.contains("(context supervisor-sim)"), "{out}");
+    env.stop().await;
+}
