@@ -137,3 +137,37 @@ async fn cloudinit_build_survives_dropped_watches() {
     .await;
     cloudinit_build(env, "e2e-drop", "v1alpha5").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_as_namespace_user_with_context_option() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    let src = r#"
+  kubeconfig_context    = "supervisor-sim-demo-user"
+  source_name           = "e2e-user"
+  image_name            = "ubuntu-24.04"
+  ssh_username          = "packer"
+  publish_location_name = "golden-images"
+"#;
+    // The namespace comes from the context here, not from supervisor_namespace.
+    let tpl = template(
+        &env.kubeconfig,
+        src,
+        "  provisioner \"shell\" {\n    inline = [\"id -un\"]\n  }\n",
+    )
+    .replace("  supervisor_namespace = \"demo\"\n", "");
+    env.write("b.pkr.hcl", &tpl);
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(
+        out.contains("(context supervisor-sim-demo-user); using namespace demo"),
+        "{out}"
+    );
+    assert!(out.contains("Published as image vmi-"), "{out}");
+    assert_eq!(
+        env.leftovers("e2e-user").await,
+        Vec::<String>::new(),
+        "{out}"
+    );
+    env.stop().await;
+}

@@ -9,7 +9,9 @@ use common::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use vsphere_supervisor::kube::status::judge_vm;
-use vsphere_supervisor::kube::wait::{wait_for, wait_gone, Target, WaitError};
+use vsphere_supervisor::kube::wait::{
+    wait_for, wait_for_with_stats, wait_gone, Target, WaitError, WaitStats,
+};
 
 async fn create_vm(env: &SimEnv, name: &str, class: &str) {
     let c = env.cluster().await;
@@ -115,5 +117,52 @@ async fn waits_are_cancellable_and_ready_vms_are_seen() {
         .await
         .expect("VM gone");
     assert!(api.get_opt("w-good").await.expect("get").is_none());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_resume_dropped_watches_and_relist_after_410() {
+    // Every watch ends after one event, and the first two watch requests are answered
+    // 410 Gone (their position expired): the wait must relist and resume until the VM is ready.
+    let faults = supervisor_sim::faults::FaultConfig {
+        watch: vec![supervisor_sim::faults::WatchFault {
+            after_events: Some(1),
+            ..Default::default()
+        }],
+        http: vec![supervisor_sim::faults::HttpFault {
+            verb: Some("watch".into()),
+            resource: Some("virtualmachines".into()),
+            code: 410,
+            count: Some(2),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let env = SimEnv::start(SimSetup {
+        faults,
+        ..SimSetup::default()
+    })
+    .await;
+    let c = env.cluster().await;
+    let api = c.api(&c.kinds.vm);
+    create_vm(&env, "w-410", "best-effort-small").await;
+    let mut stats = WaitStats::default();
+    let ready = wait_for_with_stats(
+        Target {
+            api: &api,
+            object: "VirtualMachine demo/w-410".into(),
+            name: "w-410",
+            what: "VM ready".into(),
+        },
+        Duration::from_secs(30),
+        &CancellationToken::new(),
+        |o| judge_vm(&o.data),
+        &mut stats,
+    )
+    .await
+    .expect("VM ready despite dropped and expired watches");
+    assert!(!ready.ip.is_empty());
+    assert_eq!(stats.expired, 2, "{stats:?}");
+    assert!(stats.lists >= 3 && stats.watches >= 3, "{stats:?}");
     env.stop().await;
 }

@@ -74,18 +74,37 @@ pub struct Target<'a> {
     pub what: String,
 }
 
+/// How a wait went: how often it had to list, watch, and start over after 410 Gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    pub lists: u32,
+    pub watches: u32,
+    pub expired: u32,
+}
+
 /// Watches `target` until `judge` returns `Done` or `Failed`, the deadline passes, or `cancel`
 /// fires.
 pub async fn wait_for<T>(
     target: Target<'_>,
     timeout: Duration,
     cancel: &CancellationToken,
+    judge: impl FnMut(&DynamicObject) -> Verdict<T>,
+) -> Result<T, WaitError> {
+    wait_for_with_stats(target, timeout, cancel, judge, &mut WaitStats::default()).await
+}
+
+/// [`wait_for`], counting lists, watches and expiries into `stats`.
+pub async fn wait_for_with_stats<T>(
+    target: Target<'_>,
+    timeout: Duration,
+    cancel: &CancellationToken,
     mut judge: impl FnMut(&DynamicObject) -> Verdict<T>,
+    stats: &mut WaitStats,
 ) -> Result<T, WaitError> {
     let mut last: Option<String> = None;
     let deadline = Instant::now() + timeout;
     let outcome = {
-        let fut = watch_loop(&target, deadline, &mut judge, &mut last);
+        let fut = watch_loop(&target, deadline, &mut judge, &mut last, stats);
         tokio::select! {
             r = tokio::time::timeout_at(deadline, fut) => r,
             _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: target.what }),
@@ -154,12 +173,14 @@ async fn watch_loop<T>(
     deadline: Instant,
     judge: &mut impl FnMut(&DynamicObject) -> Verdict<T>,
     last: &mut Option<String>,
+    stats: &mut WaitStats,
 ) -> Result<T, WaitError> {
     let selector = format!("metadata.name={}", target.name);
     let mut rv: Option<String> = None;
     let mut backoff = Duration::from_millis(50);
     loop {
         if rv.is_none() {
+            stats.lists += 1;
             match target
                 .api
                 .list(&ListParams::default().fields(&selector))
@@ -206,11 +227,17 @@ async fn watch_loop<T>(
             .fields(&selector)
             .timeout(remaining as u32);
         let version = rv.clone().unwrap_or_default();
+        stats.watches += 1;
         let stream = match target.api.watch(&wp, &version).await {
             Ok(s) => s,
             Err(e) => {
                 let e = ApiError(e);
                 if e.is_gone() {
+                    tracing::debug!(
+                        "watching {}: resourceVersion expired (410 Gone); relisting",
+                        target.object
+                    );
+                    stats.expired += 1;
                     rv = None;
                     continue;
                 }
@@ -254,6 +281,11 @@ async fn watch_loop<T>(
                 Ok(WatchEvent::Error(status)) => {
                     // 410: our version fell out of the server's window; start over from a list.
                     if status.code == 410 {
+                        tracing::debug!(
+                            "watching {}: resourceVersion expired (410 Gone); relisting",
+                            target.object
+                        );
+                        stats.expired += 1;
                         rv = None;
                     }
                     tracing::debug!(

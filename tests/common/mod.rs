@@ -27,6 +27,8 @@ pub const PACKER_TIMEOUT: Duration = Duration::from_secs(180);
 pub struct SimSetup {
     pub vmop_versions: Option<Vec<String>>,
     pub faults: FaultConfig,
+    /// Watch events the simulator retains per resource (older positions get 410).
+    pub history_limit: Option<usize>,
     /// Pause between publish conditions (default: the simulator's).
     pub publish_step_delay: Option<Duration>,
 }
@@ -62,6 +64,9 @@ impl SimEnv {
             faults: setup.faults,
             ..RunOptions::default()
         };
+        if let Some(h) = setup.history_limit {
+            opts.history_limit = h;
+        }
         if let Some(v) = setup.vmop_versions {
             opts.vmop_versions = v;
         }
@@ -110,7 +115,17 @@ impl SimEnv {
 
     /// Runs `packer <args>` in the test directory; `on_line` sees each stdout line as it comes
     /// and gets Packer's pid (to send signals).
-    pub async fn packer(&self, args: &[&str], mut on_line: impl FnMut(&str, u32)) -> PackerRun {
+    pub async fn packer(&self, args: &[&str], on_line: impl FnMut(&str, u32)) -> PackerRun {
+        self.packer_env(args, &[], on_line).await
+    }
+
+    /// [`SimEnv::packer`] with extra environment variables.
+    pub async fn packer_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        mut on_line: impl FnMut(&str, u32),
+    ) -> PackerRun {
         // Started through python3 to restore SIGINT's default disposition: a test run from a
         // background job inherits SIGINT ignored, and Packer would then never see Ctrl-C.
         let mut child = tokio::process::Command::new("python3")
@@ -121,6 +136,7 @@ impl SimEnv {
             .env("CHECKPOINT_DISABLE", "1")
             .env_remove("KUBECONFIG")
             .env_remove("PACKER_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
