@@ -143,6 +143,8 @@ pub struct BuildState {
     pub cluster: Option<Cluster>,
     pub image: Option<ResolvedImage>,
     pub temp_key: Option<TempKey>,
+    /// Public half of the user's `ssh_private_key_file`, for the default cloud-config.
+    pub user_public_key: Option<String>,
     pub ledger: Ledger,
     /// The guest's `status.network.primaryIP4` (informational).
     pub vm_ip: Option<String>,

@@ -171,3 +171,38 @@ async fn build_as_namespace_user_with_context_option() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_own_private_key_is_authorised_by_the_default_cloud_config() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    let key = env.path().join("id_user");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success());
+    let src = format!(
+        r#"
+  source_name          = "e2e-ownkey"
+  image_name           = "ubuntu-24.04"
+  ssh_username         = "packer"
+  ssh_private_key_file = "{}"
+"#,
+        key.display()
+    );
+    env.write(
+        "b.pkr.hcl",
+        &template(
+            &env.kubeconfig,
+            &src,
+            "  provisioner \"shell\" {\n    inline = [\"echo own-key-works\"]\n  }\n",
+        ),
+    );
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(out.contains("own-key-works"), "{out}");
+    assert!(!out.contains("Generated a temporary"), "{out}");
+    env.stop().await;
+}

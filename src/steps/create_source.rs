@@ -239,7 +239,8 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CreateError> {
             .state
             .temp_key
             .as_ref()
-            .map(|k| k.public_openssh.clone());
+            .map(|k| k.public_openssh.clone())
+            .or_else(|| ctx.state.user_public_key.clone());
         let ssh = &cfg.comm.ssh;
         // Prepare already read and checked the data file; fall back to reading it here only
         // when it did not (a Config built by other means).

@@ -38,8 +38,31 @@ pub fn needs_key(comm: CommKind, private_key_file: bool) -> bool {
     comm == CommKind::Ssh && !private_key_file
 }
 
+/// The `authorized_keys` line for a private key file (so the default cloud-config can
+/// authorise the user's own key, which upstream leaves empty).
+pub fn public_key_of(path: &std::path::Path) -> Result<String, String> {
+    let key = russh::keys::load_secret_key(path, None).map_err(|e| e.to_string())?;
+    key.public_key().to_openssh().map_err(|e| e.to_string())
+}
+
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
     let ssh = &ctx.config.comm.ssh;
+    if ctx.config.comm.kind == CommKind::Ssh {
+        if let Some(file) = &ssh.private_key_file {
+            match public_key_of(file) {
+                Ok(public) => ctx.state.user_public_key = Some(public),
+                // Not fatal: the key may only work with a user-supplied bootstrap, and the
+                // communicator reports a bad key file itself when it connects.
+                Err(e) => {
+                    ctx.say(&format!(
+                        "Could not read the public key of ssh_private_key_file {} ({e}); the default cloud-config will not authorise it",
+                        file.display()
+                    ))
+                    .await
+                }
+            }
+        }
+    }
     if !needs_key(ctx.config.comm.kind, ssh.private_key_file.is_some()) {
         return Ok(());
     }
@@ -70,6 +93,18 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_key_of_a_private_key_file() {
+        let pair = keygen::generate(KeyKind::Ed25519).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id");
+        std::fs::write(&path, &pair.private_openssh).unwrap();
+        let public = public_key_of(&path).unwrap();
+        let body = |k: &str| k.split_whitespace().nth(1).unwrap_or_default().to_string();
+        assert_eq!(body(&public), body(&pair.public_authorized));
+        assert!(public_key_of(&dir.path().join("missing")).is_err());
+    }
 
     #[test]
     fn key_kinds() {
