@@ -75,7 +75,16 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
             &ctx.cancel,
             |obj| judge_service(&obj.data),
         )
-        .await?;
+        .await
+        // One deadline covers both waits: report it, not what was left of it.
+        .map_err(|e| match e {
+            WaitError::Timeout { what, last, .. } => WaitError::Timeout {
+                what,
+                after: timeout,
+                last,
+            },
+            other => other,
+        })?;
         ctx.say(&format!("VirtualMachineService ingress IP: {ip}"))
             .await;
         ctx.state.comm_host = Some(host_override.unwrap_or(ip));
