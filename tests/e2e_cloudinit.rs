@@ -7,7 +7,7 @@ use supervisor_sim::faults::{FaultConfig, WatchFault};
 
 const SHELL_AND_FILE: &str = r#"
   provisioner "shell" {
-    inline = ["echo hello-from-$(hostname)", "echo 'e2e build' | sudo tee /etc/e2e-marker >/dev/null"]
+    inline = ["echo generated ns=${build.Namespace} src=${build.SourceName} user=${build.User}", "echo hello-from-$(hostname)", "echo 'e2e build' | sudo tee /etc/e2e-marker >/dev/null"]
   }
   provisioner "file" {
     source      = "payload.txt"
@@ -48,6 +48,11 @@ async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
     // Provisioner output reaches Packer's UI.
     assert!(out.contains("hello-from-"), "{out}");
     assert!(out.contains("payload-4711"), "{out}");
+    // Generated data reaches provisioners as build.* variables.
+    assert!(
+        out.contains(&format!("generated ns=demo src={source_name} user=packer")),
+        "{out}"
+    );
     assert!(out.contains("Publish request: complete"), "{out}");
     assert!(
         out.contains(&format!("vmoperator.vmware.com/{version}")),
