@@ -19,6 +19,8 @@ pub enum CheckError {
     },
     #[error(transparent)]
     Api(#[from] ObjectError),
+    #[error("internal error: not connected to the Supervisor")]
+    NotConnected,
 }
 
 /// What the image lookup knows about one image.
@@ -207,10 +209,7 @@ pub fn library_writable(version: LibraryVersion, data: &Json) -> (bool, &'static
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
     let cfg = ctx.config;
     let Some(cluster) = ctx.state.cluster.clone() else {
-        return Err(CheckError::Problems {
-            namespace: String::new(),
-            problems: vec!["not connected".into()],
-        });
+        return Err(CheckError::NotConnected);
     };
     let ns = cluster.namespace.clone();
     let mut problems = Vec::new();
