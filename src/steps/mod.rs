@@ -46,8 +46,6 @@ impl Ctx<'_> {
 pub enum StepError {
     #[error("the build was cancelled")]
     Cancelled,
-    #[error("internal error: a step ran before connecting to the Supervisor")]
-    NotConnected,
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
