@@ -41,6 +41,7 @@ async fn run_steps(ctx: &mut Ctx<'_>) -> Result<(), StepError> {
     }
     step!("keygen", steps::keygen::run(ctx));
     step!("connect", steps::connect::run(ctx));
+    step!("import_image", steps::import_image::run(ctx));
     step!("check", steps::check::run(ctx));
     step!("create_source", steps::create_source::run(ctx));
     step!("wait_source", steps::wait_source::run(ctx));

@@ -14,13 +14,22 @@ pub enum ObjectKind {
     VirtualMachine,
     VirtualMachineService,
     VirtualMachinePublishRequest,
+    ContentLibraryItemImportRequest,
+    ContentLibraryItem,
 }
 
 impl ObjectKind {
     /// Input artifacts are what `keep_input_artifact` keeps: the machine and what it needs to
     /// run. The publish request is bookkeeping of the publish and never kept (the image stays).
     pub fn is_input_artifact(self) -> bool {
-        !matches!(self, ObjectKind::VirtualMachinePublishRequest)
+        // Import objects follow keep_import_request / clean_imported_image instead: the build
+        // records them only when they are to be deleted.
+        !matches!(
+            self,
+            ObjectKind::VirtualMachinePublishRequest
+                | ObjectKind::ContentLibraryItemImportRequest
+                | ObjectKind::ContentLibraryItem
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +39,8 @@ impl ObjectKind {
             ObjectKind::VirtualMachine => "VirtualMachine",
             ObjectKind::VirtualMachineService => "VirtualMachineService",
             ObjectKind::VirtualMachinePublishRequest => "VirtualMachinePublishRequest",
+            ObjectKind::ContentLibraryItemImportRequest => "ContentLibraryItemImportRequest",
+            ObjectKind::ContentLibraryItem => "ContentLibraryItem",
         }
     }
 }
@@ -142,6 +153,8 @@ pub struct BuildState {
     pub build_id: String,
     pub cluster: Option<Cluster>,
     pub image: Option<ResolvedImage>,
+    /// The VirtualMachineImage (`vmi-…`) the import step produced.
+    pub imported_image: Option<String>,
     pub temp_key: Option<TempKey>,
     /// Public half of the user's `ssh_private_key_file`, for the default cloud-config.
     pub user_public_key: Option<String>,

@@ -71,7 +71,7 @@ const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Whether the build steps implement the image import. Until they do, Prepare still checks the
 /// `import_*` options, but a build that needs the imported image is refused and one that
 /// also names `image_name` is warned that the import is skipped. Flip when the import step lands.
-pub const IMPORT_SUPPORTED: bool = false;
+pub const IMPORT_SUPPORTED: bool = true;
 
 /// Options accepted for compatibility with templates written for the Go plugin whose effect the
 /// build does not implement yet; setting one gives a warning saying it has no effect.

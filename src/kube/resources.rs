@@ -82,6 +82,9 @@ pub struct Kinds {
     pub cvmi: ApiResource,
     pub vm_class: ApiResource,
     pub library: Option<ApiResource>,
+    /// At the library version (v1alpha1 when the server serves no imageregistry version).
+    pub import_request: ApiResource,
+    pub library_item: ApiResource,
     pub secret: ApiResource,
     pub pvc: ApiResource,
     /// `None` when the server does not serve storage.k8s.io (the check is then skipped).
@@ -128,6 +131,18 @@ impl Kinds {
                     "contentlibraries",
                 )
             }),
+            import_request: res(
+                IMAGEREGISTRY_GROUP,
+                library.unwrap_or(LibraryVersion::V1alpha1).as_str(),
+                "ContentLibraryItemImportRequest",
+                "contentlibraryitemimportrequests",
+            ),
+            library_item: res(
+                IMAGEREGISTRY_GROUP,
+                library.unwrap_or(LibraryVersion::V1alpha1).as_str(),
+                "ContentLibraryItem",
+                "contentlibraryitems",
+            ),
             secret: res("", "v1", "Secret", "secrets"),
             pvc: res("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
             storage_class: storage_v1
@@ -144,6 +159,8 @@ impl Kinds {
             K::VirtualMachine => &self.vm,
             K::VirtualMachineService => &self.vm_service,
             K::VirtualMachinePublishRequest => &self.publish_request,
+            K::ContentLibraryItemImportRequest => &self.import_request,
+            K::ContentLibraryItem => &self.library_item,
         }
     }
 }

@@ -213,7 +213,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
     };
     let ns = cluster.namespace.clone();
     let mut problems = Vec::new();
-    if cfg.import.is_some() {
+    if cfg.import.is_some() && !crate::config::IMPORT_SUPPORTED {
         problems.push(
             "import_source_url: importing an image from a URL is not supported by this builder yet; import it into a content library first and set image_name".to_string(),
         );
@@ -226,7 +226,13 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
     }
 
     // Image.
-    match cfg.image_name.as_deref().filter(|n| !n.is_empty()) {
+    // image_name wins over the imported image (Prepare warned about it).
+    let wanted = cfg
+        .image_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| ctx.state.imported_image.clone());
+    match wanted.as_deref() {
         None => problems.push("image_name is not set".to_string()),
         Some(wanted) => {
             ctx.say(&format!("Checking source image {wanted:?}..."))
@@ -234,6 +240,13 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
             let ns_images = list_images(&cluster, "VirtualMachineImage", true).await?;
             let cluster_images = list_images(&cluster, "ClusterVirtualMachineImage", false).await?;
             match resolve_image(wanted, &ns, &ns_images, &cluster_images) {
+                Ok(img) if !matches!(img.image_type.as_str(), "" | "OVF" | "ISO") => {
+                    // Upstream logs this and ends the build as a "success" with nothing built.
+                    problems.push(format!(
+                        "image_name {wanted:?}: image {} has type {:?}; this builder deploys OVF and ISO images only",
+                        img.name, img.image_type
+                    ));
+                }
                 Ok(img) => {
                     let scope = if img.kind == "VirtualMachineImage" {
                         "namespace"

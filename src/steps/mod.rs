@@ -5,6 +5,7 @@ pub mod check;
 pub mod cleanup;
 pub mod connect;
 pub mod create_source;
+pub mod import_image;
 pub mod keygen;
 pub mod provision;
 pub mod publish;
@@ -52,6 +53,8 @@ pub enum StepError {
     Connect(#[from] crate::kube::ConnectError),
     #[error(transparent)]
     Check(#[from] check::CheckError),
+    #[error(transparent)]
+    Import(#[from] import_image::ImportError),
     #[error(transparent)]
     Create(#[from] create_source::CreateError),
     #[error(transparent)]

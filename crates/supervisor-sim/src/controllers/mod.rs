@@ -18,9 +18,11 @@
 //! ```
 
 mod conditions;
+pub mod import;
 pub mod publish;
 pub mod service;
 pub mod vm;
+pub mod webconsole;
 mod webhook;
 
 use std::collections::{HashMap, HashSet};
@@ -431,6 +433,47 @@ impl Controllers {
                 (Gr::from(&k::CONTENT_LIBRARY), Trigger::AllInNamespace),
             ],
             pub_rec,
+            stop.clone(),
+        ));
+        let import_rec: Arc<dyn ReconcilerDyn> =
+            Arc::new(import::ImportController::new(store.clone(), cfg.clone()));
+        tasks.spawn(run_controller(
+            store.clone(),
+            "contentlibraryitemimportrequest",
+            Gr::from(&k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST),
+            vec![(
+                Gr::from(&k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST),
+                Trigger::Own,
+            )],
+            import_rec,
+            stop.clone(),
+        ));
+        let item_gc: Arc<dyn ReconcilerDyn> =
+            Arc::new(import::ItemGcController::new(store.clone()));
+        tasks.spawn(run_controller(
+            store.clone(),
+            "contentlibraryitem-gc",
+            Gr::from(&k::CONTENT_LIBRARY_ITEM),
+            vec![(Gr::from(&k::CONTENT_LIBRARY_ITEM), Trigger::Own)],
+            item_gc,
+            stop.clone(),
+        ));
+        let console_rec: Arc<dyn ReconcilerDyn> = Arc::new(webconsole::WebConsoleController::new(
+            store.clone(),
+            cfg.clone(),
+        ));
+        tasks.spawn(run_controller(
+            store.clone(),
+            "virtualmachinewebconsolerequest",
+            Gr::from(&k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST),
+            vec![
+                (
+                    Gr::from(&k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST),
+                    Trigger::Own,
+                ),
+                (Gr::from(&k::VIRTUAL_MACHINE), Trigger::AllInNamespace),
+            ],
+            console_rec,
             stop.clone(),
         ));
         Controllers {
