@@ -19,9 +19,11 @@ pub enum BootstrapError {
         path: String,
         source: std::io::Error,
     },
-    #[error("bootstrap_data_file {path} for vAppConfig must be a YAML map of property names to string values: {reason}")]
+    #[error("{path} must be the bootstrap document itself (#cloud-config, a script, or unattend XML) or a YAML map of string keys to string values: {reason}")]
     NotAMap { path: String, reason: String },
-    #[error("bootstrap_data_file {path} is empty")]
+    #[error("{path} has no {key:?} key, which the bootstrap reads (or give the document itself)")]
+    MissingKey { path: String, key: &'static str },
+    #[error("{path} is empty")]
     Empty { path: String },
     #[error("bootstrap_provider {provider} needs bootstrap_data_file")]
     Missing { provider: &'static str },
@@ -130,12 +132,37 @@ pub fn secret_data(
             return string_map(text).map_err(|reason| BootstrapError::NotAMap { path, reason });
         }
     };
-    match string_map(text) {
-        Ok(m) if m.contains_key(document_key) => Ok(m),
-        _ => Ok(BTreeMap::from([(
+    if is_raw_document(provider, text) {
+        return Ok(BTreeMap::from([(
             document_key.to_string(),
             text.to_string(),
-        )])),
+        )]));
+    }
+    // Otherwise upstream's format: a flat map that must carry the document under its key.
+    let map = string_map(text).map_err(|reason| BootstrapError::NotAMap {
+        path: path.clone(),
+        reason,
+    })?;
+    if !map.contains_key(document_key) {
+        return Err(BootstrapError::MissingKey {
+            path,
+            key: document_key,
+        });
+    }
+    Ok(map)
+}
+
+/// Whether `text` is the bootstrap document itself rather than upstream's key/value map.
+/// cloud-init user-data always announces its format on the first line (`#cloud-config`,
+/// `#!` scripts, `#include`, MIME multipart); a Sysprep answer file is XML.
+fn is_raw_document(provider: BootstrapProvider, text: &str) -> bool {
+    let start = text.trim_start();
+    match provider {
+        BootstrapProvider::CloudInit => {
+            start.starts_with('#') || start.to_ascii_lowercase().starts_with("content-type:")
+        }
+        BootstrapProvider::Sysprep => start.starts_with('<'),
+        BootstrapProvider::VAppConfig => false,
     }
 }
 

@@ -418,28 +418,9 @@ impl Preparer<'_> {
                 ));
             }
             None => {}
-            Some(path) => match read_bootstrap_data(path) {
+            Some(path) => match read_bootstrap_data(config.bootstrap_provider, path) {
                 Err(e) => self.err(format!("bootstrap_data_file: {e}")),
-                Ok(data) => {
-                    let needed = match config.bootstrap_provider {
-                        BootstrapProvider::CloudInit => Some("user-data"),
-                        BootstrapProvider::Sysprep => Some("unattend"),
-                        BootstrapProvider::VAppConfig => None,
-                    };
-                    if let Some(key) = needed.filter(|k| !data.contains_key(*k)) {
-                        self.err(format!(
-                            "bootstrap_data_file: {} has no {key:?} key, which the {provider_name} bootstrap reads",
-                            path.display()
-                        ));
-                    }
-                    if data.is_empty() {
-                        self.err(format!(
-                            "bootstrap_data_file: {} holds no keys",
-                            path.display()
-                        ));
-                    }
-                    config.bootstrap_data = Some(data);
-                }
+                Ok(data) => config.bootstrap_data = Some(data),
             },
         }
         let size = config.iso_boot_disk_size.clone();
@@ -889,42 +870,19 @@ fn dns1123_subdomain(s: &str) -> Result<(), String> {
     s.split('.').try_for_each(|label| dns1123_label(label, 63))
 }
 
-/// Reads `bootstrap_data_file`: a YAML map whose values are scalars (numbers and bools are
-/// taken as their text, as Go's YAML decoder does for a string map).
-fn read_bootstrap_data(path: &Path) -> Result<BTreeMap<String, String>, String> {
+/// Reads `bootstrap_data_file` and turns it into the Secret's data the way the build will
+/// (`crate::bootstrap::secret_data`), so every problem with it surfaces at Prepare.
+fn read_bootstrap_data(
+    provider: BootstrapProvider,
+    path: &Path,
+) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("file {} not found", path.display()),
         _ => format!("cannot read {}: {e}", path.display()),
     })?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|e| format!("{} is not valid YAML: {e}", path.display()))?;
-    let serde_yaml::Value::Mapping(map) = doc else {
-        return Err(format!(
-            "{} must hold a YAML map of string keys to string values",
-            path.display()
-        ));
-    };
-    let mut out = BTreeMap::new();
-    for (k, v) in map {
-        let key = match k {
-            serde_yaml::Value::String(s) => s,
-            other => return Err(format!("{}: key {other:?} is not a string", path.display())),
-        };
-        let value = match v {
-            serde_yaml::Value::String(s) => s,
-            serde_yaml::Value::Number(n) => n.to_string(),
-            serde_yaml::Value::Bool(b) => b.to_string(),
-            serde_yaml::Value::Null => String::new(),
-            _ => {
-                return Err(format!(
-                    "{}: the value of {key:?} must be a string, not a list or map",
-                    path.display()
-                ))
-            }
-        };
-        out.insert(key, value);
-    }
-    Ok(out)
+    // A file is given, so the default cloud-config is never rendered.
+    crate::bootstrap::secret_data(provider, Some((path, &text)), || Ok(String::new()))
+        .map_err(|e| e.to_string())
 }
 
 /// "; did you mean X?" when `got` differs from a valid value only by case.

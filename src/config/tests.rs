@@ -477,7 +477,7 @@ fn sysprep_and_vappconfig_data_files_are_checked_in_prepare() {
     let wrong_key = f.file("wrong.yaml", "user-data: x\n");
     f.one(
         &[("bootstrap_provider", json!("Sysprep")), ("bootstrap_data_file", json!(wrong_key.clone())), ("communicator", json!("none"))],
-        &format!("bootstrap_data_file: {wrong_key} has no \"unattend\" key, which the Sysprep bootstrap reads"),
+        &format!("bootstrap_data_file: {wrong_key} has no \"unattend\" key, which the bootstrap reads (or give the document itself)"),
     );
     let nested = f.file("nested.yaml", "a:\n  b: c\n");
     f.one(
@@ -487,7 +487,7 @@ fn sysprep_and_vappconfig_data_files_are_checked_in_prepare() {
             ("communicator", json!("none")),
         ],
         &format!(
-            "bootstrap_data_file: {nested}: the value of \"a\" must be a string, not a list or map"
+            "bootstrap_data_file: {nested} must be the bootstrap document itself (#cloud-config, a script, or unattend XML) or a YAML map of string keys to string values: value of \"a\" is not a string"
         ),
     );
     let list = f.file("list.yaml", "- a\n");
@@ -498,7 +498,7 @@ fn sysprep_and_vappconfig_data_files_are_checked_in_prepare() {
             ("communicator", json!("none")),
         ],
         &format!(
-            "bootstrap_data_file: {list} must hold a YAML map of string keys to string values"
+            "bootstrap_data_file: {list} must be the bootstrap document itself (#cloud-config, a script, or unattend XML) or a YAML map of string keys to string values: not a map"
         ),
     );
     // With SSH, user bootstrap data means the temporary key is not installed.
@@ -939,4 +939,32 @@ fn random_configs_never_panic() {
         }
         let _ = prepare_with(&configs, &env);
     }
+}
+
+#[test]
+fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
+    let f = Fixture::new();
+    let ci = f.file(
+        "user-data",
+        "#cloud-config\nusers:\n  - name: packer\n    plain_text_passwd: pw\n",
+    );
+    let p = f.ok(&f.with(&[
+        ("bootstrap_data_file", json!(ci)),
+        ("ssh_password", json!("pw")),
+    ]));
+    let data = p.config.bootstrap_data.expect("data");
+    assert_eq!(data.len(), 1);
+    assert!(data["user-data"].starts_with("#cloud-config\nusers:"));
+
+    let xml = f.file(
+        "unattend.xml",
+        "<?xml version=\"1.0\"?>\n<unattend xmlns=\"urn:schemas-microsoft-com:unattend\"/>\n",
+    );
+    let p = f.ok(&f.with(&[
+        ("bootstrap_provider", json!("Sysprep")),
+        ("bootstrap_data_file", json!(xml)),
+        ("communicator", json!("none")),
+    ]));
+    let data = p.config.bootstrap_data.expect("data");
+    assert!(data["unattend"].starts_with("<?xml"));
 }
