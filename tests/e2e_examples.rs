@@ -60,7 +60,10 @@ async fn every_example_builds_against_the_simulator() {
         "publish-ttl.pkr.hcl",
     )
     .await;
-    assert!(id.starts_with("vmi-"), "publish-ttl.pkr.hcl artifact {id:?}");
+    assert!(
+        id.starts_with("vmi-"),
+        "publish-ttl.pkr.hcl artifact {id:?}"
+    );
 
     for template in ["sysprep.pkr.hcl", "vappconfig.pkr.hcl"] {
         let id = build_example(&env, &[], template).await;
