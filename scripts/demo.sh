@@ -8,8 +8,14 @@ root=$(pwd)
 template=${1:-packer-examples/cloudinit.pkr.hcl}
 bash scripts/install-deps.sh
 
-echo "== building the plugin and the simulator (release)"
-cargo build --release --locked -p packer-plugin-vsphere -p supervisor-sim
+# A debug build is plenty for the demo and shares its build with the tests; PROFILE=release
+# builds optimised binaries instead.
+profile=${PROFILE:-debug}
+flag=""
+[ "$profile" = debug ] || flag="--$profile"
+echo "== building the plugin and the simulator ($profile)"
+cargo build $flag --locked -p packer-plugin-vsphere -p supervisor-sim
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 
 work=$(mktemp -d /tmp/vsphere-supervisor-demo.XXXXXX)
 sim_pid=""
@@ -22,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting supervisor-sim (state and kubeconfig in $work)"
-"$root/target/release/supervisor-sim" serve --listen 127.0.0.1:0 \
+"$bin/supervisor-sim" serve --listen 127.0.0.1:0 \
   --kubeconfig "$work/kubeconfig" --state "$work/state" >"$work/sim.out" 2>"$work/sim.log" &
 sim_pid=$!
 for _ in $(seq 1 200); do
@@ -34,7 +40,7 @@ cat "$work/sim.out"
 
 echo "== installing the plugin for Packer 1.6 (~/.packer.d/plugins/packer-builder-vsphere-supervisor)"
 mkdir -p "$HOME/.packer.d/plugins"
-install -m 0755 "$root/target/release/packer-plugin-vsphere" "$HOME/.packer.d/plugins/packer-builder-vsphere-supervisor"
+install -m 0755 "$bin/packer-plugin-vsphere" "$HOME/.packer.d/plugins/packer-builder-vsphere-supervisor"
 
 echo "== packer build $template"
 export KUBECONFIG="$work/kubeconfig"
