@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod connect;
 pub mod create_source;
 pub mod import_image;
+pub mod iso_console;
 pub mod keygen;
 pub mod provision;
 pub mod publish;

@@ -14,6 +14,8 @@ use crate::kube::wait::{wait_for, Target, WaitError};
 pub enum WaitSourceError {
     #[error(transparent)]
     Wait(#[from] WaitError),
+    #[error(transparent)]
+    Console(#[from] super::iso_console::ConsoleError),
     #[error("internal error: not connected to the Supervisor")]
     NotConnected,
 }
@@ -30,6 +32,14 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
         "Waiting for the source VM {ns}/{name} to be powered on and get an IPv4 address..."
     ))
     .await;
+    if ctx
+        .state
+        .image
+        .as_ref()
+        .is_some_and(super::create_source::is_iso)
+    {
+        super::iso_console::run(ctx, timeout).await?;
+    }
     let vms = cluster.api(&cluster.kinds.vm);
     let ready = wait_for(
         Target {

@@ -183,6 +183,20 @@ impl VmController {
         {
             problems.push((cond::STORAGE_READY, "NotFound", format!("Failed to get StorageClass {sc:?}: storageclasses.storage.k8s.io {sc:?} not found")));
         }
+        // ISO VMs boot from a PersistentVolumeClaim disk: it must exist.
+        for claim in super::iso::claim_names(vm) {
+            if self
+                .store
+                .get_arc(&Gr::from(&k::PERSISTENT_VOLUME_CLAIM), Some(ns), &claim)
+                .is_err()
+            {
+                problems.push((
+                    cond::STORAGE_READY,
+                    "NotFound",
+                    format!("Failed to get PersistentVolumeClaim {claim:?}: persistentvolumeclaims {claim:?} not found"),
+                ));
+            }
+        }
         let plan = match self.bootstrap_plan(ns, vm) {
             Ok(p) => Some(p),
             Err(msg) => {
@@ -491,6 +505,9 @@ impl VmController {
                 }
             };
             let content = crate::library::image_content(&self.cfg.state_dir, &image)?;
+            // An ISO "installs" an OS whose account comes from the image's credentials.
+            let mut plan = plan;
+            super::iso::apply_iso_credentials(&image, &mut plan);
             let mut status_ids = (
                 vm.pointer("/status/uniqueID")
                     .and_then(Value::as_str)
@@ -620,8 +637,13 @@ impl VmController {
                 return Ok(Some(due - now));
             }
             rt.powered_on_at = Some(now);
+            let iso = super::iso::is_iso_vm(&vm);
             self.set_status(&ns, &name, |o| {
                 o["status"]["powerState"] = json!("PoweredOn");
+                if iso {
+                    // The installer runs: network status (config) without an address yet.
+                    o["status"]["network"] = super::iso::network_config_status();
+                }
                 conditions::set(o, cond::READY, true, "", "");
                 // The guest booted with its bootstrap applied (first boot ran before power-on).
                 conditions::set(o, cond::TOOLS, true, cond::reason::RUNNING, "");
@@ -648,7 +670,10 @@ impl VmController {
         }
         if rt.ip.is_none() {
             let powered = rt.powered_on_at.unwrap_or_else(Instant::now);
-            let due = powered + self.cfg.ip_delay;
+            let mut due = powered + self.cfg.ip_delay;
+            if super::iso::is_iso_vm(&vm) {
+                due += super::iso::install_delay(&vm);
+            }
             let now = Instant::now();
             if now < due {
                 return Ok(Some(due - now));
