@@ -144,18 +144,23 @@ fn not_from_packer(info: &PluginInfo) -> String {
 }
 
 fn init_logging() {
-    let verbose = std::env::var("PACKER_LOG")
-        .map(|v| !v.is_empty() && v != "0")
-        .unwrap_or(false);
-    let level = if verbose {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::WARN
-    };
+    // Packer decides whether plugin stderr reaches a log: it copies every line into its own log
+    // when the user set PACKER_LOG, and drops them otherwise (it even starts plugins with
+    // PACKER_LOG set to the empty string), exactly as Go plugins `log.Printf` unconditionally.
+    // So log our own crates at debug; PACKER_PLUGIN_LOG takes a full filter to change that
+    // (e.g. `trace`, or `warn`).
+    let filter = std::env::var("PACKER_PLUGIN_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::EnvFilter::new(
+                "info,packer_rpc=debug,packer_rpc::mux=info,vsphere_supervisor=debug,ssh_comm=debug",
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_max_level(level)
+        .with_env_filter(filter)
         .try_init();
 }
 
