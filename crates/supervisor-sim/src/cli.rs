@@ -17,7 +17,7 @@ pub const USAGE: &str = "usage: supervisor-sim serve [--listen ADDR (default 127
                             [--token TOKEN] [--demo-token TOKEN] [--no-controllers]
 
 The kubeconfig has two contexts: `supervisor-sim` (admin, current) and `supervisor-sim-demo-user`
-(a token limited to namespace `demo`). kubectl 1.20 needs `--validate=false` for `apply`.";
+(a token limited to namespace `demo`). kubectl 1.20 and 1.27-1.33 `apply` without `--validate=false`.";
 
 /// Parsed command line.
 #[derive(Clone)]
