@@ -1,11 +1,13 @@
 //! `Ui`: core serves it to the builder; the builder serves it back to core inside Hook.Run
 //! (provisioners print through it) and forwards everything to core's.
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use packer_wire::msgpack::Value;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use tokio::sync::Notify;
 
 use crate::api::{BoxError, Ui};
 use crate::netrpc::{CallError, CallResult, Client, Server, Service};
@@ -156,8 +158,12 @@ impl Service for UiServer {
                 self.server.register(
                     name.clone(),
                     Arc::new(ProgressServer {
-                        ui: self.ui.clone(),
-                        inner,
+                        fwd: Arc::new(ProgressForward {
+                            ui: self.ui.clone(),
+                            inner,
+                            pending: Mutex::new(Pending::default()),
+                            idle: Notify::new(),
+                        }),
                         name,
                         server: self.server.clone(),
                     }),
@@ -170,12 +176,89 @@ impl Service for UiServer {
     }
 }
 
+/// How long `Close` waits for the counts still being forwarded before closing anyway.
+const PROGRESS_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `Ui<id>.Add` / `Ui<id>.Close` for one tracker.
+///
+/// The provisioner calls `Add` after every read of the data it uploads (32 KiB each) and
+/// waits for the answer before reading on, so every hop of that call chain adds to the
+/// upload's time. `Add` is therefore answered at once and its count forwarded to core in the
+/// background, one call in flight at a time with the counts that arrived meanwhile summed
+/// up: the bar still sees every byte, in order, and `Close` goes out after the last count.
 struct ProgressServer {
-    ui: Arc<dyn Ui>,
-    inner: String,
+    fwd: Arc<ProgressForward>,
     name: String,
     server: Server,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Bytes reported but not yet forwarded.
+    add: i64,
+    /// A forwarding task is running.
+    busy: bool,
+}
+
+struct ProgressForward {
+    ui: Arc<dyn Ui>,
+    inner: String,
+    pending: Mutex<Pending>,
+    /// Signalled when the forwarding task finishes.
+    idle: Notify,
+}
+
+impl ProgressForward {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add(self: &Arc<Self>, n: i64) {
+        let start = {
+            let mut p = self.lock();
+            p.add = p.add.saturating_add(n);
+            !std::mem::replace(&mut p.busy, true)
+        };
+        if start {
+            tokio::spawn(self.clone().forward());
+        }
+    }
+
+    async fn forward(self: Arc<Self>) {
+        loop {
+            let n = {
+                let mut p = self.lock();
+                if p.add == 0 {
+                    p.busy = false;
+                    self.idle.notify_waiters();
+                    return;
+                }
+                std::mem::take(&mut p.add)
+            };
+            self.ui.progress_add(&self.inner, n).await;
+        }
+    }
+
+    /// Waits (bounded) until every count has been forwarded.
+    async fn drained(&self) {
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                tokio::pin!(idle);
+                idle.as_mut().enable();
+                if !self.lock().busy {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        if tokio::time::timeout(PROGRESS_DRAIN_TIMEOUT, wait)
+            .await
+            .is_err()
+        {
+            tracing::debug!(tracker = %self.inner, "progress counts still in flight at close");
+        }
+    }
 }
 
 #[async_trait]
@@ -185,14 +268,102 @@ impl Service for ProgressServer {
             "Add" => {
                 let n = val::as_i64(&args)
                     .ok_or_else(|| CallError::bad_args(method, "expected an integer"))?;
-                self.ui.progress_add(&self.inner, n).await;
+                self.fwd.add(n);
             }
             "Close" => {
-                self.ui.progress_close(&self.inner).await;
+                self.fwd.drained().await;
+                self.fwd.ui.progress_close(&self.fwd.inner).await;
                 self.server.unregister(&self.name);
             }
             _ => return Err(CallError::UnknownMethod),
         }
         Ok(Value::Nil)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records progress calls; each `Add` takes a while, as a round trip to core does.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Ui for Recorder {
+        async fn say(&self, _: &str) {}
+        async fn message(&self, _: &str) {}
+        async fn error(&self, _: &str) {}
+        async fn machine(&self, _: &str, _: &[String]) {}
+        async fn ask(&self, _: &str) -> Result<String, BoxError> {
+            Ok(String::new())
+        }
+        async fn new_track_progress(&self, src: &str, _: i64, _: i64) -> Result<String, BoxError> {
+            Ok(format!("inner-{src}"))
+        }
+        async fn progress_add(&self, id: &str, n: i64) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.calls.lock().unwrap().push(format!("{id} add {n}"));
+        }
+        async fn progress_close(&self, id: &str) {
+            self.calls.lock().unwrap().push(format!("{id} close"));
+        }
+    }
+
+    #[tokio::test]
+    async fn adds_are_answered_at_once_and_forwarded_before_close() {
+        let rec = Arc::new(Recorder::default());
+        let server = Server::new();
+        UiServer::register(&server, rec.clone());
+        let id = server
+            .dispatch(
+                "Ui.NewTrackProgress",
+                val::map([
+                    ("Src", val::str("f.bin")),
+                    ("TotalSize", Value::Int(1000)),
+                    ("CurrentSize", Value::Int(0)),
+                ]),
+            )
+            .await
+            .unwrap();
+        let id = val::as_string(&id).unwrap();
+        assert!(
+            id.starts_with("f.bin") && id.len() == "f.bin".len() + 6,
+            "{id}"
+        );
+        let t0 = std::time::Instant::now();
+        for _ in 0..100 {
+            server
+                .dispatch(&format!("Ui{id}.Add"), Value::Int(10))
+                .await
+                .unwrap();
+        }
+        // 100 forwarded one by one would take 500 ms.
+        assert!(
+            t0.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            t0.elapsed()
+        );
+        server
+            .dispatch(&format!("Ui{id}.Close"), Value::Nil)
+            .await
+            .unwrap();
+        let calls = rec.calls.lock().unwrap().clone();
+        assert_eq!(calls.last().map(String::as_str), Some("inner-f.bin close"));
+        let total: i64 = calls
+            .iter()
+            .filter_map(|c| c.strip_prefix("inner-f.bin add "))
+            .map(|n| n.parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(total, 1000, "{calls:?}");
+        // Coalesced: far fewer calls than Adds.
+        assert!(calls.len() < 50, "{calls:?}");
+        // The tracker is gone after Close.
+        assert!(server
+            .dispatch(&format!("Ui{id}.Add"), Value::Int(1))
+            .await
+            .is_err());
     }
 }
