@@ -231,6 +231,11 @@ impl Communicator for SshCommunicator {
         dst: &Path,
         exclude: &[String],
     ) -> Result<(), BoxError> {
+        // Packer's file provisioner always asks with a trailing `/` ("dl/"), and its Go
+        // communicator then creates `dst/dl` (remote `scp -rf` names the directory itself);
+        // ssh-comm reads a trailing slash as "contents only", so drop it to match Packer.
+        let trimmed = src.trim_end_matches('/');
+        let src = if trimmed.is_empty() { src } else { trimmed };
         self.session
             .download_dir(src, dst, exclude)
             .await
