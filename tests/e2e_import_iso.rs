@@ -229,3 +229,28 @@ async fn iso_build_prints_console_url_and_provisions_with_iso_credentials() {
     assert!(env.leftovers("e2e-iso").await.is_empty(), "{out}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_iso_at_v1alpha3_uses_spec_cdrom() {
+    let env = SimEnv::start(SimSetup {
+        vmop_versions: Some(vec!["v1alpha3".to_string()]),
+        ..SimSetup::default()
+    })
+    .await;
+    let src = r#"
+  source_name   = "e2e-iso3"
+  image_name    = "ubuntu-24.04-iso"
+  guest_os_type = "ubuntu64Guest"
+  ssh_username  = "ubuntu"
+  ssh_password  = "ubuntu"
+"#;
+    let body = "  provisioner \"shell\" {\n    inline = [\"echo seeded-iso as $LOGNAME\"]\n  }\n";
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, src, body));
+    let run = env.build("b.pkr.hcl", &["-on-error=abort"]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(out.contains("of type ISO"), "{out}");
+    assert_eq!(lines_with(&out, "Web console URL").len(), 1, "{out}");
+    assert!(out.contains("seeded-iso as ubuntu"), "{out}");
+    env.stop().await;
+}

@@ -202,6 +202,11 @@ pub fn default_objects() -> Vec<Value> {
     for img in IMAGES {
         objs.extend(image_objects(img, &now));
     }
+    objs.extend(crate::controllers::iso::seed_iso_objects(
+        NAMESPACE,
+        READONLY_LIBRARY,
+        &now,
+    ));
     objs
 }
 

@@ -112,3 +112,45 @@ mod tests {
         assert_eq!(iso_credentials(&ovf), None);
     }
 }
+
+/// Display name of the seeded ISO image.
+pub const SEED_ISO_DISPLAY: &str = "ubuntu-24.04-iso";
+/// Item UUID of the seeded ISO image.
+pub const SEED_ISO_ITEM_UUID: &str = "ad5e6b12-7f41-4a99-9c5e-68e4a4ffee05";
+/// Account the seeded ISO's simulated installer creates.
+pub const SEED_ISO_CREDENTIALS: &str = "ubuntu:ubuntu";
+
+/// The seeded ISO: a ContentLibraryItem in `library` and its VirtualMachineImage (type ISO,
+/// with [`super::import::ANNOTATION_ISO_CREDENTIALS`]), hub-shaped.
+pub fn seed_iso_objects(namespace: &str, library: &str, now: &str) -> Vec<Value> {
+    use vmop_types::naming;
+    let item = naming::item_name_for_item(SEED_ISO_ITEM_UUID);
+    let vmi = naming::vmi_name_for_item(SEED_ISO_ITEM_UUID);
+    let ready = json!([{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}]);
+    vec![
+        json!({
+            "apiVersion": "imageregistry.vmware.com/v1alpha2", "kind": "ContentLibraryItem",
+            "metadata": {"name": item, "namespace": namespace},
+            "spec": {"id": SEED_ISO_ITEM_UUID, "libraryName": library},
+            "status": {"name": SEED_ISO_DISPLAY, "type": "ISO", "contentVersion": "1", "cached": true,
+                "sizeInBytes": "2147483648", "securityCompliance": true, "conditions": ready, "creationTime": now},
+        }),
+        json!({
+            "apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachineImage",
+            "metadata": {
+                "name": vmi, "namespace": namespace,
+                "labels": {naming::LABEL_IMAGE_TYPE: "ISO"},
+                "annotations": {
+                    naming::ANNOTATION_DISPLAY_NAME: SEED_ISO_DISPLAY,
+                    super::import::ANNOTATION_ISO_CREDENTIALS: SEED_ISO_CREDENTIALS,
+                },
+            },
+            "spec": {"providerRef": {"apiVersion": "imageregistry.vmware.com/v1alpha2", "kind": "ContentLibraryItem", "name": item}},
+            "status": {
+                "name": SEED_ISO_DISPLAY, "type": "ISO", "firmware": "efi", "hardwareVersion": 21,
+                "providerItemID": SEED_ISO_ITEM_UUID, "providerContentVersion": "1",
+                "conditions": ready,
+            },
+        }),
+    ]
+}

@@ -19,7 +19,7 @@
 
 mod conditions;
 pub mod import;
-mod iso;
+pub mod iso;
 pub mod publish;
 pub mod service;
 pub mod vm;
