@@ -83,36 +83,6 @@ pub fn apply_iso_credentials(image: &Value, plan: &mut BootstrapPlan) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso_vms_and_claims() {
-        let v3 = json!({"spec": {"cdrom": [{"name": "cdrom", "connected": true}], "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "src"}}]}});
-        assert!(is_iso_vm(&v3));
-        assert_eq!(claim_names(&v3), vec!["src".to_string()]);
-        let v5 = json!({"spec": {"hardware": {"cdrom": [{"connected": false}]}}});
-        assert!(!is_iso_vm(&v5));
-        assert!(!is_iso_vm(&json!({"spec": {}})));
-        let slow = json!({"metadata": {"annotations": {ANNOTATION_INSTALL_SECONDS: "7"}}});
-        assert_eq!(install_delay(&slow), Duration::from_secs(7));
-        assert_eq!(install_delay(&json!({})), DEFAULT_INSTALL);
-    }
-
-    #[test]
-    fn credentials_become_a_password_user() {
-        let img = json!({"metadata": {"annotations": {super::super::import::ANNOTATION_ISO_CREDENTIALS: "jo:se:cret"}}, "status": {"type": "ISO"}});
-        assert_eq!(iso_credentials(&img), Some(("jo".into(), "se:cret".into())));
-        let mut plan = BootstrapPlan::default();
-        apply_iso_credentials(&img, &mut plan);
-        assert!(plan.ssh_pwauth);
-        assert_eq!(plan.users.len(), 1);
-        let ovf = json!({"metadata": {"annotations": {super::super::import::ANNOTATION_ISO_CREDENTIALS: "a:b"}}, "status": {"type": "OVF"}});
-        assert_eq!(iso_credentials(&ovf), None);
-    }
-}
-
 /// Display name of the seeded ISO image.
 pub const SEED_ISO_DISPLAY: &str = "ubuntu-24.04-iso";
 /// Item UUID of the seeded ISO image.
@@ -153,4 +123,34 @@ pub fn seed_iso_objects(namespace: &str, library: &str, now: &str) -> Vec<Value>
             },
         }),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_vms_and_claims() {
+        let v3 = json!({"spec": {"cdrom": [{"name": "cdrom", "connected": true}], "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "src"}}]}});
+        assert!(is_iso_vm(&v3));
+        assert_eq!(claim_names(&v3), vec!["src".to_string()]);
+        let v5 = json!({"spec": {"hardware": {"cdrom": [{"connected": false}]}}});
+        assert!(!is_iso_vm(&v5));
+        assert!(!is_iso_vm(&json!({"spec": {}})));
+        let slow = json!({"metadata": {"annotations": {ANNOTATION_INSTALL_SECONDS: "7"}}});
+        assert_eq!(install_delay(&slow), Duration::from_secs(7));
+        assert_eq!(install_delay(&json!({})), DEFAULT_INSTALL);
+    }
+
+    #[test]
+    fn credentials_become_a_password_user() {
+        let img = json!({"metadata": {"annotations": {super::super::import::ANNOTATION_ISO_CREDENTIALS: "jo:se:cret"}}, "status": {"type": "ISO"}});
+        assert_eq!(iso_credentials(&img), Some(("jo".into(), "se:cret".into())));
+        let mut plan = BootstrapPlan::default();
+        apply_iso_credentials(&img, &mut plan);
+        assert!(plan.ssh_pwauth);
+        assert_eq!(plan.users.len(), 1);
+        let ovf = json!({"metadata": {"annotations": {super::super::import::ANNOTATION_ISO_CREDENTIALS: "a:b"}}, "status": {"type": "OVF"}});
+        assert_eq!(iso_credentials(&ovf), None);
+    }
 }
