@@ -19,8 +19,13 @@ pub enum BootstrapError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path} must be the bootstrap document itself (#cloud-config, a script, or unattend XML) or a YAML map of string keys to string values: {reason}")]
-    NotAMap { path: String, reason: String },
+    #[error("{path} must be {expected}: {reason}")]
+    NotAMap {
+        path: String,
+        /// What the provider accepts, in words.
+        expected: &'static str,
+        reason: String,
+    },
     #[error("{path} has no {key:?} key, which the bootstrap reads (or give the document itself)")]
     MissingKey { path: String, key: &'static str },
     #[error("{path} is empty")]
@@ -129,7 +134,11 @@ pub fn secret_data(
         BootstrapProvider::CloudInit => KEY_USER_DATA,
         BootstrapProvider::Sysprep => KEY_UNATTEND,
         BootstrapProvider::VAppConfig => {
-            return string_map(text).map_err(|reason| BootstrapError::NotAMap { path, reason });
+            return string_map(text).map_err(|reason| BootstrapError::NotAMap {
+                path,
+                expected: "a YAML map of vApp property names to string values",
+                reason,
+            });
         }
     };
     if is_raw_document(provider, text) {
@@ -141,6 +150,12 @@ pub fn secret_data(
     // Otherwise upstream's format: a flat map that must carry the document under its key.
     let map = string_map(text).map_err(|reason| BootstrapError::NotAMap {
         path: path.clone(),
+        expected: match provider {
+            BootstrapProvider::Sysprep => {
+                "the unattend XML itself or a YAML map of string keys to string values"
+            }
+            _ => "the user-data itself (#cloud-config, a script, ...) or a YAML map of string keys to string values",
+        },
         reason,
     })?;
     if !map.contains_key(document_key) {

@@ -510,7 +510,7 @@ fn bootstrap_data_is_checked_at_validate_time() {
     assert_one_problem(
         &o,
         &format!(
-            "bootstrap_data_file: {}: the value of \"nested\" must be a string, not a list or map",
+            "bootstrap_data_file: {} must be a YAML map of vApp property names to string values: value of \"nested\" is not a string",
             data.display()
         ),
         "nested vApp properties",

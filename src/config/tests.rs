@@ -487,7 +487,7 @@ fn sysprep_and_vappconfig_data_files_are_checked_in_prepare() {
             ("communicator", json!("none")),
         ],
         &format!(
-            "bootstrap_data_file: {nested} must be the bootstrap document itself (#cloud-config, a script, or unattend XML) or a YAML map of string keys to string values: value of \"a\" is not a string"
+            "bootstrap_data_file: {nested} must be a YAML map of vApp property names to string values: value of \"a\" is not a string"
         ),
     );
     let list = f.file("list.yaml", "- a\n");
@@ -498,7 +498,7 @@ fn sysprep_and_vappconfig_data_files_are_checked_in_prepare() {
             ("communicator", json!("none")),
         ],
         &format!(
-            "bootstrap_data_file: {list} must be the bootstrap document itself (#cloud-config, a script, or unattend XML) or a YAML map of string keys to string values: not a map"
+            "bootstrap_data_file: {list} must be a YAML map of vApp property names to string values: not a map"
         ),
     );
     // With SSH, user bootstrap data means the temporary key is not installed.
