@@ -365,7 +365,19 @@ impl ImportController {
         // Item.
         let uuid = uuid::Uuid::new_v4().to_string();
         let item_res = naming::item_name_for_item(&uuid);
-        self.create_item(&ns, &item_res, &uuid, &lib_name, &item_name, item_type)?;
+        super::create_library_item(
+            &self.store,
+            &super::NewLibraryItem {
+                ns: &ns,
+                res: &item_res,
+                uuid: &uuid,
+                library: &lib_name,
+                name: &item_name,
+                description: None,
+                item_type,
+                size: 0,
+            },
+        )?;
         self.status(&ns, &name, |o| {
             conditions::set(o, cond::ITEM_CREATED, true, "", "");
             o["status"]["itemName"] = json!(item_res);
@@ -430,49 +442,6 @@ impl ImportController {
             o["status"]["completionTime"] = json!(crate::store::now_rfc3339());
         })?;
         Ok(None)
-    }
-
-    fn create_item(
-        &self,
-        ns: &str,
-        res: &str,
-        uuid: &str,
-        library: &str,
-        item_name: &str,
-        item_type: &str,
-    ) -> Result<(), CtlError> {
-        let now = crate::store::now_rfc3339();
-        let obj = json!({
-            "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
-            "kind": "ContentLibraryItem",
-            "metadata": {"name": res, "namespace": ns},
-            "spec": {"id": uuid, "libraryName": library},
-            "status": {
-                "name": item_name,
-                "type": item_type,
-                "contentLibraryRef": {"kind": "ContentLibrary", "name": library},
-                "sizeInBytes": "0",
-                "cached": true,
-                "contentVersion": "1",
-                "metadataVersion": "1",
-                "creationTime": now,
-                "lastModifiedTime": now,
-                "securityCompliance": true,
-                "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
-            },
-        });
-        self.store
-            .create(
-                &Gr::from(&k::CONTENT_LIBRARY_ITEM),
-                Some(ns),
-                obj,
-                &WriteOptions::default(),
-            )
-            .map_err(api_err(
-                "creating ContentLibraryItem",
-                format!("{ns}/{res}"),
-            ))?;
-        Ok(())
     }
 
     fn create_image(

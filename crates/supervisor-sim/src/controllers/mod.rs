@@ -159,6 +159,65 @@ pub(crate) fn api_err(
     }
 }
 
+/// A ContentLibraryItem a controller adds to a library (publish and import both do).
+pub(crate) struct NewLibraryItem<'a> {
+    pub ns: &'a str,
+    /// Resource name (`clitem-…`).
+    pub res: &'a str,
+    pub uuid: &'a str,
+    pub library: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    /// `OVF` or `ISO`.
+    pub item_type: &'a str,
+    pub size: u64,
+}
+
+/// Creates the item, ready, the way the image-registry operator reports a synced item.
+pub(crate) fn create_library_item(
+    store: &Store,
+    item: &NewLibraryItem<'_>,
+) -> Result<(), CtlError> {
+    use vmop_types::api as k;
+    let now = crate::store::now_rfc3339();
+    let mut status = serde_json::json!({
+        "name": item.name,
+        "type": item.item_type,
+        "contentLibraryRef": {"kind": "ContentLibrary", "name": item.library},
+        "sizeInBytes": item.size.to_string(),
+        "cached": true,
+        "contentVersion": "1",
+        "metadataVersion": "1",
+        "creationTime": now,
+        "lastModifiedTime": now,
+        "securityCompliance": true,
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
+    });
+    if let Some(d) = item.description {
+        status["description"] = serde_json::json!(d);
+    }
+    let obj = serde_json::json!({
+        "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
+        "kind": "ContentLibraryItem",
+        "metadata": {"name": item.res, "namespace": item.ns},
+        "spec": {"id": item.uuid, "libraryName": item.library},
+        "status": status,
+    });
+    store
+        .create(
+            &Gr::from(&k::CONTENT_LIBRARY_ITEM),
+            Some(item.ns),
+            obj,
+            &crate::store::WriteOptions::default(),
+        )
+        .map_err(api_err(
+            "creating ContentLibraryItem",
+            format!("{}/{}", item.ns, item.res),
+        ))?;
+    Ok(())
+}
+
 /// Where a running guest can be reached (shared between the VM and VMService controllers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuestEndpoint {

@@ -281,14 +281,18 @@ impl PublishController {
             }
         };
         let item_res = naming::item_name_for_item(&item_uuid);
-        self.create_item(
-            &ns,
-            &item_res,
-            &item_uuid,
-            &location,
-            &item_name,
-            &description,
-            size,
+        super::create_library_item(
+            &self.store,
+            &super::NewLibraryItem {
+                ns: &ns,
+                res: &item_res,
+                uuid: &item_uuid,
+                library: &location,
+                name: &item_name,
+                description: Some(&description),
+                item_type: "OVF",
+                size,
+            },
         )?;
         self.status(&ns, &name, |o| {
             conditions::set(o, cond::UPLOADED, true, "", "");
@@ -484,51 +488,6 @@ impl PublishController {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn create_item(
-        &self,
-        ns: &str,
-        res: &str,
-        uuid: &str,
-        library: &str,
-        item_name: &str,
-        description: &str,
-        size: u64,
-    ) -> Result<(), CtlError> {
-        let now = crate::store::now_rfc3339();
-        let obj = json!({
-            "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
-            "kind": "ContentLibraryItem",
-            "metadata": {"name": res, "namespace": ns},
-            "spec": {"id": uuid, "libraryName": library},
-            "status": {
-                "name": item_name,
-                "description": description,
-                "type": "OVF",
-                "contentLibraryRef": {"kind": "ContentLibrary", "name": library},
-                "sizeInBytes": size.to_string(),
-                "cached": true,
-                "contentVersion": "1",
-                "metadataVersion": "1",
-                "creationTime": now,
-                "lastModifiedTime": now,
-                "securityCompliance": true,
-                "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
-            },
-        });
-        self.store
-            .create(
-                &Gr::from(&k::CONTENT_LIBRARY_ITEM),
-                Some(ns),
-                obj,
-                &WriteOptions::default(),
-            )
-            .map_err(api_err(
-                "creating ContentLibraryItem",
-                format!("{ns}/{res}"),
-            ))?;
-        Ok(())
-    }
-
     fn create_image(
         &self,
         ns: &str,
