@@ -13,9 +13,11 @@ export PROPTEST_CASES=${PROPTEST_CASES:-256}
 # run a second, differently-featured `cargo build`.
 target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
 export PACKER_PLUGIN_BIN=${PACKER_PLUGIN_BIN:-$target_dir/debug/packer-plugin-vsphere}
+echo "== disk free: $(df -h --output=avail "$(pwd)" | tail -1 | tr -d ' ')"
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+echo "== disk used by the build: $(du -sh "$target_dir" 2>/dev/null | cut -f1) in $target_dir"
