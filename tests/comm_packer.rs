@@ -386,6 +386,7 @@ fn file_provisioner_uploads_and_downloads_files_and_directories() {
          \"printf remote-data > {r}/dl/inner/c.txt\", \"printf top > {r}/dl/top.txt\"]\n  }}\n\
          provisioner \"file\" {{\n    source = \"tree\"\n    destination = \"{r}/without\"\n  }}\n\
          provisioner \"file\" {{\n    source = \"tree/\"\n    destination = \"{r}/with\"\n  }}\n\
+         provisioner \"file\" {{\n    source = \"tree\"\n    destination = \"{r}/fresh\"\n  }}\n\
          provisioner \"file\" {{\n    direction = \"download\"\n    source = \"{r}/up.txt\"\n    \
          destination = \"down.txt\"\n  }}\n\
          provisioner \"file\" {{\n    direction = \"download\"\n    source = \"{r}/dl/\"\n    \
@@ -404,6 +405,9 @@ fn file_provisioner_uploads_and_downloads_files_and_directories() {
     // Without a trailing slash the directory itself is copied into the destination…
     assert_eq!(read(remote.join("without/tree/a.txt")), "A\n");
     assert_eq!(read(remote.join("without/tree/sub/b.txt")), "B\n");
+    // …unless the destination does not exist yet: then, as with Go's scp, it becomes the copy.
+    assert_eq!(read(remote.join("fresh/a.txt")), "A\n");
+    assert_eq!(read(remote.join("fresh/sub/b.txt")), "B\n");
     // …with one, only its contents.
     assert_eq!(read(remote.join("with/a.txt")), "A\n");
     assert_eq!(read(remote.join("with/sub/b.txt")), "B\n");

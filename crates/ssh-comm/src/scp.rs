@@ -239,10 +239,11 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
     link.finish().await
 }
 
-/// Uploads the local directory `src` into the remote directory `dst`, rsync style: with a
-/// trailing `/` on `src` its contents land in `dst`, without it `dst/<basename of src>` is
-/// created. `dst` is created first when missing (Packer leaves that case undefined; creating
-/// it gives the one useful answer).
+/// Uploads the local directory `src` to the remote path `dst` the way Packer's Go communicator
+/// does over scp. With a trailing `/` on `src` its contents land in `dst`, which is created
+/// first when missing (Go would write every file over the one path `dst`). Without it the remote
+/// `scp -r -t` decides, as for Go: an existing directory `dst` receives `dst/<basename of src>`,
+/// a missing `dst` becomes the copy of `src` itself (its parent is created when missing).
 pub(crate) async fn upload_dir(
     session: &Session,
     dst: &str,
@@ -262,7 +263,12 @@ pub(crate) async fn upload_dir(
         ));
     }
     let q = shell_quote(dst);
-    let cmd = format!("mkdir -p {q} && scp -r -t {q}");
+    let cmd = if contents_only {
+        format!("mkdir -p {q} && scp -r -t {q}")
+    } else {
+        let (parent, _) = split_remote(dst);
+        format!("mkdir -p {} && scp -r -t {q}", shell_quote(&parent))
+    };
     let mut link = Link::open(session, "upload directory to", dst, &cmd).await?;
     link.ack("start").await?;
     if contents_only {

@@ -339,6 +339,15 @@ async fn dir_round_trips(method: TransferMethod) {
         listing(std::path::Path::new(&format!("{remote}/tree"))),
         expected
     );
+    // No trailing slash, missing destination: like Go, scp makes the destination the copy of
+    // the directory itself, sftp creates it and the directory inside it.
+    let fresh = format!("{remote}/fresh/deeper");
+    s.upload_dir(&fresh, &src, &excl).await.unwrap();
+    let fresh_root = match method {
+        TransferMethod::Scp => fresh.clone(),
+        TransferMethod::Sftp => format!("{fresh}/tree"),
+    };
+    assert_eq!(listing(std::path::Path::new(&fresh_root)), expected);
     // Trailing slash: contents go straight into the destination (created when missing).
     let contents = format!("{remote}/contents");
     let src_slash = std::path::PathBuf::from(format!("{}/", src.display()));
