@@ -15,8 +15,9 @@ use packer_wire::msgpack::Value;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::link::{BoxStream, StreamBroker};
+use super::progress::{ProgressReader, Tracker};
 use crate::api::{
-    error_chain, BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand,
+    error_chain, BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand, Ui,
 };
 use crate::netrpc::{CallError, CallResult, Client, Service};
 use crate::val;
@@ -197,11 +198,27 @@ async fn finish(slot: &Slot) {
 pub struct CommunicatorServer {
     comm: Arc<dyn Communicator>,
     broker: Arc<dyn StreamBroker>,
+    /// Core's Ui, to show upload progress on.
+    progress: Option<Arc<dyn Ui>>,
 }
 
 impl CommunicatorServer {
     pub fn new(comm: Arc<dyn Communicator>, broker: Arc<dyn StreamBroker>) -> Self {
-        CommunicatorServer { comm, broker }
+        CommunicatorServer {
+            comm,
+            broker,
+            progress: None,
+        }
+    }
+
+    /// Shows each upload of known size as a progress bar on `ui`, named and sized as Packer's
+    /// file provisioner names its own (see [`UiServer::register_for_provisioners`]), fed from
+    /// the bytes the upload consumes.
+    ///
+    /// [`UiServer::register_for_provisioners`]: super::UiServer::register_for_provisioners
+    pub fn with_progress(mut self, ui: Arc<dyn Ui>) -> Self {
+        self.progress = Some(ui);
+        self
     }
 
     async fn dial(&self, what: &str, id: u32) -> Result<BoxStream, CallError> {
@@ -300,10 +317,26 @@ impl CommunicatorServer {
         let info =
             file_info_from_value(val::get(args, "FileInfo").unwrap_or(&Value::Nil)).map_err(bad)?;
         let stream = self.dial("upload", id).await?;
-        self.comm
-            .upload(&path, Box::new(stream), info)
-            .await
-            .map_err(|e| CallError::Failed(error_chain(e.as_ref())))?;
+        let tracker = match (&self.progress, &info) {
+            (Some(ui), Some(fi)) if fi.size > 0 => {
+                let name = if fi.name.is_empty() {
+                    path.rsplit('/').next().unwrap_or(&path)
+                } else {
+                    &fi.name
+                };
+                Tracker::open(ui.clone(), name, fi.size).await
+            }
+            _ => None,
+        };
+        let data: BoxRead = match &tracker {
+            Some(t) => Box::new(ProgressReader::new(stream, t.clone())),
+            None => Box::new(stream),
+        };
+        let res = self.comm.upload(&path, data, info).await;
+        if let Some(t) = tracker {
+            t.close().await;
+        }
+        res.map_err(|e| CallError::Failed(error_chain(e.as_ref())))?;
         Ok(Value::Nil)
     }
 
@@ -642,6 +675,93 @@ impl Communicator for CommunicatorClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netrpc::Server;
+    use crate::service::progress::tests::Recorder;
+    use crate::service::MemBroker;
+
+    /// Keeps what is uploaded to it.
+    #[derive(Default)]
+    struct Sink {
+        got: Mutex<Vec<(String, usize)>>,
+    }
+
+    #[async_trait]
+    impl Communicator for Sink {
+        async fn start(&self, _: RemoteCommand) -> Result<ExitFuture, BoxError> {
+            Err("no commands".into())
+        }
+        async fn upload(
+            &self,
+            path: &str,
+            mut data: BoxRead,
+            _: Option<FileInfo>,
+        ) -> Result<(), BoxError> {
+            let mut buf = Vec::new();
+            data.read_to_end(&mut buf).await?;
+            self.got.lock().unwrap().push((path.to_string(), buf.len()));
+            Ok(())
+        }
+        async fn upload_dir(&self, _: &str, _: &Path, _: &[String]) -> Result<(), BoxError> {
+            Ok(())
+        }
+        async fn download(&self, _: &str, _: BoxWrite) -> Result<(), BoxError> {
+            Ok(())
+        }
+        async fn download_dir(&self, _: &str, _: &Path, _: &[String]) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn uploads_show_a_bar_named_and_sized_like_the_file_provisioners() {
+        let (core_side, plugin_side) = MemBroker::pair(64 * 1024);
+        let sink = Arc::new(Sink::default());
+        let rec = Arc::new(Recorder::default());
+        let server = Server::new();
+        server.register(
+            "Communicator",
+            Arc::new(CommunicatorServer::new(sink.clone(), plugin_side).with_progress(rec.clone())),
+        );
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move { server.serve(b).await });
+        let comm = CommunicatorClient::new(Client::new(a), core_side);
+        let data = vec![1u8; 1_000_000];
+        let info = FileInfo {
+            name: "big.bin".into(),
+            size: data.len() as i64,
+            mode: 0o644,
+            mtime: None,
+        };
+        comm.upload(
+            "/tmp/x/big.bin",
+            Box::new(std::io::Cursor::new(data)),
+            Some(info),
+        )
+        .await
+        .unwrap();
+        // Unknown size (no FileInfo): no bar.
+        comm.upload("/tmp/x/small", Box::new(&b"abc"[..]), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            *sink.got.lock().unwrap(),
+            vec![
+                ("/tmp/x/big.bin".to_string(), 1_000_000),
+                ("/tmp/x/small".to_string(), 3)
+            ]
+        );
+        let calls = rec.calls();
+        assert_eq!(
+            calls.first().map(String::as_str),
+            Some("open big.bin 0/1000000")
+        );
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("inner-big.bin close")
+        );
+        assert_eq!(rec.total("inner-big.bin"), 1_000_000, "{calls:?}");
+        assert_eq!(calls.iter().filter(|c| c.starts_with("open")).count(), 1);
+    }
 
     #[test]
     fn timestamp_forms() {

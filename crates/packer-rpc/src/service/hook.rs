@@ -58,11 +58,13 @@ impl Hook for HookClient {
     ) -> Result<(), BoxError> {
         let id = self.broker.next_id();
         let server = Server::new();
+        // Transfers show their progress from our side: a provisioner's own tracker would make
+        // each of its reads wait for a round trip through core (see register_for_provisioners).
         server.register(
             "Communicator",
-            Arc::new(CommunicatorServer::new(comm, self.broker.clone())),
+            Arc::new(CommunicatorServer::new(comm, self.broker.clone()).with_progress(ui.clone())),
         );
-        UiServer::register(&server, ui);
+        UiServer::register_for_provisioners(&server, ui);
         serve_on_accept(self.broker.clone(), id, server, "hook communicator");
 
         let args = val::map([

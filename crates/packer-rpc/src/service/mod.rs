@@ -13,6 +13,7 @@ pub mod builder;
 pub mod communicator;
 pub mod hook;
 pub mod link;
+mod progress;
 pub mod ui;
 
 pub use artifact::{ArtifactClient, ArtifactServer};

@@ -1,14 +1,13 @@
 //! `Ui`: core serves it to the builder; the builder serves it back to core inside Hook.Run
 //! (provisioners print through it) and forwards everything to core's.
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use packer_wire::msgpack::Value;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use tokio::sync::Notify;
 
+use super::progress::Tracker;
 use crate::api::{BoxError, Ui};
 use crate::netrpc::{CallError, CallResult, Client, Server, Service};
 use crate::val;
@@ -88,16 +87,42 @@ fn bad_reply(method: &str, v: &Value) -> BoxError {
 pub struct UiServer {
     ui: Arc<dyn Ui>,
     server: Server,
+    /// Refuse `NewTrackProgress`: transfers report their progress themselves.
+    refuse_progress: bool,
 }
+
+/// Why the Ui served to provisioners refuses progress trackers (core logs it and goes on
+/// without one).
+pub const PROGRESS_REFUSED: &str = "no progress tracker here: the plugin's communicator \
+     reports transfer progress itself, so that a provisioner's reads do not each wait for a \
+     round trip through Packer core";
 
 impl UiServer {
     /// Registers `ui` on `server` under the name `Ui`.
     pub fn register(server: &Server, ui: Arc<dyn Ui>) {
+        Self::register_with(server, ui, false);
+    }
+
+    /// Registers `ui` as the Ui that core hands to provisioners next to a
+    /// [`CommunicatorServer`](super::CommunicatorServer) that reports progress itself.
+    ///
+    /// A provisioner's progress tracker (the file provisioner wraps every upload in one) calls
+    /// `Add` after each 32 KiB it reads and waits for the answer, which core can only give
+    /// after a round trip to this server: thousands of round trips through three processes per
+    /// 100 MiB, which more than halved upload speed. Refusing the tracker is the documented
+    /// way out of that (Packer's client then uses the plain stream), and the communicator
+    /// server opens the same bar on core's Ui and feeds it from the bytes it actually sends.
+    pub fn register_for_provisioners(server: &Server, ui: Arc<dyn Ui>) {
+        Self::register_with(server, ui, true);
+    }
+
+    fn register_with(server: &Server, ui: Arc<dyn Ui>, refuse_progress: bool) {
         server.register(
             "Ui",
             Arc::new(UiServer {
                 ui,
                 server: server.clone(),
+                refuse_progress,
             }),
         );
     }
@@ -134,6 +159,9 @@ impl Service for UiServer {
                     .map_err(|e| CallError::Failed(crate::api::error_chain(e.as_ref())))?;
                 return Ok(val::str(answer));
             }
+            "NewTrackProgress" if self.refuse_progress => {
+                return Err(CallError::Failed(PROGRESS_REFUSED.to_string()));
+            }
             "NewTrackProgress" => {
                 let src = val::field_string(&args, "Src")
                     .ok_or_else(|| CallError::bad_args(method, "Src is not a string"))?;
@@ -158,12 +186,7 @@ impl Service for UiServer {
                 self.server.register(
                     name.clone(),
                     Arc::new(ProgressServer {
-                        fwd: Arc::new(ProgressForward {
-                            ui: self.ui.clone(),
-                            inner,
-                            pending: Mutex::new(Pending::default()),
-                            idle: Notify::new(),
-                        }),
+                        tracker: Tracker::new(self.ui.clone(), inner),
                         name,
                         server: self.server.clone(),
                     }),
@@ -176,89 +199,13 @@ impl Service for UiServer {
     }
 }
 
-/// How long `Close` waits for the counts still being forwarded before closing anyway.
-const PROGRESS_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `Ui<id>.Add` / `Ui<id>.Close` for one tracker.
-///
-/// The provisioner calls `Add` after every read of the data it uploads (32 KiB each) and
-/// waits for the answer before reading on, so every hop of that call chain adds to the
-/// upload's time. `Add` is therefore answered at once and its count forwarded to core in the
-/// background, one call in flight at a time with the counts that arrived meanwhile summed
-/// up: the bar still sees every byte, in order, and `Close` goes out after the last count.
+/// `Ui<id>.Add` / `Ui<id>.Close` for one tracker opened through [`UiServer`]'s forwarding
+/// mode: `Add` is answered at once and its count forwarded to core in the background
+/// ([`Tracker`]), since whoever calls it waits for the answer before reading on.
 struct ProgressServer {
-    fwd: Arc<ProgressForward>,
+    tracker: Arc<Tracker>,
     name: String,
     server: Server,
-}
-
-#[derive(Default)]
-struct Pending {
-    /// Bytes reported but not yet forwarded.
-    add: i64,
-    /// A forwarding task is running.
-    busy: bool,
-}
-
-struct ProgressForward {
-    ui: Arc<dyn Ui>,
-    inner: String,
-    pending: Mutex<Pending>,
-    /// Signalled when the forwarding task finishes.
-    idle: Notify,
-}
-
-impl ProgressForward {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn add(self: &Arc<Self>, n: i64) {
-        let start = {
-            let mut p = self.lock();
-            p.add = p.add.saturating_add(n);
-            !std::mem::replace(&mut p.busy, true)
-        };
-        if start {
-            tokio::spawn(self.clone().forward());
-        }
-    }
-
-    async fn forward(self: Arc<Self>) {
-        loop {
-            let n = {
-                let mut p = self.lock();
-                if p.add == 0 {
-                    p.busy = false;
-                    self.idle.notify_waiters();
-                    return;
-                }
-                std::mem::take(&mut p.add)
-            };
-            self.ui.progress_add(&self.inner, n).await;
-        }
-    }
-
-    /// Waits (bounded) until every count has been forwarded.
-    async fn drained(&self) {
-        let wait = async {
-            loop {
-                let idle = self.idle.notified();
-                tokio::pin!(idle);
-                idle.as_mut().enable();
-                if !self.lock().busy {
-                    return;
-                }
-                idle.await;
-            }
-        };
-        if tokio::time::timeout(PROGRESS_DRAIN_TIMEOUT, wait)
-            .await
-            .is_err()
-        {
-            tracing::debug!(tracker = %self.inner, "progress counts still in flight at close");
-        }
-    }
 }
 
 #[async_trait]
@@ -268,11 +215,10 @@ impl Service for ProgressServer {
             "Add" => {
                 let n = val::as_i64(&args)
                     .ok_or_else(|| CallError::bad_args(method, "expected an integer"))?;
-                self.fwd.add(n);
+                self.tracker.add(n);
             }
             "Close" => {
-                self.fwd.drained().await;
-                self.fwd.ui.progress_close(&self.fwd.inner).await;
+                self.tracker.close().await;
                 self.server.unregister(&self.name);
             }
             _ => return Err(CallError::UnknownMethod),
@@ -285,32 +231,8 @@ impl Service for ProgressServer {
 mod tests {
     use super::*;
 
-    /// Records progress calls; each `Add` takes a while, as a round trip to core does.
-    #[derive(Default)]
-    struct Recorder {
-        calls: Mutex<Vec<String>>,
-    }
-
-    #[async_trait]
-    impl Ui for Recorder {
-        async fn say(&self, _: &str) {}
-        async fn message(&self, _: &str) {}
-        async fn error(&self, _: &str) {}
-        async fn machine(&self, _: &str, _: &[String]) {}
-        async fn ask(&self, _: &str) -> Result<String, BoxError> {
-            Ok(String::new())
-        }
-        async fn new_track_progress(&self, src: &str, _: i64, _: i64) -> Result<String, BoxError> {
-            Ok(format!("inner-{src}"))
-        }
-        async fn progress_add(&self, id: &str, n: i64) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            self.calls.lock().unwrap().push(format!("{id} add {n}"));
-        }
-        async fn progress_close(&self, id: &str) {
-            self.calls.lock().unwrap().push(format!("{id} close"));
-        }
-    }
+    use crate::service::progress::tests::Recorder;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn adds_are_answered_at_once_and_forwarded_before_close() {
@@ -350,14 +272,9 @@ mod tests {
             .dispatch(&format!("Ui{id}.Close"), Value::Nil)
             .await
             .unwrap();
-        let calls = rec.calls.lock().unwrap().clone();
+        let calls = rec.calls();
         assert_eq!(calls.last().map(String::as_str), Some("inner-f.bin close"));
-        let total: i64 = calls
-            .iter()
-            .filter_map(|c| c.strip_prefix("inner-f.bin add "))
-            .map(|n| n.parse::<i64>().unwrap())
-            .sum();
-        assert_eq!(total, 1000, "{calls:?}");
+        assert_eq!(rec.total("inner-f.bin"), 1000, "{calls:?}");
         // Coalesced: far fewer calls than Adds.
         assert!(calls.len() < 50, "{calls:?}");
         // The tracker is gone after Close.
@@ -365,5 +282,38 @@ mod tests {
             .dispatch(&format!("Ui{id}.Add"), Value::Int(1))
             .await
             .is_err());
+    }
+}
+
+#[cfg(test)]
+mod refusing {
+    use super::*;
+    use crate::service::progress::tests::Recorder;
+
+    #[tokio::test]
+    async fn the_provisioners_ui_refuses_trackers_and_serves_the_rest() {
+        let rec = Arc::new(Recorder::default());
+        let server = Server::new();
+        UiServer::register_for_provisioners(&server, rec.clone());
+        let err = server
+            .dispatch(
+                "Ui.NewTrackProgress",
+                val::map([
+                    ("Src", val::str("f.bin")),
+                    ("TotalSize", Value::Int(1000)),
+                    ("CurrentSize", Value::Int(0)),
+                ]),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:?}").contains("reports transfer progress itself"),
+            "{err:?}"
+        );
+        assert!(rec.calls().is_empty());
+        server
+            .dispatch("Ui.Say", val::str("still here"))
+            .await
+            .unwrap();
     }
 }
