@@ -121,16 +121,15 @@ async fn exercise(method: FileTransfer) {
     std::fs::create_dir_all(src.join("sub")).unwrap();
     std::fs::write(src.join("sub/keep"), b"k").unwrap();
     std::fs::write(src.join("sub/skip.tmp"), b"s").unwrap();
-    comm.upload_dir(&format!("{dir}/up"), &src, &["*.tmp".to_string()])
+    // An existing destination directory: the source directory lands inside it.
+    let up = sshd.remote_dir(&format!("comm-{method:?}-up"));
+    comm.upload_dir(&up, &src, &["*.tmp".to_string()])
         .await
         .unwrap();
-    assert_eq!(
-        std::fs::read(format!("{dir}/up/src/sub/keep")).unwrap(),
-        b"k"
-    );
-    assert!(!std::path::Path::new(&format!("{dir}/up/src/sub/skip.tmp")).exists());
+    assert_eq!(std::fs::read(format!("{up}/src/sub/keep")).unwrap(), b"k");
+    assert!(!std::path::Path::new(&format!("{up}/src/sub/skip.tmp")).exists());
     let down = local.path().join("down");
-    comm.download_dir(&format!("{dir}/up/src/"), &down, &[])
+    comm.download_dir(&format!("{up}/src/"), &down, &[])
         .await
         .unwrap();
     // As Packer's Go communicator: the directory itself lands under the destination, even
@@ -143,6 +142,7 @@ async fn exercise(method: FileTransfer) {
         .unwrap_err();
     assert!(e.to_string().contains("absent"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&up).unwrap();
 }
 
 #[tokio::test]

@@ -234,12 +234,9 @@ mod tests {
     use crate::service::progress::tests::Recorder;
     use std::time::Duration;
 
-    #[tokio::test]
-    async fn adds_are_answered_at_once_and_forwarded_before_close() {
-        let rec = Arc::new(Recorder::default());
-        let server = Server::new();
-        UiServer::register(&server, rec.clone());
-        let id = server
+    /// What the file provisioner asks for before uploading a 1000-byte `f.bin`.
+    pub(super) async fn open_bar(server: &Server) -> Result<Value, String> {
+        server
             .dispatch(
                 "Ui.NewTrackProgress",
                 val::map([
@@ -249,7 +246,14 @@ mod tests {
                 ]),
             )
             .await
-            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn adds_are_answered_at_once_and_forwarded_before_close() {
+        let rec = Arc::new(Recorder::default());
+        let server = Server::new();
+        UiServer::register(&server, rec.clone());
+        let id = open_bar(&server).await.unwrap();
         let id = val::as_string(&id).unwrap();
         assert!(
             id.starts_with("f.bin") && id.len() == "f.bin".len() + 6,
@@ -287,6 +291,7 @@ mod tests {
 
 #[cfg(test)]
 mod refusing {
+    use super::tests::open_bar;
     use super::*;
     use crate::service::progress::tests::Recorder;
 
@@ -295,17 +300,7 @@ mod refusing {
         let rec = Arc::new(Recorder::default());
         let server = Server::new();
         UiServer::register_for_provisioners(&server, rec.clone());
-        let err = server
-            .dispatch(
-                "Ui.NewTrackProgress",
-                val::map([
-                    ("Src", val::str("f.bin")),
-                    ("TotalSize", Value::Int(1000)),
-                    ("CurrentSize", Value::Int(0)),
-                ]),
-            )
-            .await
-            .unwrap_err();
+        let err = open_bar(&server).await.unwrap_err();
         assert!(
             format!("{err:?}").contains("reports transfer progress itself"),
             "{err:?}"

@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{api_err, conditions, ControllerConfig, CtlError, Key, ReconcilerDyn};
+use super::{api_err, conditions, update_status, ControllerConfig, CtlError, Key, ReconcilerDyn};
 use crate::catalog::Gr;
 use crate::library;
 use crate::store::{DeleteOptions, Store, Subresource, WriteOptions};
@@ -237,18 +237,13 @@ impl ImportController {
     }
 
     fn status(&self, ns: &str, name: &str, f: impl Fn(&mut Value)) -> Result<Value, CtlError> {
-        self.store
-            .modify(&Self::gr(), Some(ns), name, Subresource::Status, |o| {
-                if !o["status"].is_object() {
-                    o["status"] = json!({});
-                }
-                f(o);
-                Ok(())
-            })
-            .map_err(api_err(
-                "updating status of ContentLibraryItemImportRequest",
-                format!("{ns}/{name}"),
-            ))
+        update_status(
+            &self.store,
+            &k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST,
+            ns,
+            name,
+            f,
+        )
     }
 
     async fn step(&self) {

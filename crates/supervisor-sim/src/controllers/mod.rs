@@ -147,6 +147,35 @@ pub enum CtlError {
     Library(#[from] crate::library::LibraryError),
 }
 
+/// Updates the status subresource of the namespaced object `ns/name` of `kind` with `f`
+/// (`status` is an object by the time `f` runs).
+pub(crate) fn update_status(
+    store: &crate::store::Store,
+    kind: &vmop_types::api::ApiKind,
+    ns: &str,
+    name: &str,
+    f: impl Fn(&mut serde_json::Value),
+) -> Result<serde_json::Value, CtlError> {
+    store
+        .modify(
+            &Gr::from(kind),
+            Some(ns),
+            name,
+            crate::store::Subresource::Status,
+            |o| {
+                if !o["status"].is_object() {
+                    o["status"] = serde_json::json!({});
+                }
+                f(o);
+                Ok(())
+            },
+        )
+        .map_err(api_err(
+            "updating status of",
+            format!("{} {ns}/{name}", kind.kind),
+        ))
+}
+
 pub(crate) fn api_err(
     op: &'static str,
     object: impl Into<String>,

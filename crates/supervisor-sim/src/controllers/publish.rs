@@ -9,7 +9,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{api_err, conditions, ControllerConfig, CtlError, Key, PublishFailure, ReconcilerDyn};
+use super::{
+    api_err, conditions, update_status, ControllerConfig, CtlError, Key, PublishFailure,
+    ReconcilerDyn,
+};
 use crate::catalog::Gr;
 use crate::library::{self, ItemMeta, LibraryError};
 use crate::store::{DeleteOptions, Store, Subresource, WriteOptions};
@@ -50,18 +53,13 @@ impl PublishController {
     }
 
     fn status(&self, ns: &str, name: &str, f: impl Fn(&mut Value)) -> Result<Value, CtlError> {
-        self.store
-            .modify(&Self::gr(), Some(ns), name, Subresource::Status, |o| {
-                if !o["status"].is_object() {
-                    o["status"] = json!({});
-                }
-                f(o);
-                Ok(())
-            })
-            .map_err(api_err(
-                "updating status of VirtualMachinePublishRequest",
-                format!("{ns}/{name}"),
-            ))
+        update_status(
+            &self.store,
+            &k::VIRTUAL_MACHINE_PUBLISH_REQUEST,
+            ns,
+            name,
+            f,
+        )
     }
 
     async fn step(&self) {

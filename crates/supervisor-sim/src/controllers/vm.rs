@@ -14,13 +14,13 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex as AsyncMutex;
 
 use super::{
-    api_err, conditions, ControllerConfig, CtlError, GuestEndpoint, GuestRegistry, Key,
-    ReconcilerDyn,
+    api_err, conditions, update_status, ControllerConfig, CtlError, GuestEndpoint, GuestRegistry,
+    Key, ReconcilerDyn,
 };
 use crate::catalog::Gr;
 use crate::guest::bootstrap::{self, BootstrapPlan};
 use crate::guest::Guest;
-use crate::store::{Store, Subresource};
+use crate::store::Store;
 use vmop_types::api as k;
 use vmop_types::conditions::vm as cond;
 
@@ -113,15 +113,7 @@ impl VmController {
     }
 
     fn set_status(&self, ns: &str, name: &str, f: impl Fn(&mut Value)) -> Result<Value, CtlError> {
-        self.store
-            .modify(&Self::gr(), Some(ns), name, Subresource::Status, |o| {
-                f(o);
-                Ok(())
-            })
-            .map_err(api_err(
-                "updating status of VirtualMachine",
-                format!("{ns}/{name}"),
-            ))
+        update_status(&self.store, &k::VIRTUAL_MACHINE, ns, name, f)
     }
 
     /// Checks class, image, storage class and bootstrap data; returns the image object and
