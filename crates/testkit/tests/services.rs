@@ -81,6 +81,17 @@ async fn full_build_with_provisioning() {
                     .await?;
                 assert_eq!(st, 0);
 
+                // As the file provisioner does: ask for a bar (refused, so that its reads
+                // never wait on core), then upload; the plugin shows that bar on core's Ui
+                // itself (checked below).
+                let err = ui
+                    .new_track_progress("upfile.txt", 13, 0)
+                    .await
+                    .unwrap_err();
+                assert!(
+                    err.to_string().contains("reports transfer progress itself"),
+                    "{err}"
+                );
                 // Upload then download the same file.
                 let remote = d.join("remote.txt");
                 let data: packer_rpc::api::BoxRead = Box::new(&b"hello upload\n"[..]);
@@ -116,16 +127,6 @@ async fn full_build_with_provisioning() {
                     .unwrap_err();
                 assert!(err.to_string().contains("No such file"), "{err}");
 
-                // The upload above showed its own bar on core's Ui (checked below); a
-                // provisioner's tracker is refused, so its reads never wait on core.
-                let err = ui
-                    .new_track_progress("upfile.txt", 13, 0)
-                    .await
-                    .unwrap_err();
-                assert!(
-                    err.to_string().contains("reports transfer progress itself"),
-                    "{err}"
-                );
                 ui.machine("artifact", &["0".into(), "id".into()]).await;
                 assert_eq!(ui.ask("Continue?").await?, "yes");
                 Ok::<(), BoxError>(())

@@ -15,7 +15,7 @@ use packer_wire::msgpack::Value;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::link::{BoxStream, StreamBroker};
-use super::progress::{ProgressReader, Tracker};
+use super::progress::{ProgressHandoff, ProgressReader, Tracker};
 use crate::api::{
     error_chain, BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand, Ui,
 };
@@ -198,8 +198,8 @@ async fn finish(slot: &Slot) {
 pub struct CommunicatorServer {
     comm: Arc<dyn Communicator>,
     broker: Arc<dyn StreamBroker>,
-    /// Core's Ui, to show upload progress on.
-    progress: Option<Arc<dyn Ui>>,
+    /// Core's Ui, to show upload progress on, and which uploads want a bar.
+    progress: Option<(Arc<dyn Ui>, Arc<ProgressHandoff>)>,
 }
 
 impl CommunicatorServer {
@@ -211,13 +211,13 @@ impl CommunicatorServer {
         }
     }
 
-    /// Shows each upload of known size as a progress bar on `ui`, named and sized as Packer's
-    /// file provisioner names its own (see [`UiServer::register_for_provisioners`]), fed from
-    /// the bytes the upload consumes.
+    /// Shows on `ui` the progress bars that provisioners asked the Ui served next to this
+    /// server for (see [`UiServer::register_for_provisioners`]), fed from the bytes each
+    /// upload consumes.
     ///
     /// [`UiServer::register_for_provisioners`]: super::UiServer::register_for_provisioners
-    pub fn with_progress(mut self, ui: Arc<dyn Ui>) -> Self {
-        self.progress = Some(ui);
+    pub fn with_progress(mut self, ui: Arc<dyn Ui>, handoff: Arc<ProgressHandoff>) -> Self {
+        self.progress = Some((ui, handoff));
         self
     }
 
@@ -318,13 +318,8 @@ impl CommunicatorServer {
             file_info_from_value(val::get(args, "FileInfo").unwrap_or(&Value::Nil)).map_err(bad)?;
         let stream = self.dial("upload", id).await?;
         let tracker = match (&self.progress, &info) {
-            (Some(ui), Some(fi)) if fi.size > 0 => {
-                let name = if fi.name.is_empty() {
-                    path.rsplit('/').next().unwrap_or(&path)
-                } else {
-                    &fi.name
-                };
-                Tracker::open(ui.clone(), name, fi.size).await
+            (Some((ui, handoff)), Some(fi)) if handoff.take(&fi.name, fi.size) => {
+                Tracker::open(ui.clone(), &fi.name, fi.size).await
             }
             _ => None,
         };
@@ -718,10 +713,16 @@ mod tests {
         let sink = Arc::new(Sink::default());
         let rec = Arc::new(Recorder::default());
         let server = Server::new();
+        let handoff = ProgressHandoff::new();
         server.register(
             "Communicator",
-            Arc::new(CommunicatorServer::new(sink.clone(), plugin_side).with_progress(rec.clone())),
+            Arc::new(
+                CommunicatorServer::new(sink.clone(), plugin_side)
+                    .with_progress(rec.clone(), handoff.clone()),
+            ),
         );
+        // What the file provisioner's TrackProgress left with the Ui server.
+        handoff.want("big.bin", 1_000_000);
         let (a, b) = tokio::io::duplex(64 * 1024);
         tokio::spawn(async move { server.serve(b).await });
         let comm = CommunicatorClient::new(Client::new(a), core_side);
@@ -739,8 +740,14 @@ mod tests {
         )
         .await
         .unwrap();
-        // Unknown size (no FileInfo): no bar.
-        comm.upload("/tmp/x/small", Box::new(&b"abc"[..]), None)
+        // No bar asked for (the shell provisioner's scripts): none shown.
+        let info = FileInfo {
+            name: "script.sh".into(),
+            size: 3,
+            mode: 0o755,
+            mtime: None,
+        };
+        comm.upload("/tmp/x/small", Box::new(&b"abc"[..]), Some(info))
             .await
             .unwrap();
         assert_eq!(

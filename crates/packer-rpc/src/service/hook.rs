@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::communicator::{CommunicatorClient, CommunicatorServer};
 use super::link::StreamBroker;
+use super::progress::ProgressHandoff;
 use super::ui::{UiClient, UiServer};
 use crate::api::{error_chain, BoxError, Communicator, Hook, Ui};
 use crate::netrpc::{CallError, CallResult, Client, Server, Service};
@@ -58,13 +59,17 @@ impl Hook for HookClient {
     ) -> Result<(), BoxError> {
         let id = self.broker.next_id();
         let server = Server::new();
-        // Transfers show their progress from our side: a provisioner's own tracker would make
+        // Uploads show their progress from our side: a provisioner's own tracker would make
         // each of its reads wait for a round trip through core (see register_for_provisioners).
+        let handoff = ProgressHandoff::new();
         server.register(
             "Communicator",
-            Arc::new(CommunicatorServer::new(comm, self.broker.clone()).with_progress(ui.clone())),
+            Arc::new(
+                CommunicatorServer::new(comm, self.broker.clone())
+                    .with_progress(ui.clone(), handoff.clone()),
+            ),
         );
-        UiServer::register_for_provisioners(&server, ui);
+        UiServer::register_for_provisioners(&server, ui, handoff);
         serve_on_accept(self.broker.clone(), id, server, "hook communicator");
 
         let args = val::map([

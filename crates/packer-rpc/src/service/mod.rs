@@ -21,4 +21,5 @@ pub use builder::{BuilderClient, BuilderServer, SpecEncoding};
 pub use communicator::{CommunicatorClient, CommunicatorServer};
 pub use hook::{HookClient, HookServer};
 pub use link::{AsyncStream, BoxStream, MemBroker, StreamBroker, ACCEPT_TIMEOUT};
+pub use progress::ProgressHandoff;
 pub use ui::{UiClient, UiServer};

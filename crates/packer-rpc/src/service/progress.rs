@@ -4,6 +4,7 @@
 //! time, the counts that arrived meanwhile summed up, and at most one call per
 //! [`FORWARD_INTERVAL`]. The bar still sees every byte, in order, and `Close` goes out after
 //! the last count.
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -17,6 +18,9 @@ use crate::api::{error_chain, Ui};
 /// The shortest time between two forwarded counts (a terminal bar redraws about this often).
 pub(crate) const FORWARD_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long [`Tracker::open`] waits for core to open a bar.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long [`Tracker::close`] waits for counts still being forwarded before closing anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -28,6 +32,50 @@ struct Pending {
     busy: bool,
     /// Close was asked for: forward what is left without pausing.
     closing: bool,
+}
+
+/// Progress bars a provisioner asked for and the Ui served to it declined
+/// ([`UiServer::register_for_provisioners`](super::UiServer::register_for_provisioners)):
+/// the [`CommunicatorServer`](super::CommunicatorServer) shows each one instead when the upload
+/// it was meant for arrives (same name, same size), so exactly the uploads that would have had
+/// a bar with Packer's Go plugins have one, and nothing else does.
+#[derive(Default)]
+pub struct ProgressHandoff {
+    wanted: Mutex<VecDeque<(String, i64)>>,
+}
+
+/// Requests remembered at most; older ones (their upload never came) are forgotten.
+const HANDOFF_CAP: usize = 64;
+
+impl ProgressHandoff {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn list(&self) -> MutexGuard<'_, VecDeque<(String, i64)>> {
+        self.wanted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A provisioner asked for a bar over `total` bytes of `src`.
+    pub(crate) fn want(&self, src: &str, total: i64) {
+        let mut l = self.list();
+        if l.len() >= HANDOFF_CAP {
+            l.pop_front();
+        }
+        l.push_back((src.to_string(), total));
+    }
+
+    /// Whether an upload of `size` bytes named `name` was asked to have a bar (forgets it).
+    pub(crate) fn take(&self, name: &str, size: i64) -> bool {
+        let mut l = self.list();
+        match l.iter().position(|(n, s)| n == name && *s == size) {
+            Some(i) => {
+                l.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// One progress bar of core's, fed in the background.
@@ -54,12 +102,17 @@ impl Tracker {
         })
     }
 
-    /// Opens a bar on core's `ui` for `total` bytes of `src`; `None` (logged) if core refuses.
+    /// Opens a bar on core's `ui` for `total` bytes of `src`; `None` (logged) if core refuses
+    /// or does not answer within [`OPEN_TIMEOUT`]: a bar is never worth holding up a transfer.
     pub(crate) async fn open(ui: Arc<dyn Ui>, src: &str, total: i64) -> Option<Arc<Self>> {
-        match ui.new_track_progress(src, total, 0).await {
-            Ok(id) => Some(Tracker::new(ui, id)),
-            Err(e) => {
+        match tokio::time::timeout(OPEN_TIMEOUT, ui.new_track_progress(src, total, 0)).await {
+            Ok(Ok(id)) => Some(Tracker::new(ui, id)),
+            Ok(Err(e)) => {
                 tracing::debug!(src, error = %error_chain(e.as_ref()), "no progress bar");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(src, "no progress bar: core did not answer NewTrackProgress");
                 None
             }
         }
@@ -168,6 +221,8 @@ pub(crate) mod tests {
     pub(crate) struct Recorder {
         pub(crate) calls: Mutex<Vec<String>>,
         pub(crate) refuse: bool,
+        /// `NewTrackProgress` never answers.
+        pub(crate) hang: bool,
     }
 
     impl Recorder {
@@ -203,6 +258,9 @@ pub(crate) mod tests {
         ) -> Result<String, BoxError> {
             if self.refuse {
                 return Err("no bars here".into());
+            }
+            if self.hang {
+                std::future::pending::<()>().await;
             }
             self.calls
                 .lock()
@@ -265,6 +323,23 @@ pub(crate) mod tests {
         );
     }
 
+    #[test]
+    fn the_handoff_matches_name_and_size_once() {
+        let h = ProgressHandoff::new();
+        h.want("a.bin", 10);
+        h.want("a.bin", 20);
+        assert!(!h.take("a.bin", 11));
+        assert!(!h.take("b.bin", 10));
+        assert!(h.take("a.bin", 20));
+        assert!(!h.take("a.bin", 20));
+        assert!(h.take("a.bin", 10));
+        for i in 0..100 {
+            h.want("many", i);
+        }
+        assert!(!h.take("many", 0), "the oldest are forgotten");
+        assert!(h.take("many", 99));
+    }
+
     #[tokio::test]
     async fn a_refused_bar_is_no_error() {
         let rec = Arc::new(Recorder {
@@ -273,5 +348,16 @@ pub(crate) mod tests {
         });
         assert!(Tracker::open(rec.clone(), "h", 10).await.is_none());
         assert!(rec.calls().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bar_core_never_opens_does_not_hold_up_the_transfer() {
+        let rec = Arc::new(Recorder {
+            hang: true,
+            ..Recorder::default()
+        });
+        let t0 = tokio::time::Instant::now();
+        assert!(Tracker::open(rec.clone(), "h", 10).await.is_none());
+        assert_eq!(t0.elapsed(), OPEN_TIMEOUT);
     }
 }

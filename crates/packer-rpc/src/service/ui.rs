@@ -7,7 +7,7 @@ use packer_wire::msgpack::Value;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use super::progress::Tracker;
+use super::progress::{ProgressHandoff, Tracker};
 use crate::api::{BoxError, Ui};
 use crate::netrpc::{CallError, CallResult, Client, Server, Service};
 use crate::val;
@@ -87,8 +87,8 @@ fn bad_reply(method: &str, v: &Value) -> BoxError {
 pub struct UiServer {
     ui: Arc<dyn Ui>,
     server: Server,
-    /// Refuse `NewTrackProgress`: transfers report their progress themselves.
-    refuse_progress: bool,
+    /// Refuse `NewTrackProgress` and hand the request to the communicator server.
+    handoff: Option<Arc<ProgressHandoff>>,
 }
 
 /// Why the Ui served to provisioners refuses progress trackers (core logs it and goes on
@@ -100,29 +100,35 @@ pub const PROGRESS_REFUSED: &str = "no progress tracker here: the plugin's commu
 impl UiServer {
     /// Registers `ui` on `server` under the name `Ui`.
     pub fn register(server: &Server, ui: Arc<dyn Ui>) {
-        Self::register_with(server, ui, false);
+        Self::register_with(server, ui, None);
     }
 
     /// Registers `ui` as the Ui that core hands to provisioners next to a
-    /// [`CommunicatorServer`](super::CommunicatorServer) that reports progress itself.
+    /// [`CommunicatorServer`](super::CommunicatorServer) built
+    /// [`with_progress`](super::CommunicatorServer::with_progress) on the same `handoff`.
     ///
     /// A provisioner's progress tracker (the file provisioner wraps every upload in one) calls
     /// `Add` after each 32 KiB it reads and waits for the answer, which core can only give
     /// after a round trip to this server: thousands of round trips through three processes per
-    /// 100 MiB, which more than halved upload speed. Refusing the tracker is the documented
-    /// way out of that (Packer's client then uses the plain stream), and the communicator
-    /// server opens the same bar on core's Ui and feeds it from the bytes it actually sends.
-    pub fn register_for_provisioners(server: &Server, ui: Arc<dyn Ui>) {
-        Self::register_with(server, ui, true);
+    /// 100 MiB, which more than halved upload speed. So `NewTrackProgress` is refused (Packer's
+    /// client then uses the plain stream, as documented) and noted in `handoff`; the
+    /// communicator server opens that bar on core's Ui when the upload arrives and feeds it
+    /// from the bytes it actually sends.
+    pub fn register_for_provisioners(
+        server: &Server,
+        ui: Arc<dyn Ui>,
+        handoff: Arc<ProgressHandoff>,
+    ) {
+        Self::register_with(server, ui, Some(handoff));
     }
 
-    fn register_with(server: &Server, ui: Arc<dyn Ui>, refuse_progress: bool) {
+    fn register_with(server: &Server, ui: Arc<dyn Ui>, handoff: Option<Arc<ProgressHandoff>>) {
         server.register(
             "Ui",
             Arc::new(UiServer {
                 ui,
                 server: server.clone(),
-                refuse_progress,
+                handoff,
             }),
         );
     }
@@ -159,9 +165,6 @@ impl Service for UiServer {
                     .map_err(|e| CallError::Failed(crate::api::error_chain(e.as_ref())))?;
                 return Ok(val::str(answer));
             }
-            "NewTrackProgress" if self.refuse_progress => {
-                return Err(CallError::Failed(PROGRESS_REFUSED.to_string()));
-            }
             "NewTrackProgress" => {
                 let src = val::field_string(&args, "Src")
                     .ok_or_else(|| CallError::bad_args(method, "Src is not a string"))?;
@@ -169,6 +172,10 @@ impl Service for UiServer {
                     .ok_or_else(|| CallError::bad_args(method, "TotalSize is not an integer"))?;
                 let current = val::field_i64(&args, "CurrentSize")
                     .ok_or_else(|| CallError::bad_args(method, "CurrentSize is not an integer"))?;
+                if let Some(h) = &self.handoff {
+                    h.want(&src, total);
+                    return Err(CallError::Failed(PROGRESS_REFUSED.to_string()));
+                }
                 let inner = self
                     .ui
                     .new_track_progress(&src, total, current)
@@ -299,13 +306,16 @@ mod refusing {
     async fn the_provisioners_ui_refuses_trackers_and_serves_the_rest() {
         let rec = Arc::new(Recorder::default());
         let server = Server::new();
-        UiServer::register_for_provisioners(&server, rec.clone());
+        let handoff = ProgressHandoff::new();
+        UiServer::register_for_provisioners(&server, rec.clone(), handoff.clone());
         let err = open_bar(&server).await.unwrap_err();
         assert!(
             format!("{err:?}").contains("reports transfer progress itself"),
             "{err:?}"
         );
         assert!(rec.calls().is_empty());
+        // Handed over to the communicator server: an upload of f.bin, 1000 bytes, gets the bar.
+        assert!(handoff.take("f.bin", 1000));
         server
             .dispatch("Ui.Say", val::str("still here"))
             .await
