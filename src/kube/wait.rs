@@ -60,6 +60,43 @@ pub fn human(d: Duration) -> String {
     out
 }
 
+/// One timeout shared by several waits in a row: each gets what is left of it, and a timeout
+/// reports the whole, not the remainder the last wait was given.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    total: Duration,
+    end: Instant,
+}
+
+impl Deadline {
+    /// Starts now and ends `total` from now.
+    pub fn after(total: Duration) -> Self {
+        Deadline {
+            total,
+            end: Instant::now() + total,
+        }
+    }
+
+    /// What is left (at least 1 ms, so a wait past the end still looks once and times out).
+    pub fn remaining(&self) -> Duration {
+        self.end
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    }
+
+    /// Rewrites a timeout to name the whole deadline.
+    pub fn whole(&self, e: WaitError) -> WaitError {
+        match e {
+            WaitError::Timeout { what, last, .. } => WaitError::Timeout {
+                what,
+                after: self.total,
+                last,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Longest single watch request; the server ends it and we resume from the last version.
 const WATCH_CHUNK_SECS: u64 = 290;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -317,6 +354,21 @@ async fn watch_loop<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shared_deadline_shrinks_and_reports_the_whole() {
+        let d = Deadline::after(Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(d.remaining(), Duration::from_secs(6));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(d.remaining(), Duration::from_millis(1));
+        let e = d.whole(WaitError::Timeout {
+            what: "x".into(),
+            after: Duration::from_millis(1),
+            last: None,
+        });
+        assert!(matches!(e, WaitError::Timeout { after, .. } if after == Duration::from_secs(10)));
+    }
 
     #[test]
     fn durations_read_like_packer() {

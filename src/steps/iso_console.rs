@@ -3,7 +3,6 @@
 //! with a VirtualMachineWebConsoleRequest carrying a fresh RSA-2048 public key, decrypt the
 //! answer (RSA-OAEP, SHA-512) and print the console URL. The request is left to expire (the
 //! Supervisor deletes it after 120 s).
-use std::time::Duration;
 
 use ::kube::api::{DynamicObject, PostParams};
 use base64::Engine;
@@ -13,7 +12,7 @@ use serde_json::{json, Value as Json};
 use thiserror::Error;
 
 use super::Ctx;
-use crate::kube::wait::{wait_for, Target, Verdict, WaitError};
+use crate::kube::wait::{wait_for, Deadline, Target, Verdict, WaitError};
 use crate::kube::ObjectError;
 
 #[derive(Debug, Error)]
@@ -133,8 +132,8 @@ pub fn judge_vm_network(data: &Json) -> Verdict<Json> {
     }
 }
 
-/// Shows the network config and the web console URL; `timeout` bounds each wait.
-pub async fn run(ctx: &mut Ctx<'_>, timeout: Duration) -> Result<(), ConsoleError> {
+/// Shows the network config and the web console URL; both waits share `deadline`.
+pub async fn run(ctx: &mut Ctx<'_>, deadline: &Deadline) -> Result<(), ConsoleError> {
     let cluster = ctx.cluster().ok_or(ConsoleError::NotConnected)?.clone();
     let ns = cluster.namespace.clone();
     let name = ctx.config.source_name.clone();
@@ -147,11 +146,12 @@ pub async fn run(ctx: &mut Ctx<'_>, timeout: Duration) -> Result<(), ConsoleErro
             name: &name,
             what: format!("{object} to be powered on with network status"),
         },
-        timeout,
+        deadline.remaining(),
         &ctx.cancel,
         |o| judge_vm_network(&o.data),
     )
-    .await?;
+    .await
+    .map_err(|e| deadline.whole(e))?;
     let pretty = serde_json::to_string_pretty(&config).unwrap_or_else(|_| config.to_string());
     ctx.say(&format!(
         "VM network config (use this to install the guest OS):\n{pretty}"
@@ -210,7 +210,7 @@ pub async fn run(ctx: &mut Ctx<'_>, timeout: Duration) -> Result<(), ConsoleErro
             name: &name,
             what: format!("{req_object} to be answered"),
         },
-        timeout,
+        deadline.remaining(),
         &ctx.cancel,
         |o| {
             let s = |p: &str| {
@@ -232,7 +232,8 @@ pub async fn run(ctx: &mut Ctx<'_>, timeout: Duration) -> Result<(), ConsoleErro
             }
         },
     )
-    .await?;
+    .await
+    .map_err(|e| deadline.whole(e))?;
     let answer = |problem: String| ConsoleError::Answer {
         object: req_object.clone(),
         problem,

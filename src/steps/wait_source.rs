@@ -1,14 +1,12 @@
 //! Step 5: wait (by watching) for the VM to power on with an IPv4 address, then for the
-//! service's load-balancer ingress IP; both under one `watch_source_timeout`.
-use std::time::Duration;
-
+//! service's load-balancer ingress IP (for ISO images first the network config and the web
+//! console), all under one `watch_source_timeout`, as upstream.
 use thiserror::Error;
-use tokio::time::Instant;
 
 use super::Ctx;
 use crate::config::CommKind;
 use crate::kube::status::{judge_service, judge_vm};
-use crate::kube::wait::{wait_for, Target, WaitError};
+use crate::kube::wait::{wait_for, Deadline, Target, WaitError};
 
 #[derive(Debug, Error)]
 pub enum WaitSourceError {
@@ -25,8 +23,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
     let cluster = ctx.cluster().ok_or(WaitSourceError::NotConnected)?.clone();
     let ns = &cluster.namespace;
     let name = cfg.source_name.as_str();
-    let timeout = cfg.watch_source_timeout;
-    let started = Instant::now();
+    let deadline = Deadline::after(cfg.watch_source_timeout);
 
     ctx.say(&format!(
         "Waiting for the source VM {ns}/{name} to be powered on and get an IPv4 address..."
@@ -38,7 +35,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
         .as_ref()
         .is_some_and(super::create_source::is_iso)
     {
-        super::iso_console::run(ctx, timeout).await?;
+        super::iso_console::run(ctx, &deadline).await?;
     }
     let vms = cluster.api(&cluster.kinds.vm);
     let ready = wait_for(
@@ -48,11 +45,12 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
             name,
             what: format!("VirtualMachine {ns}/{name} to be powered on with an IPv4 address"),
         },
-        timeout,
+        deadline.remaining(),
         &ctx.cancel,
         |obj| judge_vm(&obj.data),
     )
-    .await?;
+    .await
+    .map_err(|e| deadline.whole(e))?;
     ctx.say(&format!("Obtained VM IP: {}", ready.ip)).await;
     ctx.state.vm_ip = Some(ready.ip.clone());
 
@@ -64,9 +62,6 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
     .filter(|h| !h.is_empty());
 
     if cfg.comm.kind != CommKind::None {
-        let remaining = timeout
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_millis(1));
         ctx.say(&format!(
             "Waiting for VirtualMachineService {ns}/{name} to get a load-balancer ingress IP..."
         ))
@@ -81,20 +76,12 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
                     "VirtualMachineService {ns}/{name} to get a load-balancer ingress IP"
                 ),
             },
-            remaining,
+            deadline.remaining(),
             &ctx.cancel,
             |obj| judge_service(&obj.data),
         )
         .await
-        // One deadline covers both waits: report it, not what was left of it.
-        .map_err(|e| match e {
-            WaitError::Timeout { what, last, .. } => WaitError::Timeout {
-                what,
-                after: timeout,
-                last,
-            },
-            other => other,
-        })?;
+        .map_err(|e| deadline.whole(e))?;
         ctx.say(&format!("VirtualMachineService ingress IP: {ip}"))
             .await;
         ctx.state.comm_host = Some(host_override.unwrap_or(ip));
