@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -196,6 +197,17 @@ impl<'a> Link<'a> {
                 )));
             }
             left -= n as u64;
+            // Take what else is already there (Packer sends 32 KiB frames) without waiting, so
+            // a busy upload goes to russh in few large chunks rather than many small ones.
+            while left > 0 && buf.len() < CHUNK {
+                let want = (left as usize).min(CHUNK - buf.len());
+                let mut limited = (&mut *src).take(want as u64);
+                match limited.read_buf(&mut buf).now_or_never() {
+                    Some(Ok(0)) | None => break,
+                    Some(Ok(m)) => left -= m as u64,
+                    Some(Err(e)) => return Err(SshError::io("read source of", what, e)),
+                }
+            }
             let chunk = buf.split().freeze();
             self.send(chunk).await?;
         }
