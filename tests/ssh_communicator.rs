@@ -1,40 +1,10 @@
 //! `SshCommunicator` through Packer's `Communicator` trait, against a real OpenSSH server
 //! (`sshd-local.sh`; needs root).
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
 use packer_rpc::api::{Communicator, FileInfo, RemoteCommand};
-use ssh_comm::testing::Sshd;
+use ssh_comm::testing::{Capture, Sshd};
 use tokio_util::sync::CancellationToken;
 use vsphere_supervisor::comm::{connect_options_from, SshCommunicator};
 use vsphere_supervisor::config::{FileTransfer, SshConfig};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
 
 fn config(sshd: &Sshd, method: FileTransfer) -> SshConfig {
     SshConfig {
