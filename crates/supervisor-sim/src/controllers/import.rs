@@ -16,10 +16,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{api_err, conditions, update_status, ControllerConfig, CtlError, Key, ReconcilerDyn};
+use super::{
+    api_err, conditions, create_item_image, update_status, ControllerConfig, CtlError, Key,
+    NewItemImage, ReconcilerDyn,
+};
 use crate::catalog::Gr;
 use crate::library;
-use crate::store::{DeleteOptions, Store, Subresource, WriteOptions};
+use crate::store::{DeleteOptions, Store, Subresource};
 use vmop_types::api as k;
 use vmop_types::conditions::import as cond;
 use vmop_types::naming;
@@ -448,58 +451,22 @@ impl ImportController {
         item_type: &str,
         iso_credentials: &str,
     ) -> Result<String, CtlError> {
-        let vmi = naming::vmi_name_for_item(uuid);
-        let item_uid = self
-            .store
-            .get_arc(&Gr::from(&k::CONTENT_LIBRARY_ITEM), Some(ns), item_res)
-            .map(|i| s(&i, "/metadata/uid").to_string())
-            .unwrap_or_default();
-        let now = crate::store::now_rfc3339();
-        let item_api = k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version());
-        let mut annotations = json!({naming::ANNOTATION_DISPLAY_NAME: item_name});
+        let mut annotations = serde_json::Map::new();
         if item_type == "ISO" {
-            annotations[ANNOTATION_ISO_CREDENTIALS] = json!(iso_credentials);
+            annotations.insert(ANNOTATION_ISO_CREDENTIALS.into(), json!(iso_credentials));
         }
-        let obj = json!({
-            "apiVersion": k::VIRTUAL_MACHINE_IMAGE.api_version(k::VIRTUAL_MACHINE_IMAGE.hub_version()),
-            "kind": "VirtualMachineImage",
-            "metadata": {
-                "name": vmi,
-                "namespace": ns,
-                "labels": {naming::LABEL_IMAGE_TYPE: item_type},
-                "annotations": annotations,
-                "ownerReferences": [{
-                    "apiVersion": item_api,
-                    "kind": "ContentLibraryItem",
-                    "name": item_res,
-                    "uid": item_uid,
-                    "controller": true,
-                }],
+        create_item_image(
+            &self.store,
+            NewItemImage {
+                ns,
+                item_res,
+                uuid,
+                name: item_name,
+                item_type,
+                annotations,
+                status: serde_json::Map::new(),
             },
-            "spec": {"providerRef": {"apiVersion": item_api, "kind": "ContentLibraryItem", "name": item_res}},
-            "status": {
-                "name": item_name,
-                "type": item_type,
-                "providerItemID": uuid,
-                "providerContentVersion": "1",
-                "firmware": "efi",
-                "hardwareVersion": 19,
-                "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
-            },
-        });
-        match self.store.create(
-            &Gr::from(&k::VIRTUAL_MACHINE_IMAGE),
-            Some(ns),
-            obj,
-            &WriteOptions::default(),
-        ) {
-            Ok(_) => Ok(vmi),
-            Err(e) if e.code == 409 => Ok(vmi),
-            Err(e) => Err(api_err(
-                "creating VirtualMachineImage",
-                format!("{ns}/{vmi}"),
-            )(e)),
-        }
+        )
     }
 }
 

@@ -10,12 +10,12 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::{
-    api_err, conditions, update_status, ControllerConfig, CtlError, Key, PublishFailure,
-    ReconcilerDyn,
+    api_err, conditions, create_item_image, update_status, ControllerConfig, CtlError, Key,
+    NewItemImage, PublishFailure, ReconcilerDyn,
 };
 use crate::catalog::Gr;
 use crate::library::{self, ItemMeta, LibraryError};
-use crate::store::{DeleteOptions, Store, Subresource, WriteOptions};
+use crate::store::{DeleteOptions, Store, Subresource};
 use vmop_types::api as k;
 use vmop_types::conditions::publish as cond;
 use vmop_types::conditions::publish::reason;
@@ -485,7 +485,6 @@ impl PublishController {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create_image(
         &self,
         ns: &str,
@@ -494,7 +493,6 @@ impl PublishController {
         item_name: &str,
         source_vm: &str,
     ) -> Result<String, CtlError> {
-        let vmi = naming::vmi_name_for_item(uuid);
         // The new image inherits what the source VM's image said about the guest OS.
         let vm = self
             .store
@@ -519,63 +517,31 @@ impl PublishController {
                 .ok(),
         }
         .unwrap_or(Value::Null);
-        let item_uid = self
-            .store
-            .get_arc(&Gr::from(&k::CONTENT_LIBRARY_ITEM), Some(ns), item_res)
-            .map(|i| s(&i, "/metadata/uid").to_string())
-            .unwrap_or_default();
-        let now = crate::store::now_rfc3339();
-        let mut status = json!({
-            "name": item_name,
-            "type": "OVF",
-            "providerItemID": uuid,
-            "providerContentVersion": "1",
-            "firmware": src_img.pointer("/status/firmware").cloned().unwrap_or(json!("efi")),
-            "hardwareVersion": src_img.pointer("/status/hardwareVersion").cloned().unwrap_or(json!(19)),
-            "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
-        });
-        for f in ["osInfo", "productInfo", "capabilities", "disks"] {
+        let mut status = serde_json::Map::new();
+        for f in [
+            "firmware",
+            "hardwareVersion",
+            "osInfo",
+            "productInfo",
+            "capabilities",
+            "disks",
+        ] {
             if let Some(v) = src_img.pointer(&format!("/status/{f}")) {
-                status[f] = v.clone();
+                status.insert(f.to_string(), v.clone());
             }
         }
-        let obj = json!({
-            "apiVersion": k::VIRTUAL_MACHINE_IMAGE.api_version(k::VIRTUAL_MACHINE_IMAGE.hub_version()),
-            "kind": "VirtualMachineImage",
-            "metadata": {
-                "name": vmi,
-                "namespace": ns,
-                "labels": {naming::LABEL_IMAGE_TYPE: "OVF"},
-                "annotations": {naming::ANNOTATION_DISPLAY_NAME: item_name},
-                "ownerReferences": [{
-                    "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
-                    "kind": "ContentLibraryItem",
-                    "name": item_res,
-                    "uid": item_uid,
-                    "controller": true,
-                }],
+        create_item_image(
+            &self.store,
+            NewItemImage {
+                ns,
+                item_res,
+                uuid,
+                name: item_name,
+                item_type: "OVF",
+                annotations: serde_json::Map::new(),
+                status,
             },
-            "spec": {"providerRef": {
-                "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
-                "kind": "ContentLibraryItem",
-                "name": item_res,
-            }},
-            "status": status,
-        });
-        match self.store.create(
-            &Gr::from(&k::VIRTUAL_MACHINE_IMAGE),
-            Some(ns),
-            obj,
-            &WriteOptions::default(),
-        ) {
-            Ok(_) => Ok(vmi),
-            // Something (e.g. a library sync) already made it: fine.
-            Err(e) if e.code == 409 => Ok(vmi),
-            Err(e) => Err(api_err(
-                "creating VirtualMachineImage",
-                format!("{ns}/{vmi}"),
-            )(e)),
-        }
+        )
     }
 
     /// Deletes a finished request once `ttlSecondsAfterFinished` has passed.
