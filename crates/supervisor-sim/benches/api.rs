@@ -31,7 +31,8 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn sustained<F, Fut>(label: &str, secs: u64, concurrency: usize, f: F)
+/// Runs `f` from `concurrency` tasks for `secs`, prints the rate and returns the successes.
+async fn sustained<F, Fut>(label: &str, secs: u64, concurrency: usize, f: F) -> u64
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -64,6 +65,32 @@ where
         n as f64 / secs as f64,
         errors.load(Ordering::Relaxed)
     );
+    n
+}
+
+/// [`sustained`] GETs of `url(i)`, counting 2xx answers.
+async fn sustained_get(
+    label: &str,
+    secs: u64,
+    concurrency: usize,
+    client: &reqwest::Client,
+    token: &str,
+    url: impl Fn(u64) -> String + Send + Sync + 'static,
+) {
+    let (client, token) = (client.clone(), token.to_string());
+    sustained(label, secs, concurrency, move |i| {
+        succeeded(client.get(url(i)).bearer_auth(&token))
+    })
+    .await;
+}
+
+/// Sends `request`; whether it got a 2xx answer.
+async fn succeeded(request: reqwest::RequestBuilder) -> bool {
+    request
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false)
 }
 
 #[tokio::main]
@@ -133,60 +160,28 @@ async fn main() {
     println!("RSS after create: {:.1} MiB", rss_mib());
 
     {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        sustained("get (one VM)", secs, 8, move |i| {
-            let (client, url, token) = (
-                client.clone(),
-                format!("{base}/vm-{:05}", i % vms),
-                token.clone(),
-            );
-            async move {
-                client
-                    .get(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false)
-            }
+        let base = base.clone();
+        sustained_get("get (one VM)", secs, 8, &client, &token, move |i| {
+            format!("{base}/vm-{:05}", i % vms)
         })
         .await;
     }
     {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        sustained("list (label shard=N, ~100 VMs)", secs, 4, move |i| {
-            let (client, url, token) = (
-                client.clone(),
-                format!("{base}?labelSelector=shard%3D{}", i % 10),
-                token.clone(),
-            );
-            async move {
-                client
-                    .get(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false)
-            }
-        })
+        let base = base.clone();
+        sustained_get(
+            "list (label shard=N, ~100 VMs)",
+            secs,
+            4,
+            &client,
+            &token,
+            move |i| format!("{base}?labelSelector=shard%3D{}", i % 10),
+        )
         .await;
     }
     {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        sustained(&format!("list (all {vms} VMs)"), secs, 2, move |_| {
-            let (client, url, token) = (client.clone(), base.clone(), token.clone());
-            async move {
-                client
-                    .get(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false)
-            }
-        })
-        .await;
+        let base = base.clone();
+        let label = format!("list (all {vms} VMs)");
+        sustained_get(&label, secs, 2, &client, &token, move |_| base.clone()).await;
     }
     // watch: 4 watchers see every status patch, which 4 clients send over HTTPS as a controller
     // would; count the events delivered and the watchers the server closed for falling behind.
@@ -224,39 +219,22 @@ async fn main() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let patches = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
-    {
-        let (client, base, token, patches) =
-            (client.clone(), base.clone(), token.clone(), patches.clone());
+    let patches = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
         sustained("status patch (4 watchers open)", secs, 4, move |i| {
-            let (client, url, token, patches) = (
-                client.clone(),
-                format!("{base}/vm-{:05}/status", i % vms),
-                token.clone(),
-                patches.clone(),
-            );
             let body = json!({"status": {"powerState": "PoweredOn",
                 "network": {"primaryIP4": format!("10.0.{}.{}", i / 250 % 250, i % 250)}}});
-            async move {
-                let ok = client
-                    .patch(url)
-                    .bearer_auth(token)
-                    .header("content-type", "application/merge-patch+json")
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false);
-                if ok {
-                    patches.fetch_add(1, Ordering::Relaxed);
-                }
-                ok
-            }
+            let request = client
+                .patch(format!("{base}/vm-{:05}/status", i % vms))
+                .bearer_auth(&token)
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string());
+            succeeded(request)
         })
-        .await;
-    }
-    let target = patches.load(Ordering::Relaxed) * 4;
+        .await
+    };
+    let target = patches * 4;
     let wait_end = Instant::now() + Duration::from_secs(10);
     while delivered.load(Ordering::Relaxed) < target
         && dropped.load(Ordering::Relaxed) == 0

@@ -125,30 +125,26 @@ pub fn human_age(ts: &str) -> String {
         .num_seconds()
         .max(0);
     let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
+    // `3m12s`, but `3m` when the smaller unit is zero.
+    let two = |big: i64, big_unit: &str, small: i64, small_unit: &str| {
+        if small == 0 {
+            format!("{big}{big_unit}")
+        } else {
+            format!("{big}{big_unit}{small}{small_unit}")
+        }
+    };
     if secs < 120 {
         format!("{secs}s")
     } else if m < 10 {
-        if secs % 60 == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{}s", secs % 60)
-        }
+        two(m, "m", secs % 60, "s")
     } else if h < 3 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 {
-            format!("{h}h")
-        } else {
-            format!("{h}h{}m", m % 60)
-        }
+        two(h, "h", m % 60, "m")
     } else if h < 48 {
         format!("{h}h")
     } else if d < 8 {
-        if h % 24 == 0 {
-            format!("{d}d")
-        } else {
-            format!("{d}d{}h", h % 24)
-        }
+        two(d, "d", h % 24, "h")
     } else if d < 365 * 2 {
         format!("{d}d")
     } else {
