@@ -1,5 +1,6 @@
 //! A throwaway OpenSSH server per test, via the shared `sshd-local.sh` script.
-#![allow(dead_code)]
+// Shared by the tests and the upload bench, which use different parts of it.
+#![allow(dead_code, unused_imports)]
 pub use ssh_comm::testing::{Capture, Sshd};
 
 pub fn sha256(data: &[u8]) -> String {
