@@ -9,13 +9,13 @@
 #   SKIP_BUILD=1 bench/upload-256m.sh    # reuse the existing release example
 #
 # Environment: PACKER_BIN (default /usr/bin/packer), PACKER_SSHD_LOCAL (default
-# <workspace>/../shared/tools/sshd-local.sh), CARGO_TARGET_DIR (default <workspace>/target).
+# <workspace>/scripts/sshd-local.sh), CARGO_TARGET_DIR (default <workspace>/target).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MIB=${BENCH_MIB:-256}
 RUNS=${BENCH_RUNS:-3}
 PACKER=${PACKER_BIN:-/usr/bin/packer}
-SSHD_LOCAL=${PACKER_SSHD_LOCAL:-$ROOT/../shared/tools/sshd-local.sh}
+SSHD_LOCAL=${PACKER_SSHD_LOCAL:-$ROOT/scripts/sshd-local.sh}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PLUGIN=$TARGET/release/examples/packer-builder-sshtest
 

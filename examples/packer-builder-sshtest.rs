@@ -37,6 +37,8 @@ fn main() -> ExitCode {
     serve_main(
         PluginInfo {
             version: env!("CARGO_PKG_VERSION"),
+            plugin_name: "sshtest",
+            source: "github.com/example/sshtest",
             builder_name: "sshtest",
             single_component_name: "sshtest",
         },

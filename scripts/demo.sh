@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# One-command demo: starts supervisor-sim, builds the plugin, installs it where Packer finds it,
-# and runs packer-examples/cloudinit.pkr.hcl to a published image (manifest printed at the end).
-#   scripts/demo.sh [TEMPLATE]      (default: packer-examples/cloudinit.pkr.hcl)
+# One-command demo: installs what is missing, starts supervisor-sim, builds the plugin, installs
+# it where Packer finds it (a plugin folder of the demo's own), and builds an example to a
+# published image (manifest printed at the end).
+#   scripts/demo.sh [EXAMPLE]     an example directory (default: packer-examples/cloudinit)
+#   PACKER=packer scripts/demo.sh  with Debian's Packer 1.6.6 instead of Packer 1.9.5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-template=${1:-packer-examples/cloudinit.pkr.hcl}
+example=${1:-packer-examples/cloudinit}
+packer=${PACKER:-packer-1.9.5}
 bash scripts/install-deps.sh
 
 # A debug build is plenty for the demo and shares its build with the tests; PROFILE=release
@@ -14,7 +17,7 @@ profile=${PROFILE:-debug}
 flag=""
 [ "$profile" = debug ] || flag="--$profile"
 echo "== building the plugin and the simulator ($profile)"
-cargo build $flag --locked -p packer-plugin-vsphere -p supervisor-sim
+cargo build $flag --locked -p packer-plugin-vsphere -p supervisor-sim --bins
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 
 work=$(mktemp -d /tmp/vsphere-supervisor-demo.XXXXXX)
@@ -38,14 +41,21 @@ for _ in $(seq 1 200); do
 done
 cat "$work/sim.out"
 
-echo "== installing the plugin for Packer 1.6 (~/.packer.d/plugins/packer-builder-vsphere-supervisor)"
-mkdir -p "$HOME/.packer.d/plugins"
-install -m 0755 "$bin/packer-plugin-vsphere" "$HOME/.packer.d/plugins/packer-builder-vsphere-supervisor"
+echo "== installing the plugin for $packer"
+export PACKER_PLUGIN_PATH="$work/plugins"
+bash scripts/install-plugin.sh --packer "$packer" --binary "$bin/packer-plugin-vsphere-supervisor"
 
-echo "== packer build $template"
 export KUBECONFIG="$work/kubeconfig"
 cd "$work"
-packer build -force "$root/$template"
+if "$packer" version | grep -q '^Packer v1\.6\.'; then
+  target="$root/$example/build.pkr.hcl"   # Packer 1.6 does not know required_plugins
+else
+  echo "== $packer init $example"
+  "$packer" init "$root/$example"
+  target="$root/$example"
+fi
+echo "== $packer build $example"
+"$packer" build -force "$target"
 echo "== manifest"
 cat "$work/manifest.json" 2>/dev/null || cat "$root/packer-examples/manifest.json" 2>/dev/null || true
 echo "== objects left in the namespace (only the published image and the seed should remain)"

@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Installs what the tests and the demo need on a fresh Debian machine (idempotent).
-#   packer 1.6.6 (Debian), OpenSSH (client + a throwaway sshd for tests), bubblewrap (the
-#   simulator's guest sandbox), python3-msgpack (capture decoder), and Debian's kubectl 1.20
-#   unpacked under /opt/kubectl-1.20 (a normal install would clash with google-cloud-cli's kubectl).
+# Installs what the build, the tests, the demo and the release need on a fresh Debian machine
+# (idempotent; what is already there is not fetched or built again):
+#   - Debian's packages: packer 1.6.6, OpenSSH (client + a throwaway sshd for tests), bubblewrap
+#     (the simulator's guest sandbox), python3-msgpack (capture decoder), unzip, and Debian's
+#     kubectl 1.20 unpacked under /opt/kubectl-1.20 (a normal install would clash with the
+#     kubectl already on PATH).
+#   - By package name through the Go module proxy, at the versions in scripts/versions.env:
+#     the real VM Operator and image-registry CRDs (scripts/fetch-crds.sh; supervisor-sim
+#     embeds them when built), Packer 1.9.5 as `packer-1.9.5` and goreleaser
+#     (scripts/go-tools.sh), cached in scripts/cache-dir.sh's directory.
+# Cold cost on 2 cores: ~1 min of Debian packages, ~10 min of Go builds (cached afterwards).
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
 need=()
-for p in packer openssh-server openssh-client bubblewrap python3-msgpack; do
+for p in packer openssh-server openssh-client bubblewrap python3-msgpack unzip ca-certificates; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
+command -v go >/dev/null || need+=(golang-go)
 updated=0
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}" >&2
@@ -27,3 +37,6 @@ if [ ! -x /opt/kubectl-1.20/usr/bin/kubectl ]; then
   $SUDO dpkg-deb -x "$tmp"/kubernetes-client_*.deb /opt/kubectl-1.20
   rm -rf "$tmp"
 fi
+
+bash "$here/fetch-crds.sh"
+bash "$here/go-tools.sh" "$@"

@@ -5,14 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export KUBECTL_120=${KUBECTL_120:-/opt/kubectl-1.20/usr/bin/kubectl}
-export PACKER_SSHD_LOCAL=${PACKER_SSHD_LOCAL:-$(cd .. && pwd)/shared/tools/sshd-local.sh}
+export PACKER_SSHD_LOCAL=${PACKER_SSHD_LOCAL:-$(pwd)/scripts/sshd-local.sh}
 # Property tests run briefly in CI; raise PROPTEST_CASES locally for a longer fuzz.
 export PROPTEST_CASES=${PROPTEST_CASES:-256}
 # The protocol harnesses drive the real plugin binary; `cargo test --workspace` builds it anyway
 # (the root package's integration tests need it), so point them at it instead of letting them
 # run a second, differently-featured `cargo build`.
 target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
-export PACKER_PLUGIN_BIN=${PACKER_PLUGIN_BIN:-$target_dir/debug/packer-plugin-vsphere}
+export PACKER_PLUGIN_BIN=${PACKER_PLUGIN_BIN:-$target_dir/debug/packer-plugin-vsphere-supervisor}
 echo "== disk free: $(df -h --output=avail "$(pwd)" | tail -1 | tr -d ' ')"
 echo "== cargo fmt"
 cargo fmt --all -- --check

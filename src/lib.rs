@@ -13,3 +13,10 @@ pub mod kube;
 pub mod runner;
 pub mod state;
 pub mod steps;
+
+/// The plugin's name: Packer >= 1.7 runs the binary `packer-plugin-vsphere-supervisor` and
+/// registers its builder as `vsphere-supervisor`, beside HashiCorp's `vsphere` plugin
+/// (`vsphere-iso`, `vsphere-clone`) without hiding it.
+pub const PLUGIN_NAME: &str = "vsphere-supervisor";
+/// The source address templates name the plugin by in `required_plugins`.
+pub const PLUGIN_SOURCE: &str = "github.com/packer-plugin-rs/vsphere-supervisor";

@@ -1,5 +1,5 @@
 //! The real Packer 1.6.6 drives `examples/packer-builder-sshtest.rs` against a throwaway
-//! OpenSSH server (`sshd-local.sh`): the `shell`, `file` and `shell-local` provisioners over our
+//! OpenSSH server (`scripts/sshd-local.sh`): the `shell`, `file` and `shell-local` provisioners over our
 //! Communicator server and the SSH communicator, end to end.
 //!
 //! Needs `/usr/bin/packer` (or `PACKER_BIN`), root (for sshd-local.sh) and the example binary,
@@ -22,7 +22,7 @@ fn workspace() -> PathBuf {
 fn sshd_script() -> PathBuf {
     match std::env::var_os("PACKER_SSHD_LOCAL") {
         Some(p) => PathBuf::from(p),
-        None => workspace().join("../shared/tools/sshd-local.sh"),
+        None => workspace().join("scripts/sshd-local.sh"),
     }
 }
 

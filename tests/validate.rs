@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PACKER: &str = "/usr/bin/packer";
-const PLUGIN: &str = env!("CARGO_BIN_EXE_packer-plugin-vsphere");
+const PLUGIN: &str = env!("CARGO_BIN_EXE_packer-plugin-vsphere-supervisor");
 /// A whole `packer validate` (two process starts and a handful of RPCs) takes well under a
 /// second; this only guards against a hung plugin.
 const VALIDATE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -245,52 +245,71 @@ fn assert_packer_rejects(o: &Outcome, expected: &str, what: &str) {
     );
 }
 
+/// The example directories (each a `build.pkr.hcl` and a `plugins.pkr.hcl`) and the JSON one.
+const EXAMPLE_DIRS: [&str; 6] = [
+    "cloudinit",
+    "import",
+    "iso",
+    "publish-ttl",
+    "sysprep",
+    "vappconfig",
+];
+
 #[test]
 fn every_example_template_validates() {
+    // Packer 1.6 does not know `required_plugins`: it validates each `build.pkr.hcl` alone
+    // (tests/e2e_examples.rs builds the directories with Packer 1.9).
     let sb = Sandbox::new();
     let ex = repo().join("packer-examples");
     let s = |p: PathBuf| p.display().to_string();
-    for template in [
-        "cloudinit.pkr.hcl",
-        "sysprep.pkr.hcl",
-        "vappconfig.pkr.hcl",
-        "cloudinit.json",
-    ] {
-        let o = sb.validate(&[&s(ex.join(template))]);
-        assert_valid(&o, template);
+    for dir in EXAMPLE_DIRS {
+        let build = s(ex.join(dir).join("build.pkr.hcl"));
+        let var_file = format!(
+            "-var-file={}",
+            s(ex.join("publish-ttl/variables.pkrvars.hcl"))
+        );
+        let args: Vec<&str> = match dir {
+            "publish-ttl" => vec![&var_file, &build],
+            "import" => vec!["-var=import_url=http://127.0.0.1:1/a.ova", &build],
+            _ => vec![&build],
+        };
+        assert_valid(&sb.validate(&args), dir);
     }
-    let var_file = format!("-var-file={}", s(ex.join("variables.pkrvars.hcl")));
-    let o = sb.validate(&[&var_file, &s(ex.join("publish-ttl.pkr.hcl"))]);
-    assert_valid(&o, "publish-ttl.pkr.hcl with variables.pkrvars.hcl");
+    let o = sb.validate(&[&s(ex.join("cloudinit-json/cloudinit.json"))]);
+    assert_valid(&o, "cloudinit-json/cloudinit.json");
 }
 
 #[test]
 fn every_example_file_is_covered() {
     // A new example must be added to the test above (and to the README).
-    let mut names: Vec<String> = std::fs::read_dir(repo().join("packer-examples"))
+    let ex = repo().join("packer-examples");
+    let mut names: Vec<String> = std::fs::read_dir(&ex)
         .expect("read packer-examples")
         .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir() && e.file_name() != "files")
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".pkr.hcl") || n.ends_with(".json") || n.ends_with(".pkrvars.hcl"))
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "cloudinit.json",
-            "cloudinit.pkr.hcl",
-            "publish-ttl.pkr.hcl",
-            "sysprep.pkr.hcl",
-            "vappconfig.pkr.hcl",
-            "variables.pkrvars.hcl"
-        ]
-    );
-    let readme = std::fs::read_to_string(repo().join("packer-examples/README.md")).expect("README");
+    let mut want: Vec<&str> = EXAMPLE_DIRS.to_vec();
+    want.push("cloudinit-json");
+    want.sort();
+    assert_eq!(names, want);
+    let readme = std::fs::read_to_string(ex.join("README.md")).expect("README");
     for n in &names {
         assert!(
-            readme.contains(n.as_str()),
-            "packer-examples/README.md does not mention {n}"
+            readme.contains(&format!("`{n}/`")),
+            "packer-examples/README.md does not mention `{n}/`"
         );
+        if n.as_str() != "cloudinit-json" {
+            let plugins = std::fs::read_to_string(ex.join(n).join("plugins.pkr.hcl"))
+                .unwrap_or_else(|e| panic!("{n}/plugins.pkr.hcl: {e}"));
+            assert!(
+                plugins.contains("required_plugins")
+                    && plugins.contains(vsphere_supervisor::PLUGIN_SOURCE),
+                "{n}/plugins.pkr.hcl does not require {}",
+                vsphere_supervisor::PLUGIN_SOURCE
+            );
+        }
     }
 }
 

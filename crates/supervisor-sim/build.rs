@@ -1,14 +1,13 @@
 //! Embeds the CRDs the simulator serves, converted to JSON, when they are available at build
-//! time: `$SUPERVISOR_SIM_CRDS`, else `<workspace>/../shared/crds` (CI clones the repository with
-//! `shared/` beside it). The YAML files are not copied into the repository; without them the
-//! binary needs `--crds DIR` at run time.
+//! time: `$SUPERVISOR_SIM_CRDS`, else the project cache's `crds/` directory, where
+//! `scripts/fetch-crds.sh` (run by `scripts/install-deps.sh`) puts the real CRDs it fetched by
+//! package name: `$PACKER_VSPHERE_CACHE/crds`, else `$XDG_CACHE_HOME/packer-plugin-vsphere/crds`,
+//! else `~/.cache/packer-plugin-vsphere/crds`. The YAML files are never copied into the
+//! repository; a binary built without them says how to get them.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Sub-directories of `shared/crds` we use (current VM Operator, current image registry).
-const PREFERRED: &[&str] = &["vm-operator-506dc5dc", "image-registry-0f6259af"];
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -27,22 +26,40 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn main() {
-    println!("cargo:rerun-if-env-changed=SUPERVISOR_SIM_CRDS");
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = match env::var("SUPERVISOR_SIM_CRDS") {
-        Ok(d) if !d.is_empty() => PathBuf::from(d),
-        _ => manifest.join("../../../shared/crds"),
-    };
-    println!("cargo:rerun-if-changed={}", root.display());
-    let mut files = Vec::new();
-    for sub in PREFERRED {
-        let d = root.join(sub);
-        println!("cargo:rerun-if-changed={}", d.display());
-        files.extend(yaml_files(&d));
+/// Where the CRDs are looked for, mirroring `scripts/cache-dir.sh`.
+fn crd_dir() -> PathBuf {
+    for var in [
+        "SUPERVISOR_SIM_CRDS",
+        "PACKER_VSPHERE_CACHE",
+        "XDG_CACHE_HOME",
+        "HOME",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
     }
+    let set = |k: &str| env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(d) = set("SUPERVISOR_SIM_CRDS") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = set("PACKER_VSPHERE_CACHE") {
+        return PathBuf::from(d).join("crds");
+    }
+    let cache = set("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| set("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    cache.join("packer-plugin-vsphere").join("crds")
+}
+
+fn main() {
+    let root = crd_dir();
+    println!("cargo:rerun-if-changed={}", root.display());
+    println!("cargo:rerun-if-changed={}", root.join(".pinned").display());
+    let files = yaml_files(&root);
     if files.is_empty() {
-        files = yaml_files(&root);
+        println!(
+            "cargo:warning=no CRDs in {}: supervisor-sim will need --crds DIR (run scripts/fetch-crds.sh and rebuild to embed them)",
+            root.display()
+        );
     }
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap_or_default());
     let mut entries = String::new();

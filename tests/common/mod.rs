@@ -1,6 +1,9 @@
 //! End-to-end harness: an in-process supervisor-sim on 127.0.0.1 with its own state directory
-//! and kubeconfig, our plugin binary installed as `packer-builder-vsphere-supervisor` in the
-//! test's working directory, and the real Packer 1.6.6 (`/usr/bin/packer`) run against both.
+//! and kubeconfig, our plugin binary installed the way the Packer under test finds it, and that
+//! real Packer run against both. `E2E_PACKER` picks the Packer: unset or `1.6` for Debian's
+//! 1.6.6 (`/usr/bin/packer`, the plugin as `packer-builder-vsphere-supervisor` in the working
+//! directory), `1.9` for 1.9.5 (`packer-1.9.5` on PATH, from `scripts/install-deps.sh`; the
+//! plugin in the installed layout that `required_plugins` and `packer init` check).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -15,7 +18,36 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use vsphere_supervisor::kube::Cluster;
 
-pub const PACKER: &str = "/usr/bin/packer";
+/// The Packer the end-to-end tests run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackerKind {
+    /// Debian's Packer 1.6.6: the single-component plugin protocol.
+    V1_6,
+    /// Packer 1.9.5: the >= 1.7 protocol, `required_plugins`, `packer init`.
+    V1_9,
+}
+
+impl PackerKind {
+    /// From `E2E_PACKER` (unset: 1.6).
+    pub fn under_test() -> PackerKind {
+        match std::env::var("E2E_PACKER").as_deref() {
+            Ok("1.9") | Ok("1.9.5") => PackerKind::V1_9,
+            Ok("") | Ok("1.6") | Ok("1.6.6") | Err(_) => PackerKind::V1_6,
+            Ok(other) => panic!("E2E_PACKER={other:?}: use 1.6 or 1.9"),
+        }
+    }
+
+    /// The executable.
+    pub fn binary(self) -> &'static str {
+        match self {
+            PackerKind::V1_6 => "/usr/bin/packer",
+            PackerKind::V1_9 => "packer-1.9.5",
+        }
+    }
+}
+
+/// The source address and plugin file names Packer >= 1.7 expects (see scripts/install-plugin.sh).
+pub const PLUGIN_SOURCE: &str = vsphere_supervisor::PLUGIN_SOURCE;
 const RESET_SIGINT_AND_EXEC: &str =
     "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])";
 pub const NAMESPACE: &str = "demo";
@@ -34,6 +66,7 @@ pub struct SimSetup {
 }
 
 pub struct SimEnv {
+    pub packer: PackerKind,
     pub dir: tempfile::TempDir,
     pub sim: Option<Sim>,
     pub kubeconfig: PathBuf,
@@ -83,10 +116,10 @@ impl SimEnv {
         let sim = Sim::start(opts, listener)
             .await
             .expect("starting supervisor-sim");
-        let plugin = dir.path().join("packer-builder-vsphere-supervisor");
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_packer-plugin-vsphere"), &plugin)
-            .expect("installing plugin");
+        let packer = PackerKind::under_test();
+        install_plugin(packer, dir.path());
         SimEnv {
+            packer,
             dir,
             sim: Some(sim),
             kubeconfig,
@@ -129,10 +162,11 @@ impl SimEnv {
         // Started through python3 to restore SIGINT's default disposition: a test run from a
         // background job inherits SIGINT ignored, and Packer would then never see Ctrl-C.
         let mut child = tokio::process::Command::new("python3")
-            .args(["-c", RESET_SIGINT_AND_EXEC, PACKER])
+            .args(["-c", RESET_SIGINT_AND_EXEC, &packer_path(self.packer)])
             .args(args)
             .current_dir(self.dir.path())
             .env("HOME", self.dir.path())
+            .env("PACKER_PLUGIN_PATH", plugin_dir(self.dir.path()))
             .env("CHECKPOINT_DISABLE", "1")
             .env_remove("KUBECONFIG")
             .env_remove("PACKER_LOG")
@@ -265,7 +299,10 @@ impl SimEnv {
                 continue;
             };
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if !String::from_utf8_lossy(&cmd).contains("packer-builder-vsphere-supervisor") {
+            let cmd = String::from_utf8_lossy(&cmd);
+            if !cmd.contains("packer-builder-vsphere-supervisor")
+                && !cmd.contains("packer-plugin-vsphere-supervisor")
+            {
                 continue;
             }
             if std::fs::read_link(format!("/proc/{pid}/cwd"))
@@ -288,6 +325,58 @@ impl SimEnv {
             sim.stop().await;
         }
     }
+}
+
+/// Where Packer looks for plugins in a test: `PACKER_PLUGIN_PATH` is set to this directory
+/// (Packer 1.6 searches it for `packer-builder-*`, Packer 1.9 for the installed layout).
+pub fn plugin_dir(home: &Path) -> PathBuf {
+    home.join(".packer.d").join("plugins")
+}
+
+/// The Packer executable as an absolute path (python's execv needs one).
+fn packer_path(kind: PackerKind) -> String {
+    let name = kind.binary();
+    if name.starts_with('/') {
+        return name.to_string();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH: run scripts/install-deps.sh"))
+        .display()
+        .to_string()
+}
+
+/// Installs the plugin binary where `kind` finds it under [`plugin_dir`]: Packer 1.6's
+/// single-component name, or Packer >= 1.7's installed layout with its `_SHA256SUM` file.
+pub fn install_plugin(kind: PackerKind, home: &Path) {
+    let bin = Path::new(env!("CARGO_BIN_EXE_packer-plugin-vsphere-supervisor"));
+    let plugins = plugin_dir(home);
+    let target = match kind {
+        PackerKind::V1_6 => plugins.join("packer-builder-vsphere-supervisor"),
+        PackerKind::V1_9 => plugins.join(PLUGIN_SOURCE).join(format!(
+            "packer-plugin-vsphere-supervisor_v{}_x5.0_linux_amd64",
+            env!("CARGO_PKG_VERSION")
+        )),
+    };
+    let parent = target.parent().expect("plugin path has a parent");
+    std::fs::create_dir_all(parent).expect("mkdir plugin dir");
+    std::os::unix::fs::symlink(bin, &target).expect("installing plugin");
+    if kind == PackerKind::V1_9 {
+        let digest = sha256_hex(&std::fs::read(bin).expect("reading the plugin binary"));
+        let sum = format!("{}_SHA256SUM", target.display());
+        std::fs::write(sum, digest).expect("writing the checksum file");
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Sends SIGINT to Packer's process group, as Ctrl-C in a terminal does (Packer's panicwrap

@@ -40,15 +40,22 @@ pub const MAGIC_COOKIE_VALUE: &str =
 /// The Go SDK release whose protocol we speak (reported by `describe`).
 pub const SDK_VERSION: &str = "0.6.10";
 pub const API_VERSION: &str = "x5.0";
+/// The builder name that makes Packer >= 1.7 register the builder under the plugin's own name
+/// (`packer-plugin-NAME` → `NAME`), as the Go SDK's `plugin.DEFAULT_NAME` does.
+pub const DEFAULT_NAME: &str = "-packer-default-plugin-name-";
 /// How long core may take to connect after the handshake line (core dials at once).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What `describe` and the handshake need to know about the plugin.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginInfo {
-    /// The plugin's version (from Cargo), without a leading `v`.
+    /// The plugin's version (from Cargo), without a leading `v`; `-dev` for development builds.
     pub version: &'static str,
-    /// The builder's name inside a multi-component plugin (`supervisor`).
+    /// The plugin's name: its binary is `packer-plugin-<name>`.
+    pub plugin_name: &'static str,
+    /// The source address `required_plugins` names it by (`github.com/ORG/<name>`).
+    pub source: &'static str,
+    /// The builder's name inside a multi-component plugin ([`DEFAULT_NAME`]: the plugin's name).
     pub builder_name: &'static str,
     /// The name Packer 1.6 knows it by, from the file name `packer-builder-<name>`.
     pub single_component_name: &'static str,
@@ -125,8 +132,9 @@ pub fn parse_args(args: &[String], info: &PluginInfo) -> Result<Command, String>
 }
 
 fn usage(info: &PluginInfo) -> String {
+    let bin = format!("packer-plugin-{}", info.plugin_name);
     format!(
-        "usage:\n  packer-plugin-vsphere describe\n  packer-plugin-vsphere start builder [--protobuf] {}\n  \
+        "usage:\n  {bin} describe\n  {bin} start builder [--protobuf] {}\n  \
          (run with no arguments as packer-builder-{} for Packer 1.6)",
         info.builder_name, info.single_component_name
     )
@@ -136,10 +144,13 @@ fn not_from_packer(info: &PluginInfo) -> String {
     format!(
         "This is a Packer plugin; Packer runs it, you do not run it directly.\n\
          To install it:\n  \
-         Packer >= 1.7:  packer plugins install --path <this binary> github.com/vmware/vsphere\n  \
-         Packer 1.6:     copy or symlink it as ~/.packer.d/plugins/packer-builder-{}\n\
-         Then use the builder type \"vsphere-supervisor\" in your template.",
-        info.single_component_name
+         Packer >= 1.10: packer plugins install --path <this binary> {source}\n  \
+         Packer 1.7-1.9: scripts/install-plugin.sh from the source tree, or unpack a release\n                  \
+         archive into ~/.packer.d/plugins/{source}/\n  \
+         Packer 1.6:     copy or symlink it as ~/.packer.d/plugins/packer-builder-{single}\n\
+         Then use the builder type \"{single}\" in your template.",
+        source = info.source,
+        single = info.single_component_name
     )
 }
 
@@ -342,6 +353,8 @@ mod tests {
 
     const INFO: PluginInfo = PluginInfo {
         version: "0.1.0",
+        plugin_name: "vsphere-supervisor",
+        source: "github.com/example/vsphere-supervisor",
         builder_name: "supervisor",
         single_component_name: "vsphere-supervisor",
     };

@@ -79,11 +79,11 @@ fn config_spec_request(seq: u8, body: &[u8]) -> Vec<u8> {
 
 /// The reply bytes the Go plugin wrote for Seq 0 in the capture (stream 1, after the ack).
 fn captured_reply() -> Vec<u8> {
-    let p2c = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/mux_data/out_hcl_packer-builder-null/plugin2core.bin"),
-    )
-    .unwrap();
+    let p2c =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../testdata/packer-1.6.6-captures/out_hcl_packer-builder-null/plugin2core.bin",
+        ))
+        .unwrap();
     // Frames at offset 28: 3 × 4096 + 392 bytes of Data on stream 1.
     let mut out = Vec::new();
     let mut off = 28;

@@ -65,7 +65,7 @@ fn parse_events(text: &str) -> Vec<Event> {
 
 fn capture_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/mux_data")
+        .join("../../testdata/packer-1.6.6-captures")
         .join(name)
 }
 

@@ -1,5 +1,5 @@
-//! Test support: a throwaway OpenSSH server on loopback, started with the shared
-//! `sshd-local.sh` script (needs root). Used by this crate's tests and bench and by the
+//! Test support: a throwaway OpenSSH server on loopback, started with the project's
+//! `scripts/sshd-local.sh` (needs root). Used by this crate's tests and bench and by the
 //! plugin's SSH tests; not for production use.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::PathBuf;
@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use crate::{Auth, ConnectOptions, KeySource};
 
-/// The script: `$PACKER_SSHD_LOCAL`, else `shared/tools/sshd-local.sh` beside the workspace.
+/// The launcher: `$PACKER_SSHD_LOCAL`, else the workspace's `scripts/sshd-local.sh`.
 pub fn script() -> PathBuf {
     if let Ok(p) = std::env::var("PACKER_SSHD_LOCAL") {
         return PathBuf::from(p);
     }
-    // The workspace root is two levels above this crate; CI clones `shared/` beside it.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/sshd-local.sh")
+    // The workspace root is two levels above this crate.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sshd-local.sh")
 }
 
 /// A running sshd; stopped (and its directory removed) on drop.
@@ -117,7 +117,7 @@ impl Sshd {
 
     pub fn authorize(&self, public_line: &str) {
         use std::io::Write;
-        let p = self.dir.join("authorized_keys").join(&self.user);
+        let p = self.dir.join("keys").join(&self.user);
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(p)

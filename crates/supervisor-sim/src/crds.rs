@@ -13,7 +13,7 @@ include!(concat!(env!("OUT_DIR"), "/embedded_crds.rs"));
 #[derive(Debug, thiserror::Error)]
 pub enum CrdError {
     /// Nothing embedded and no directory given.
-    #[error("no CRDs available: this binary was built without them (set SUPERVISOR_SIM_CRDS or place shared/crds beside the workspace when building), so pass --crds DIR pointing at a directory with the VM Operator and image-registry CRD YAMLs")]
+    #[error("no CRDs available: this binary was built without them; run scripts/fetch-crds.sh (or scripts/install-deps.sh) and rebuild, or pass --crds DIR naming a directory of the VM Operator and image-registry CRD YAMLs")]
     NoneAvailable,
     /// Directory unreadable.
     #[error("reading CRD directory {path}: {source}")]
@@ -64,29 +64,20 @@ fn embedded() -> &'static Result<Vec<Value>, String> {
     })
 }
 
-/// Reads every `*.yaml`/`*.yml`/`*.json` CRD in `dir` (and, for the shared layout, in its
-/// `vm-operator-506dc5dc` and `image-registry-0f6259af` sub-directories).
+/// Reads every `*.yaml`/`*.yml`/`*.json` CRD in `dir` (as `scripts/fetch-crds.sh` lays them out).
 pub fn load_dir(dir: &Path) -> Result<Vec<Value>, CrdError> {
     let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    for sub in ["vm-operator-506dc5dc", "image-registry-0f6259af"] {
-        if dir.join(sub).is_dir() {
-            dirs.push(dir.join(sub));
-        }
-    }
-    for d in dirs {
-        let rd = std::fs::read_dir(&d).map_err(|source| CrdError::Io {
-            path: d.clone(),
-            source,
-        })?;
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
-            {
-                files.push(p);
-            }
+    let rd = std::fs::read_dir(dir).map_err(|source| CrdError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
+        {
+            files.push(p);
         }
     }
     files.sort();
@@ -290,7 +281,7 @@ mod tests {
     fn embedded_catalog_has_every_kind() {
         let crds = match load(None) {
             Ok(c) => c,
-            Err(CrdError::NoneAvailable) => return, // built without shared/crds
+            Err(CrdError::NoneAvailable) => return, // built without the fetched CRDs
             Err(e) => panic!("{e}"),
         };
         let cat = build_catalog(&crds, &["v1alpha3".into(), "v1alpha5".into()]).unwrap();

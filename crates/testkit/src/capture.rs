@@ -1,5 +1,5 @@
 //! Reads the byte captures of real Packer ⇄ plugin traffic
-//! (`/work/shared/protocol/captures/<dir>/{core2plugin,plugin2core}.bin`).
+//! (`testdata/packer-1.6.6-captures/<dir>/{core2plugin,plugin2core}.bin` in the workspace).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -19,10 +19,11 @@ pub enum CaptureError {
     Format { what: String, detail: String },
 }
 
-/// Where the captures live; `PACKER_CAPTURES` overrides.
+/// Where the captures live: the workspace's `testdata/packer-1.6.6-captures`;
+/// `PACKER_CAPTURES` overrides.
 pub fn captures_dir() -> PathBuf {
     std::env::var_os("PACKER_CAPTURES").map_or_else(
-        || PathBuf::from("/work/shared/protocol/captures"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/packer-1.6.6-captures"),
         PathBuf::from,
     )
 }

@@ -160,9 +160,9 @@ impl PluginUnderTest {
     }
 }
 
-/// Finds the `packer-plugin-vsphere` binary: `$PACKER_PLUGIN_BIN`, else builds it with cargo
-/// into the running test's target dir (a no-op when it is fresh) and returns
-/// `target/<profile>/packer-plugin-vsphere`. Built once per test process.
+/// Finds the plugin binary (`packer-plugin-vsphere-supervisor`): `$PACKER_PLUGIN_BIN`, else
+/// builds it with cargo into the running test's target dir (a no-op when it is fresh) and returns
+/// `target/<profile>/packer-plugin-vsphere-supervisor`. Built once per test process.
 pub fn plugin_binary() -> Result<PathBuf, String> {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     if let Some(p) = std::env::var_os("PACKER_PLUGIN_BIN") {
@@ -179,7 +179,7 @@ fn build_plugin() -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .ok_or("test binary has no target dir")?;
     let target_dir = profile_dir.parent().ok_or("no target dir")?;
-    let bin = profile_dir.join("packer-plugin-vsphere");
+    let bin = profile_dir.join("packer-plugin-vsphere-supervisor");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
     cmd.args([
@@ -187,7 +187,7 @@ fn build_plugin() -> Result<PathBuf, String> {
         "-p",
         "packer-plugin-vsphere",
         "--bin",
-        "packer-plugin-vsphere",
+        "packer-plugin-vsphere-supervisor",
     ])
     .env("CARGO_TARGET_DIR", target_dir)
     .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -197,7 +197,7 @@ fn build_plugin() -> Result<PathBuf, String> {
     let st = cmd.status().map_err(|e| format!("run cargo build: {e}"))?;
     if !st.success() || !bin.exists() {
         return Err(format!(
-            "cargo build of packer-plugin-vsphere failed ({st}); expected {}",
+            "cargo build of packer-plugin-vsphere-supervisor failed ({st}); expected {}",
             bin.display()
         ));
     }

@@ -1,4 +1,4 @@
-//! The real `packer-plugin-vsphere` binary driven as Packer core drives it: `describe`, the
+//! The real plugin binary (`packer-plugin-vsphere-supervisor`) driven as Packer core drives it: `describe`, the
 //! ≥1.7 `start builder --protobuf supervisor` path, the Packer 1.6 no-argument path, the
 //! cookie check, signals, and exit at the end of the session.
 use std::time::Duration;
@@ -53,9 +53,15 @@ fn describe_is_exact() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // A development build says so as the Go SDK does (`-dev`); a release build (built with
+    // VSPHERE_SUPERVISOR_RELEASE set, as this test then is too) reports the plain version.
+    let version = match option_env!("VSPHERE_SUPERVISOR_RELEASE") {
+        Some(_) => env!("CARGO_PKG_VERSION").to_string(),
+        None => format!("{}-dev", env!("CARGO_PKG_VERSION")),
+    };
     let want = format!(
-        "{{\"version\":\"{}\",\"sdk_version\":\"0.6.10\",\"api_version\":\"x5.0\",\"builders\":[\"supervisor\"],\"post_processors\":[],\"provisioners\":[],\"datasources\":[],\"protocol_version\":\"v2\"}}\n",
-        env!("CARGO_PKG_VERSION")
+        "{{\"version\":\"{}\",\"sdk_version\":\"0.6.10\",\"api_version\":\"x5.0\",\"builders\":[\"-packer-default-plugin-name-\"],\"post_processors\":[],\"provisioners\":[],\"datasources\":[],\"protocol_version\":\"v2\"}}\n",
+        version
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);
 }
@@ -64,7 +70,7 @@ fn describe_is_exact() {
 fn refuses_to_run_without_the_cookie_and_rejects_bad_arguments() {
     let bin = plugin_binary().unwrap();
     let out = std::process::Command::new(&bin)
-        .args(["start", "builder", "supervisor"])
+        .args(["start", "builder", "-packer-default-plugin-name-"])
         .env_remove(MAGIC_COOKIE_KEY)
         .output()
         .unwrap();
@@ -99,9 +105,17 @@ async fn protobuf_mode_spec_and_prepare() {
     let kc = dir.path().join("kubeconfig");
     std::fs::write(&kc, KUBECONFIG).unwrap();
 
-    let p = PluginUnderTest::start(&bin, &["start", "builder", "--protobuf", "supervisor"])
-        .await
-        .unwrap();
+    let p = PluginUnderTest::start(
+        &bin,
+        &[
+            "start",
+            "builder",
+            "--protobuf",
+            "-packer-default-plugin-name-",
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(p.handshake.minor.as_deref(), Some("0"));
     assert!(
         p.handshake.address.contains("packer-plugin"),

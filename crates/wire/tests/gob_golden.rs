@@ -105,9 +105,11 @@ fn norm(v: &GobValue) -> J {
 }
 
 fn python_norm(path: &Path) -> Option<J> {
-    let tools = Path::new("/work/shared/protocol/captures/tools/gobdec.py");
-    if !tools.exists() {
-        eprintln!("skipping python cross-check: {} missing", tools.display());
+    // Optional cross-check against an independent Python gob decoder (`gobdec.py`, not part of
+    // the repository): set GOBDEC_DIR to the directory holding it.
+    let dir = std::env::var_os("GOBDEC_DIR")?;
+    if !Path::new(&dir).join("gobdec.py").exists() {
+        eprintln!("skipping python cross-check: no gobdec.py in GOBDEC_DIR");
         return None;
     }
     let out = Command::new("/usr/bin/python3")

@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     serve_main(
         PluginInfo {
             version: env!("CARGO_PKG_VERSION"),
+            plugin_name: "testkit",
+            source: "github.com/example/testkit",
             builder_name: "testkit",
             single_component_name: "testkit",
         },

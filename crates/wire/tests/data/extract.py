@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates the golden fixtures from /work/shared/protocol/captures.
+"""Regenerates the golden fixtures from the workspace's testdata/packer-1.6.6-captures.
 
 For each capture directory named on the command line, splits core2plugin.bin and
 plugin2core.bin into yamux streams and writes, per stream and direction, the payload
@@ -7,8 +7,8 @@ bytes after the 4-byte MuxBroker id: <name>/s<id>_<c2p|p2c>.bin.
 """
 import os, struct, sys
 
-CAP = '/work/shared/protocol/captures'
 HERE = os.path.dirname(os.path.abspath(__file__))
+CAP = os.path.join(HERE, '..', '..', '..', '..', 'testdata', 'packer-1.6.6-captures')
 
 def streams(data):
     out, p = {}, 0

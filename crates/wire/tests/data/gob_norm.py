@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Prints a normalized JSON view of a gob stream, decoded by the reference decoder
-captures/tools/gobdec.py (path in GOBDEC_DIR). tests/gob_golden.rs builds the same view
+gobdec.py, found in the directory named by GOBDEC_DIR (not part of the repository). tests/gob_golden.rs builds the same view
 from the Rust decoder and compares them.
 
 View: interface -> {"iface": name, "value": v}; struct -> {"struct": name, "fields": {..}};
 GobEncoder bytes -> {"encoded": name, "decoded": [values]}; map -> {"map": {k: v}}."""
 import json, os, sys
-sys.path.insert(0, os.environ.get('GOBDEC_DIR', '/work/shared/protocol/captures/tools'))
+sys.path.insert(0, os.environ['GOBDEC_DIR'])
 import gobdec
 
 def norm(v):

@@ -2,10 +2,12 @@
 # vm-operator deletes the request itself once that time has passed after it finished (the
 # published image stays). The build's cleanup deletes the request too; the TTL is what removes it
 # when cleanup does not (keep_input_artifact = true, -on-error=abort, a killed Packer). Builds
-# from the cluster-scoped image `ubuntu-22.04`. Values come from variables.pkrvars.hcl:
+# from the cluster-scoped image `ubuntu-22.04`. Values come from variables.pkrvars.hcl (from the repository root):
 #
 #   export KUBECONFIG=/path/to/supervisor-sim/kubeconfig
-#   packer build -var-file=variables.pkrvars.hcl publish-ttl.pkr.hcl
+#   packer init packer-examples/publish-ttl                # Packer >= 1.7: checks the plugin (plugins.pkr.hcl)
+#   packer build -var-file=packer-examples/publish-ttl/variables.pkrvars.hcl packer-examples/publish-ttl
+#   packer build -var-file=packer-examples/publish-ttl/variables.pkrvars.hcl packer-examples/publish-ttl/build.pkr.hcl   # Packer 1.6: this file alone
 
 variable "kubeconfig" {
   type    = string

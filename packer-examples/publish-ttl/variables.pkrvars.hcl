@@ -1,5 +1,5 @@
-# Variable values for publish-ttl.pkr.hcl:
-#   packer build -var-file=variables.pkrvars.hcl publish-ttl.pkr.hcl
+# Variable values for publish-ttl/build.pkr.hcl:
+#   packer build -var-file=packer-examples/publish-ttl/variables.pkrvars.hcl packer-examples/publish-ttl
 # (Packer only loads *.auto.pkrvars.hcl by itself, so this file is passed explicitly.)
 
 # Path of the Supervisor's kubeconfig; leave it out to use $KUBECONFIG, then ~/.kube/config.

@@ -3,7 +3,9 @@
 # properties set, then published to `golden-images`.
 #
 #   export KUBECONFIG=/path/to/supervisor-sim/kubeconfig
-#   packer build vappconfig.pkr.hcl
+#   packer init packer-examples/vappconfig                # Packer >= 1.7: checks the plugin (plugins.pkr.hcl)
+#   packer build packer-examples/vappconfig
+#   packer build packer-examples/vappconfig/build.pkr.hcl   # Packer 1.6: this file alone
 #
 # With your own bootstrap data the builder's temporary key pair is not installed in the guest, so
 # the SSH credentials must match what the properties configure.

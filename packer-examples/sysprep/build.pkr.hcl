@@ -1,8 +1,10 @@
 # Sysprep build: Windows Server 2022 from the namespace's image, bootstrapped with the unattend
-# answer file in sysprep-unattend.yaml (Secret key `unattend`), then published to `golden-images`.
+# answer file in unattend.yaml (Secret key `unattend`), then published to `golden-images`.
 #
 #   export KUBECONFIG=/path/to/supervisor-sim/kubeconfig
-#   packer build sysprep.pkr.hcl
+#   packer init packer-examples/sysprep                # Packer >= 1.7: checks the plugin (plugins.pkr.hcl)
+#   packer build packer-examples/sysprep
+#   packer build packer-examples/sysprep/build.pkr.hcl   # Packer 1.6: this file alone
 #
 # communicator = "none": a Windows guest would be provisioned over WinRM, which this plugin does
 # not support yet, so the build deploys, waits for the VM to be ready and publishes it without
@@ -30,7 +32,7 @@ source "vsphere-supervisor" "windows" {
   # which is limited to 15 characters.
 
   bootstrap_provider  = "Sysprep"
-  bootstrap_data_file = "${path.root}/sysprep-unattend.yaml"
+  bootstrap_data_file = "${path.root}/unattend.yaml"
 
   communicator = "none"
 

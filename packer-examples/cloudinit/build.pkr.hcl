@@ -3,7 +3,9 @@
 # post-processor records the artifact (the published VirtualMachineImage).
 #
 #   export KUBECONFIG=/path/to/supervisor-sim/kubeconfig
-#   packer build cloudinit.pkr.hcl
+#   packer init packer-examples/cloudinit                # Packer >= 1.7: checks the plugin (plugins.pkr.hcl)
+#   packer build packer-examples/cloudinit
+#   packer build packer-examples/cloudinit/build.pkr.hcl   # Packer 1.6: this file alone
 #
 # The builder generates a temporary ed25519 key pair and installs it for `ssh_username` through
 # its built-in cloud-config, so no password or key file is needed.
@@ -49,7 +51,7 @@ source "vsphere-supervisor" "ubuntu" {
 
   publish_location_name     = "golden-images"
   publish_image_name        = "ubuntu-24.04-golden-${local.stamp}"
-  publish_image_description = "Ubuntu 24.04 with the example customisation (packer-examples/cloudinit.pkr.hcl)"
+  publish_image_description = "Ubuntu 24.04 with the example customisation (packer-examples/cloudinit)"
 }
 
 build {
@@ -64,7 +66,7 @@ build {
   }
 
   provisioner "file" {
-    source      = "${path.root}/files/motd.txt"
+    source      = "${path.root}/../files/motd.txt"
     destination = "/tmp/motd.txt"
   }
 
