@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (README, and what CI runs): installs what is missing, then checks
-# formatting and lints and runs every test, end-to-end ones with the real Packer 1.6.6 included.
+# formatting and lints, runs every test (end-to-end ones with Debian's real Packer 1.6.6), runs
+# the end-to-end tier again under Packer 1.9.5, and checks a snapshot release the way a user
+# installs it (goreleaser check, goreleaser release --snapshot, scripts/release-smoke.sh).
+#   SKIP_RELEASE=1 scripts/test.sh   leaves out the release part (it builds in release mode)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -18,6 +21,16 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+echo "== cargo test (end-to-end under Packer 1.6.6)"
 cargo test --workspace --locked --no-fail-fast
+echo "== cargo test: the end-to-end tier under Packer 1.9.5"
+E2E_PACKER=1.9 cargo test --locked --no-fail-fast --test 'e2e_*'
+if [ -z "${SKIP_RELEASE:-}" ]; then
+  echo "== release: goreleaser check"
+  bash scripts/release.sh check
+  echo "== release: goreleaser release --snapshot --clean"
+  bash scripts/release.sh release --snapshot --clean
+  echo "== release: the snapshot installed and used with Packer 1.9.5"
+  bash scripts/release-smoke.sh dist
+fi
 echo "== disk used by the build: $(du -sh "$target_dir" 2>/dev/null | cut -f1) in $target_dir"

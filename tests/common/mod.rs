@@ -37,6 +37,28 @@ impl PackerKind {
         }
     }
 
+    /// Fails the test unless the executable is the Packer this kind names (once per process).
+    pub fn assert_version(self) {
+        static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        CHECKED.get_or_init(|| {
+            let want = match self {
+                PackerKind::V1_6 => "Packer v1.6.",
+                PackerKind::V1_9 => "Packer v1.9.",
+            };
+            let out = std::process::Command::new(packer_path(self))
+                .arg("version")
+                .env("CHECKPOINT_DISABLE", "1")
+                .output()
+                .unwrap_or_else(|e| panic!("running {} version: {e}", self.binary()));
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.starts_with(want),
+                "{} version says {text:?}, expected {want}x",
+                self.binary()
+            );
+        });
+    }
+
     /// The executable.
     pub fn binary(self) -> &'static str {
         match self {
@@ -117,6 +139,7 @@ impl SimEnv {
             .await
             .expect("starting supervisor-sim");
         let packer = PackerKind::under_test();
+        packer.assert_version();
         install_plugin(packer, dir.path());
         SimEnv {
             packer,
