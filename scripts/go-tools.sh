@@ -2,8 +2,9 @@
 # Builds the Go tools the tests, the demo and the release use, by package name from the Go module
 # proxy at the versions pinned in scripts/versions.env, into the project cache (kept between runs:
 # a tool already built at its pinned version is not rebuilt), and links them onto PATH.
-#   scripts/go-tools.sh [TOOL...]     TOOL: packer-1.9.5, goreleaser (default: all)
-# Cold cost on 2 cores: Packer 1.9.5 ~6 min, goreleaser ~4 min (module downloads included).
+#   scripts/go-tools.sh [TOOL...]     TOOL: packer-1.9.5, goreleaser, peer-vsphere (default: all)
+# Cold cost on 2 cores: Packer 1.9.5 ~4 min, goreleaser ~3 min (module downloads included);
+# peer-vsphere (HashiCorp's packer-plugin-vsphere, into $cache/peer-plugins) a few minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
@@ -38,13 +39,53 @@ build() {
   echo "go-tools: $name built in $((SECONDS - t0)) s" >&2
 }
 
+# build_with_replace NAME MODULE VERSION OLD=NEW@VER: a main package built through a go.mod of our
+# own (go install MODULE@VERSION ignores the replace directives some modules need).
+build_with_replace() {
+  local name=$1 module=$2 version=$3 replace=$4 out stamp tmp t0=$SECONDS
+  out=$bindir/$name
+  stamp="$module@$version replace $replace"
+  if [ -x "$out" ] && [ "$(cat "$out.pinned" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  echo "go-tools: building $name from $module@$version (cached afterwards in $bindir)" >&2
+  tmp=$(mktemp -d)
+  (
+    cd "$tmp"
+    go mod init example.invalid/build-"$name" >/dev/null 2>&1
+    go mod edit -replace "$replace"
+    go get "$module@$version" >/dev/null
+    go build -o "$tmp/$name" -ldflags=-checklinkname=0 "$module"
+  )
+  mv "$tmp/$name" "$out"
+  rm -rf "$tmp"
+  echo "$stamp" >"$out.pinned"
+  echo "go-tools: $name built in $((SECONDS - t0)) s" >&2
+}
+
+# The peer plugin goes into a plugin folder of its own, in Packer 1.7-1.9's installed layout:
+# $cache/peer-plugins/github.com/hashicorp/vsphere/packer-plugin-vsphere_vX_x5.0_linux_amd64.
+install_peer() {
+  local v=${PEER_VSPHERE_VERSION#v} dir file
+  build_with_replace packer-plugin-vsphere-peer "$PEER_VSPHERE_MODULE" "$PEER_VSPHERE_VERSION" \
+    "github.com/zclconf/go-cty=$PEER_GOCTY_REPLACE"
+  dir=$cache/peer-plugins/github.com/hashicorp/vsphere
+  file=packer-plugin-vsphere_v${v}_x5.0_linux_amd64
+  mkdir -p "$dir"
+  if ! cmp -s "$bindir/packer-plugin-vsphere-peer" "$dir/$file"; then
+    install -m 0755 "$bindir/packer-plugin-vsphere-peer" "$dir/$file"
+    sha256sum "$dir/$file" | cut -d' ' -f1 | tr -d '\n' >"$dir/${file}_SHA256SUM"
+  fi
+}
+
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(packer-1.9.5 goreleaser)
+[ ${#want[@]} -gt 0 ] || want=(packer-1.9.5 goreleaser peer-vsphere)
 for t in "${want[@]}"; do
   case "$t" in
     # Old dependencies of Packer 1.9.5 use //go:linkname, which Go >= 1.23 restricts.
     packer-1.9.5) build packer-1.9.5 "$PACKER19_MODULE@$PACKER19_VERSION" -ldflags=-checklinkname=0 ;;
     goreleaser) build goreleaser "$GORELEASER_MODULE@$GORELEASER_VERSION" ;;
+    peer-vsphere) install_peer ;;
     *) echo "go-tools: unknown tool $t" >&2; exit 2 ;;
   esac
 done

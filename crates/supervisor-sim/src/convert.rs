@@ -6,6 +6,7 @@ use crate::catalog::ResourceInfo;
 use crate::crds::version_priority;
 use serde_json::{json, Value};
 use vmop_types::api::{IMAGEREGISTRY_GROUP, VMOP_GROUP};
+use vmop_types::spoke_v1alpha1;
 
 fn older_than(v: &str, than: &str) -> bool {
     version_priority(v) < version_priority(than)
@@ -14,6 +15,15 @@ fn older_than(v: &str, than: &str) -> bool {
 /// Client version → hub (in place; also sets apiVersion/kind).
 pub fn to_hub(info: &ResourceInfo, from: &str, obj: &mut Value) {
     if info.gr.group == VMOP_GROUP {
+        if from == spoke_v1alpha1::VERSION {
+            match info.kind.as_str() {
+                "VirtualMachine" => spoke_v1alpha1::vm_to_hub(obj),
+                "VirtualMachineImage" | "ClusterVirtualMachineImage" => {
+                    spoke_v1alpha1::image_to_hub(obj)
+                }
+                _ => {}
+            }
+        }
         if info.kind == "VirtualMachine" && older_than(from, "v1alpha5") {
             vmop_types::vm::vm_v1alpha3_to_v1alpha5(obj);
         }
@@ -28,6 +38,7 @@ pub fn to_hub(info: &ResourceInfo, from: &str, obj: &mut Value) {
 
 /// Hub → client version (in place; also sets apiVersion/kind).
 pub fn from_hub(info: &ResourceInfo, to: &str, obj: &mut Value) {
+    let hub = (info.gr.group == VMOP_GROUP && to == spoke_v1alpha1::VERSION).then(|| obj.clone());
     if info.gr.group == VMOP_GROUP && older_than(to, "v1alpha5") {
         if info.kind == "VirtualMachine" {
             vmop_types::vm::vm_v1alpha5_to_v1alpha3(obj);
@@ -39,6 +50,25 @@ pub fn from_hub(info: &ResourceInfo, to: &str, obj: &mut Value) {
         }
     } else if info.gr.group == IMAGEREGISTRY_GROUP && to == "v1alpha1" {
         vmop_types::library::imageregistry_v1alpha2_to_v1alpha1(&info.kind, obj);
+    }
+    if let Some(hub) = hub {
+        let converted = match info.kind.as_str() {
+            "VirtualMachine" => {
+                spoke_v1alpha1::vm_from_hub(obj, &hub);
+                true
+            }
+            "VirtualMachineImage" | "ClusterVirtualMachineImage" => {
+                spoke_v1alpha1::image_from_hub(obj, &hub);
+                true
+            }
+            _ => false,
+        };
+        // What v1alpha1 has no field for is not shown (as a Go client's types would drop it);
+        // the conversion data keeps it for the way back.
+        let schema = info.version(to).and_then(|v| v.schema.clone());
+        if let (true, Some(schema)) = (converted, schema) {
+            crate::schema::prune(&schema, obj, "", &mut Vec::new());
+        }
     }
     if let Some(o) = obj.as_object_mut() {
         o.insert("apiVersion".into(), json!(info.api_version(to)));

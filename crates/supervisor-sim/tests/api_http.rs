@@ -170,7 +170,10 @@ async fn discovery_version_and_openapi() {
         .unwrap()
         .iter()
         .any(|r| r["name"] == "virtualmachines/status"));
+    // v1alpha1..v1alpha5 are served by default; a version the CRDs do not have is not.
     let (code, _) = c.get("/apis/vmoperator.vmware.com/v1alpha4").await;
+    assert_eq!(code, 200);
+    let (code, _) = c.get("/apis/vmoperator.vmware.com/v1alpha6").await;
     assert_eq!(code, 404);
     let (_, core) = c.get("/api/v1").await;
     assert!(core["resources"]
@@ -474,9 +477,9 @@ async fn versions_convert_cdrom_and_writable() {
         ),
         (Some(true), Some(true), Some("u-1"))
     );
-    // only the requested vmoperator versions are served
+    // only the versions the CRDs have are served
     assert_eq!(
-        c.get("/apis/vmoperator.vmware.com/v1alpha2/namespaces/demo/virtualmachines")
+        c.get("/apis/vmoperator.vmware.com/v1alpha6/namespaces/demo/virtualmachines")
             .await
             .0,
         404

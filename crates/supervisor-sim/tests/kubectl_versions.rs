@@ -316,3 +316,104 @@ async fn kubectl_dispatcher_picks_a_version() {
         exercise(p).await;
     }
 }
+
+const VM_V1ALPHA1_YAML: &str = "apiVersion: vmoperator.vmware.com/v1alpha1
+kind: VirtualMachine
+metadata:
+  name: old-vm
+  labels:
+    source-selector: old-vm
+spec:
+  imageName: ubuntu-24.04
+  className: best-effort-small
+  storageClass: wcpglobal-storage-profile
+  powerState: poweredOn
+  vmMetadata:
+    secretName: old-vm
+    transport: CloudInit
+";
+
+/// `kubectl get VM -o json` through `version` (the fully qualified resource names a version).
+async fn vm_at(k: &Kubectl, version: &str, name: &str) -> serde_json::Value {
+    let res = format!("virtualmachines.{version}.vmoperator.vmware.com");
+    let out = k.ok(&["get", &res, name, "-o", "json"]).await;
+    // `ok` appends stderr (deprecation warnings of old versions) after the document.
+    serde_json::Deserializer::from_str(&out)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("{res}: no JSON object in\n{out}"))
+}
+
+/// A VM created through v1alpha1 (a vSphere 8.0-era client) shows each served version's own
+/// shape, and reading it through v1alpha5 and writing that back leaves the v1alpha1 view as it was.
+#[tokio::test]
+async fn every_served_version_shows_its_own_vm_shape() {
+    let p = Path::new("/usr/bin/kubectl");
+    if !p.exists() {
+        eprintln!("skipping: no /usr/bin/kubectl");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let sim = Sim::start(
+        RunOptions {
+            kubeconfig: Some(kubeconfig.clone()),
+            controllers: false,
+            ..Default::default()
+        },
+        listener,
+    )
+    .await
+    .unwrap();
+    let k = Kubectl {
+        bin: p.to_path_buf(),
+        kubeconfig,
+        cache: dir.path().join("cache"),
+        dir: dir.path().to_path_buf(),
+    };
+    let f = k.file("old-vm.yaml", VM_V1ALPHA1_YAML);
+    k.ok(&["create", "-f", &f]).await;
+    // The controllers are off: give it the status a powered-on VM has, in the hub's shape.
+    let gr = Gr::new("vmoperator.vmware.com", "virtualmachines");
+    sim.store
+        .modify(&gr, Some("demo"), "old-vm", Subresource::Status, |o| {
+            o["status"] = serde_json::json!({
+                "powerState": "PoweredOn",
+                "network": { "primaryIP4": "10.9.0.2" }
+            });
+            Ok(())
+        })
+        .expect("status update");
+
+    let v1 = vm_at(&k, "v1alpha1", "old-vm").await;
+    assert_eq!(v1["spec"]["vmMetadata"]["transport"], "CloudInit", "{v1}");
+    assert_eq!(v1["spec"]["powerState"], "poweredOn");
+    assert_eq!(v1["status"]["vmIp"], "10.9.0.2");
+    assert_eq!(v1["status"]["powerState"], "poweredOn");
+    for version in ["v1alpha2", "v1alpha3", "v1alpha4", "v1alpha5"] {
+        let v = vm_at(&k, version, "old-vm").await;
+        assert_eq!(v["apiVersion"], format!("vmoperator.vmware.com/{version}"));
+        assert_eq!(
+            v["spec"]["bootstrap"]["cloudInit"]["rawCloudConfig"],
+            serde_json::json!({ "name": "old-vm", "key": "user-data" }),
+            "{version}: {v}"
+        );
+        assert_eq!(v["spec"]["powerState"], "PoweredOn", "{version}");
+        assert_eq!(
+            v["status"]["network"]["primaryIP4"], "10.9.0.2",
+            "{version}"
+        );
+        assert!(v["spec"].get("vmMetadata").is_none(), "{version}: {v}");
+    }
+
+    // Read through v1alpha5, write back through v1alpha5, read through v1alpha1: unchanged.
+    let v5 = vm_at(&k, "v1alpha5", "old-vm").await;
+    let f5 = k.file("old-vm-v5.json", &v5.to_string());
+    k.ok(&["replace", "-f", &f5]).await;
+    let again = vm_at(&k, "v1alpha1", "old-vm").await;
+    assert_eq!(again["spec"], v1["spec"]);
+    assert_eq!(again["status"], v1["status"]);
+    sim.stop().await;
+}

@@ -8,12 +8,28 @@ pub const IMAGEREGISTRY_GROUP: &str = "imageregistry.vmware.com";
 /// API group of StorageClass.
 pub const STORAGE_GROUP: &str = "storage.k8s.io";
 
+/// vmoperator version of vSphere 8.0 U1–U3 Supervisors and of HashiCorp's builder up to v1.4.2
+/// (`spec.vmMetadata`, `status.vmIp`, lower-case power states; see [`crate::spoke_v1alpha1`]).
+pub const VMOP_V1ALPHA1: &str = "v1alpha1";
+/// vmoperator version with `spec.bootstrap` and `status.network` (vSphere 8.0 U2 and later).
+pub const VMOP_V1ALPHA2: &str = "v1alpha2";
 /// vmoperator version the upstream builder 2.x speaks.
 pub const VMOP_V1ALPHA3: &str = "v1alpha3";
+/// vmoperator version between v1alpha3 and v1alpha5 (same shapes as v1alpha3 for our fields).
+pub const VMOP_V1ALPHA4: &str = "v1alpha4";
 /// vmoperator version of current Supervisors (CD-ROMs under `spec.hardware`).
 pub const VMOP_V1ALPHA5: &str = "v1alpha5";
-/// vmoperator versions the simulator serves by default.
-pub const VMOP_DEFAULT_VERSIONS: &[&str] = &[VMOP_V1ALPHA3, VMOP_V1ALPHA5];
+/// Every vmoperator version the builder and the simulator know, oldest first.
+pub const VMOP_KNOWN_VERSIONS: &[&str] = &[
+    VMOP_V1ALPHA1,
+    VMOP_V1ALPHA2,
+    VMOP_V1ALPHA3,
+    VMOP_V1ALPHA4,
+    VMOP_V1ALPHA5,
+];
+/// vmoperator versions the simulator serves by default: what the pinned VM Operator release
+/// (`scripts/versions.env`) serves.
+pub const VMOP_DEFAULT_VERSIONS: &[&str] = VMOP_KNOWN_VERSIONS;
 /// The representation supervisor-sim keeps in its store (and hands to its controllers) for
 /// vmoperator kinds, whatever version a client used.
 pub const VMOP_HUB_VERSION: &str = VMOP_V1ALPHA5;
@@ -88,7 +104,13 @@ impl ApiKind {
     }
 }
 
-const VMOP_HUB_FIRST: &[&str] = &[VMOP_V1ALPHA5, VMOP_V1ALPHA3];
+const VMOP_HUB_FIRST: &[&str] = &[
+    VMOP_V1ALPHA5,
+    VMOP_V1ALPHA4,
+    VMOP_V1ALPHA3,
+    VMOP_V1ALPHA2,
+    VMOP_V1ALPHA1,
+];
 const IR_HUB_FIRST: &[&str] = &[IMAGEREGISTRY_V1ALPHA2, IMAGEREGISTRY_V1ALPHA1];
 
 macro_rules! kind {

@@ -27,6 +27,7 @@ pub mod meta;
 pub mod naming;
 pub mod publish;
 pub mod service;
+pub mod spoke_v1alpha1;
 pub mod vm;
 
 pub use api::ApiKind;
