@@ -8,6 +8,7 @@
 
 pub mod discovery;
 pub mod patch;
+mod protobuf_body;
 pub mod table;
 
 use crate::auth::{Auth, User};
@@ -375,7 +376,9 @@ pub fn decode(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    if content_type.contains("yaml") {
+    if content_type.contains("protobuf") {
+        protobuf_body::decode(body).map_err(|e| ApiError::bad_request(e.to_string()))
+    } else if content_type.contains("yaml") {
         serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
     } else {

@@ -428,6 +428,12 @@ pub(crate) async fn run_controller(
     };
     let mut watchers = JoinSet::new();
     for (gr, trigger) in watched {
+        // A kind the Supervisor does not serve (the web console request has no v1alpha1): the
+        // controller has nothing to watch there.
+        if store.catalog().get(&gr).is_none() {
+            tracing::info!(controller = name, resource = %gr, "not served: not watched");
+            continue;
+        }
         watchers.spawn(watch_loop(
             store.clone(),
             gr,
