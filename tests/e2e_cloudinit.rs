@@ -105,7 +105,13 @@ async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
     let c = env.cluster().await;
     let img = c.api(&c.kinds.vmi).get_opt(&id).await.expect("get image");
     let img = img.expect("published image exists");
-    assert_eq!(img.data["status"]["name"], format!("{source_name}-golden"));
+    // v1alpha1 calls the display name `status.imageName`.
+    let display = if version == "v1alpha1" {
+        "imageName"
+    } else {
+        "name"
+    };
+    assert_eq!(img.data["status"][display], format!("{source_name}-golden"));
     assert!(env.plugin_processes().is_empty());
     env.stop().await;
 }
@@ -116,14 +122,18 @@ async fn cloudinit_build_publishes_and_cleans_up() {
     cloudinit_build(env, "e2e-ci", "v1alpha5").await;
 }
 
+/// The same CloudInit build against Supervisors that serve one vmoperator version each: a
+/// vSphere 8.0 U1-like one (v1alpha1 only), then v1alpha2, v1alpha3 and v1alpha5 alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cloudinit_build_against_v1alpha3_only() {
-    let env = SimEnv::start(SimSetup {
-        vmop_versions: Some(vec!["v1alpha3".into()]),
-        ..SimSetup::default()
-    })
-    .await;
-    cloudinit_build(env, "e2e-v3", "v1alpha3").await;
+async fn cloudinit_build_against_each_single_version() {
+    for v in ["v1alpha1", "v1alpha2", "v1alpha3", "v1alpha5"] {
+        let env = SimEnv::start(SimSetup {
+            vmop_versions: Some(vec![v.into()]),
+            ..SimSetup::default()
+        })
+        .await;
+        cloudinit_build(env, &format!("e2e-{v}"), v).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

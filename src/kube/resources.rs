@@ -1,12 +1,17 @@
 //! Which API version of each kind this build talks to, chosen at connect time.
 use ::kube::api::{ApiResource, GroupVersionKind};
 
-pub const VMOP_GROUP: &str = "vmoperator.vmware.com";
-pub const IMAGEREGISTRY_GROUP: &str = "imageregistry.vmware.com";
-pub const STORAGE_GROUP: &str = "storage.k8s.io";
+pub use vmop_types::api::{IMAGEREGISTRY_GROUP, STORAGE_GROUP, VMOP_GROUP};
+use vmop_types::api::{VMOP_V1ALPHA1, VMOP_V1ALPHA2, VMOP_V1ALPHA3, VMOP_V1ALPHA4, VMOP_V1ALPHA5};
 
 /// The `vmoperator.vmware.com` versions this builder can speak, best first.
-pub const SUPPORTED_VMOP_VERSIONS: &[&str] = &["v1alpha5", "v1alpha3"];
+pub const SUPPORTED_VMOP_VERSIONS: &[&str] = &[
+    VMOP_V1ALPHA5,
+    VMOP_V1ALPHA4,
+    VMOP_V1ALPHA3,
+    VMOP_V1ALPHA2,
+    VMOP_V1ALPHA1,
+];
 /// The `imageregistry.vmware.com` versions this builder can read ContentLibraries at, best first.
 pub const SUPPORTED_LIBRARY_VERSIONS: &[&str] = &["v1alpha2", "v1alpha1"];
 
@@ -18,27 +23,57 @@ pub fn pick_version<'a>(served: &[String], supported: &[&'a str]) -> Option<&'a 
         .find(|v| served.iter().any(|s| s == v))
 }
 
-/// VM Operator API version in use; the shapes differ in a few places.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// VM Operator API version in use; the shapes differ in a few places:
+/// * v1alpha1 (vSphere 8.0 U1–U3): `spec.vmMetadata` instead of `spec.bootstrap`, `status.vmIp`,
+///   lower-case power states, no CD-ROMs; the builder writes the v1alpha2+ shape and converts it
+///   with [`vmop_types::spoke_v1alpha1`], the same conversion the simulator serves;
+/// * v1alpha2: `spec.bootstrap`, `status.network`, no CD-ROMs (no ISO builds);
+/// * v1alpha3 and v1alpha4: `spec.cdrom`;
+/// * v1alpha5: `spec.hardware.cdrom`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum VmopVersion {
+    V1alpha1,
+    V1alpha2,
     V1alpha3,
+    V1alpha4,
     V1alpha5,
 }
 
 impl VmopVersion {
     pub fn parse(v: &str) -> Option<Self> {
         match v {
-            "v1alpha3" => Some(Self::V1alpha3),
-            "v1alpha5" => Some(Self::V1alpha5),
+            VMOP_V1ALPHA1 => Some(Self::V1alpha1),
+            VMOP_V1ALPHA2 => Some(Self::V1alpha2),
+            VMOP_V1ALPHA3 => Some(Self::V1alpha3),
+            VMOP_V1ALPHA4 => Some(Self::V1alpha4),
+            VMOP_V1ALPHA5 => Some(Self::V1alpha5),
             _ => None,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::V1alpha3 => "v1alpha3",
-            Self::V1alpha5 => "v1alpha5",
+            Self::V1alpha1 => VMOP_V1ALPHA1,
+            Self::V1alpha2 => VMOP_V1ALPHA2,
+            Self::V1alpha3 => VMOP_V1ALPHA3,
+            Self::V1alpha4 => VMOP_V1ALPHA4,
+            Self::V1alpha5 => VMOP_V1ALPHA5,
         }
+    }
+
+    /// `vmoperator.vmware.com/<version>`.
+    pub fn api_version(self) -> String {
+        format!("{VMOP_GROUP}/{}", self.as_str())
+    }
+
+    /// VMs can mount an ISO image (v1alpha3 and later).
+    pub fn has_cdrom(self) -> bool {
+        self >= Self::V1alpha3
+    }
+
+    /// CD-ROMs sit under `spec.hardware` (v1alpha5) rather than `spec.cdrom`.
+    pub fn cdrom_under_hardware(self) -> bool {
+        self >= Self::V1alpha5
     }
 }
 
@@ -184,8 +219,23 @@ mod tests {
             pick_version(&old, SUPPORTED_VMOP_VERSIONS),
             Some("v1alpha3")
         );
-        let too_old = ["v1alpha1", "v1alpha2"].map(String::from);
-        assert_eq!(pick_version(&too_old, SUPPORTED_VMOP_VERSIONS), None);
+        let vsphere80 = ["v1alpha1", "v1alpha2"].map(String::from);
+        assert_eq!(
+            pick_version(&vsphere80, SUPPORTED_VMOP_VERSIONS),
+            Some("v1alpha2")
+        );
+        let only_v1 = ["v1alpha1"].map(String::from);
+        assert_eq!(
+            pick_version(&only_v1, SUPPORTED_VMOP_VERSIONS),
+            Some("v1alpha1")
+        );
+        let future = ["v2"].map(String::from);
+        assert_eq!(pick_version(&future, SUPPORTED_VMOP_VERSIONS), None);
+        for v in SUPPORTED_VMOP_VERSIONS {
+            assert_eq!(VmopVersion::parse(v).map(VmopVersion::as_str), Some(*v));
+        }
+        assert!(!VmopVersion::V1alpha2.has_cdrom());
+        assert!(VmopVersion::V1alpha4.has_cdrom() && !VmopVersion::V1alpha4.cdrom_under_hardware());
     }
 
     #[test]

@@ -132,8 +132,12 @@ pub fn judge_vm(data: &Json) -> Verdict<VmReady> {
         return Verdict::Failed(c.describe());
     }
     let power = str_at(data, &["status", "powerState"]).unwrap_or("");
-    let ip = str_at(data, &["status", "network", "primaryIP4"]).unwrap_or("");
-    if power == "PoweredOn" && !ip.is_empty() {
+    // v1alpha1 says `poweredOn` and `status.vmIp`; later versions `PoweredOn` and
+    // `status.network.primaryIP4`.
+    let ip = str_at(data, &["status", "network", "primaryIP4"])
+        .or_else(|| str_at(data, &["status", "vmIp"]))
+        .unwrap_or("");
+    if power.eq_ignore_ascii_case(vmop_types::vm::power::ON) && !ip.is_empty() {
         return Verdict::Done(VmReady { ip: ip.to_string() });
     }
     let power = if power.is_empty() {

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use super::Ctx;
 use crate::config::CommKind;
-use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError};
+use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError, VmopVersion};
 use crate::state::ResolvedImage;
 
 #[derive(Debug, Error)]
@@ -33,8 +33,14 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    fn from_object(kind: &'static str, obj: &DynamicObject) -> Option<Self> {
-        let status = obj.data.get("status");
+    fn from_object(kind: &'static str, obj: &DynamicObject, version: VmopVersion) -> Option<Self> {
+        // v1alpha1 images describe themselves in `spec` and name the display name
+        // `status.imageName`: read them in the hub's shape.
+        let mut data = obj.data.clone();
+        if version == VmopVersion::V1alpha1 {
+            vmop_types::spoke_v1alpha1::image_to_hub(&mut data);
+        }
+        let status = data.get("status");
         let s = |k: &str| {
             status
                 .and_then(|st| st.get(k))
@@ -153,7 +159,7 @@ async fn list_images(
         Ok(list) => Ok(list
             .items
             .iter()
-            .filter_map(|o| ImageInfo::from_object(kind, o))
+            .filter_map(|o| ImageInfo::from_object(kind, o, cluster.kinds.vmop))
             .collect()),
         // Cluster images may be hidden from namespace users; then only namespace images count.
         Err(e) if !namespaced && matches!(code_of(&e), Some(403) | Some(404)) => Ok(Vec::new()),
@@ -245,6 +251,13 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
                     problems.push(format!(
                         "image_name {wanted:?}: image {} has type {:?}; this builder deploys OVF and ISO images only",
                         img.name, img.image_type
+                    ));
+                }
+                Ok(img) if img.image_type == "ISO" && !cluster.kinds.vmop.has_cdrom() => {
+                    problems.push(format!(
+                        "image_name {wanted:?}: image {} is an ISO, and an ISO build needs CD-ROMs, which vmoperator.vmware.com/{} does not have (v1alpha3 and later do)",
+                        img.name,
+                        cluster.kinds.vmop.as_str()
                     ));
                 }
                 Ok(img) => {

@@ -125,21 +125,26 @@ pub fn vm_json(
         spec["guestID"] = json!(cfg.guest_os_type);
         spec["volumes"] =
             json!([{"name": "vm-boot-disk", "persistentVolumeClaim": {"claimName": name}}]);
-        match version {
-            VmopVersion::V1alpha3 => spec["cdrom"] = cdrom,
-            VmopVersion::V1alpha5 => spec["hardware"] = json!({"cdrom": cdrom}),
+        if version.cdrom_under_hardware() {
+            spec["hardware"] = json!({"cdrom": cdrom});
+        } else {
+            spec["cdrom"] = cdrom;
         }
     } else {
         spec["imageName"] = json!(image.name);
         spec["image"] = image_ref;
         spec["bootstrap"] = bootstrap_json(cfg.bootstrap_provider, name);
     }
-    json!({
-        "apiVersion": format!("vmoperator.vmware.com/{}", version.as_str()),
+    let mut vm = json!({
+        "apiVersion": version.api_version(),
         "kind": "VirtualMachine",
         "metadata": metadata(name, namespace, labels),
         "spec": spec,
-    })
+    });
+    if version == VmopVersion::V1alpha1 {
+        vmop_types::spoke_v1alpha1::vm_request(&mut vm);
+    }
+    vm
 }
 
 /// The LoadBalancer service in front of the VM's SSH or WinRM port.
@@ -154,7 +159,7 @@ pub fn service_json(
         _ => ("ssh", cfg.comm.ssh.port),
     };
     json!({
-        "apiVersion": format!("vmoperator.vmware.com/{}", version.as_str()),
+        "apiVersion": version.api_version(),
         "kind": "VirtualMachineService",
         "metadata": metadata(&cfg.source_name, namespace, labels),
         "spec": {

@@ -53,7 +53,7 @@ pub fn publish_request_json(
     {
         item["description"] = json!(d);
     }
-    let api_version = format!("vmoperator.vmware.com/{}", version.as_str());
+    let api_version = version.api_version();
     let mut spec = json!({
         "source": {"apiVersion": api_version, "kind": "VirtualMachine", "name": cfg.source_name},
         "target": {

@@ -255,6 +255,20 @@ pub fn vm_from_hub(obj: &mut Value, hub: &Value) {
     keep_conversion_data(obj, hub);
 }
 
+/// A VirtualMachine a client writes, in the hub shape, turned into the v1alpha1 request body
+/// (no conversion data: a client has nothing to preserve).
+pub fn vm_request(obj: &mut Value) {
+    let hub = obj.clone();
+    vm_from_hub(obj, &hub);
+    take_conversion_data(obj);
+    if let Some(o) = obj.as_object_mut() {
+        o.insert(
+            "apiVersion".into(),
+            json!(format!("{}/{VERSION}", crate::api::VMOP_GROUP)),
+        );
+    }
+}
+
 // ---- VirtualMachineImage / ClusterVirtualMachineImage --------------------------------------
 
 const IMAGE_MOVED: [&str; 4] = ["type", "osInfo", "productInfo", "hardwareVersion"];

@@ -9,6 +9,7 @@
 pub mod discovery;
 pub mod patch;
 mod protobuf_body;
+pub mod requests;
 pub mod table;
 
 use crate::auth::{Auth, User};
@@ -54,6 +55,8 @@ pub struct Api {
     pub server_address: String,
     /// Ends watches on shutdown.
     pub shutdown: CancellationToken,
+    /// Requests per client (`/sim/v1/requests`).
+    pub requests: requests::RequestLog,
     openapi_docs: HashMap<String, (Bytes, String)>,
     openapi_root: Bytes,
 }
@@ -95,6 +98,7 @@ impl Api {
             faults,
             server_address,
             shutdown,
+            requests: requests::RequestLog::default(),
             openapi_docs: docs,
             openapi_root,
         }
@@ -152,6 +156,14 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
 pub async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    if !path.starts_with("/sim/") {
+        let agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        api.requests.record(agent);
+    }
     let resp = match route(&api, req).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
@@ -231,6 +243,7 @@ async fn route(api: &Arc<Api>, req: Request<Incoming>) -> Result<Response<Body>,
     };
     match s.as_slice() {
         ["sim", "v1", "faults"] => faults_endpoint(api, &r),
+        ["sim", "v1", "requests"] => requests_endpoint(api, &r),
         ["api"] => Ok(discovery_response(
             &r,
             discovery::aggregated(&api.catalog, true, "apidiscovery.k8s.io/v2"),
@@ -334,6 +347,21 @@ fn discovery_response(r: &Req, aggregated: Value, plain: impl FnOnce() -> Value)
         }
         None => json_response(200, &plain()),
     }
+}
+
+fn requests_endpoint(api: &Api, r: &Req) -> Result<Response<Body>, ApiError> {
+    if !r.user.is_admin() {
+        return Err(ApiError::forbidden(format!(
+            "User \"{}\" cannot read the simulator's request counts",
+            r.user.name
+        )));
+    }
+    match r.method {
+        Method::GET => {}
+        Method::DELETE => api.requests.reset(),
+        _ => return Err(ApiError::method_not_allowed("use GET or DELETE")),
+    }
+    Ok(json_response(200, &api.requests.snapshot()))
 }
 
 fn faults_endpoint(api: &Api, r: &Req) -> Result<Response<Body>, ApiError> {
