@@ -111,6 +111,9 @@ pub(crate) mod tests {
     /// A self-signed test certificate and its key (test fixtures, never used for anything).
     pub(crate) const CERT: &str = include_str!("../../tests/fixtures/validate/tls/ca.pem");
     pub(crate) const KEY: &str = include_str!("../../tests/fixtures/validate/tls/client-key.pem");
+    pub(crate) const SSH_KEY: &str = include_str!("../../tests/fixtures/validate/tls/id_ed25519");
+    pub(crate) const SSH_CERT: &str =
+        include_str!("../../tests/fixtures/validate/tls/id_ed25519-cert.pub");
     const ENCRYPTED: &str = include_str!("../../tests/fixtures/validate/tls/id_encrypted");
 
     #[test]
@@ -137,6 +140,10 @@ pub(crate) mod tests {
         let enc = dir.path().join("enc");
         std::fs::write(&enc, ENCRYPTED).expect("write");
         assert!(ssh_private_key(&enc).unwrap_err().contains("encrypted"));
+        let cert = dir.path().join("cert");
+        std::fs::write(&cert, SSH_CERT).expect("write");
+        ssh_certificate(&cert).expect("a certificate");
+        assert!(ssh_certificate(&good).unwrap_err().contains("not an OpenSSH certificate"));
     }
 
     #[test]
