@@ -102,8 +102,22 @@ pub(crate) fn number(f: f64) -> String {
     }
 }
 
-/// Cuts a problem line to [`LINE_MAX`] characters (a safety net: values are quoted short).
+/// Makes a problem one line of at most [`LINE_MAX`] characters: control characters (a
+/// newline in a path) are escaped and the rest is cut. A safety net: values are quoted short.
 pub(crate) fn cap_line(p: String) -> String {
+    let p = if p.chars().any(char::is_control) {
+        p.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        p
+    };
     if p.chars().count() <= LINE_MAX {
         return p;
     }
@@ -151,5 +165,6 @@ mod tests {
     fn long_lines_are_cut() {
         assert_eq!(cap_line("short".into()), "short");
         assert!(cap_line("y".repeat(5000)).chars().count() < LINE_MAX + 10);
+        assert_eq!(cap_line("a: file x\ny".into()), "a: file x\\ny");
     }
 }
