@@ -905,16 +905,25 @@ fn random_source_name() -> String {
     format!("source-{suffix}")
 }
 
+/// The largest `bootstrap_data_file`: Kubernetes refuses Secrets over 1 MiB.
+const MAX_BOOTSTRAP_BYTES: usize = 1024 * 1024;
+
 /// Reads `bootstrap_data_file` and turns it into the Secret's data the way the build will
 /// (`crate::bootstrap::secret_data`), so every problem with it surfaces at Prepare.
 fn read_bootstrap_data(
     provider: BootstrapProvider,
     path: &Path,
 ) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("file {} not found", path.display()),
-        _ => format!("cannot read {}: {e}", path.display()),
-    })?;
+    let bytes = files::read(path)?;
+    if bytes.len() > MAX_BOOTSTRAP_BYTES {
+        return Err(format!(
+            "{} is {} bytes; the bootstrap Secret holds at most {MAX_BOOTSTRAP_BYTES} (1 MiB)",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     // A file is given, so the default cloud-config is never rendered.
     crate::bootstrap::secret_data(provider, Some((path, &text)), || Ok(String::new()))
         .map_err(|e| e.to_string())
