@@ -200,7 +200,8 @@ fn check_document(
         }
         BootstrapProvider::Sysprep => {
             const WHAT: &str = "well-formed Sysprep unattend XML";
-            let xml = roxmltree::Document::parse(doc).map_err(|e| malformed(WHAT, e.to_string()))?;
+            let xml =
+                roxmltree::Document::parse(doc).map_err(|e| malformed(WHAT, e.to_string()))?;
             let root = xml.root_element().tag_name().name();
             if root != "unattend" {
                 return Err(malformed(
@@ -366,7 +367,10 @@ mod tests {
             BootstrapProvider::CloudInit,
             "#cloud-config\nusers: [a\nb: : c\n",
         );
-        assert!(ci.starts_with("d is not valid #cloud-config YAML: "), "{ci}");
+        assert!(
+            ci.starts_with("d is not valid #cloud-config YAML: "),
+            "{ci}"
+        );
         let ci = e(BootstrapProvider::CloudInit, "#cloud-config\n- a\n");
         assert!(ci.ends_with("the document is not a YAML map"), "{ci}");
         let ci = e(
@@ -380,7 +384,10 @@ mod tests {
             "{xml}"
         );
         let xml = e(BootstrapProvider::Sysprep, "<html/>");
-        assert!(xml.ends_with("the root element is <html>, not <unattend>"), "{xml}");
+        assert!(
+            xml.ends_with("the root element is <html>, not <unattend>"),
+            "{xml}"
+        );
         // Scripts are opaque.
         secret_data(
             BootstrapProvider::CloudInit,

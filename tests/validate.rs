@@ -559,13 +559,34 @@ fn write_bad_inputs(sb: &Sandbox) {
         ("not-a-key", "hello\n".to_string()),
         ("id_encrypted", tls("id_encrypted")),
         ("id_ed25519", tls("id_ed25519")),
-        ("cloud-config.yaml", "#cloud-config\nusers: [a\nb: : c\n".into()),
-        ("unattend.xml", "<?xml version=\"1.0\"?>\n<unattend><a></unattend>\n".into()),
+        (
+            "cloud-config.yaml",
+            "#cloud-config\nusers: [a\nb: : c\n".into(),
+        ),
+        (
+            "unattend.xml",
+            "<?xml version=\"1.0\"?>\n<unattend><a></unattend>\n".into(),
+        ),
         ("props.yaml", "- not\n- a map\n".into()),
-        ("kc-ca-data", kubeconfig_with(&format!("certificate-authority-data: {}", b64("hello")), token)),
-        ("kc-ca-file", kubeconfig_with("certificate-authority: missing-ca.pem", token)),
-        ("kc-client-cert", kubeconfig_with(&ca, &format!("client-certificate-data: {}", b64("nope")))),
-        ("kc-client-key", kubeconfig_with(&ca, &format!("client-key-data: {}", b64(&tls("ca.pem"))))),
+        (
+            "kc-ca-data",
+            kubeconfig_with(
+                &format!("certificate-authority-data: {}", b64("hello")),
+                token,
+            ),
+        ),
+        (
+            "kc-ca-file",
+            kubeconfig_with("certificate-authority: missing-ca.pem", token),
+        ),
+        (
+            "kc-client-cert",
+            kubeconfig_with(&ca, &format!("client-certificate-data: {}", b64("nope"))),
+        ),
+        (
+            "kc-client-key",
+            kubeconfig_with(&ca, &format!("client-key-data: {}", b64(&tls("ca.pem")))),
+        ),
         ("kc-good", kubeconfig_with(&ca, token)),
     ] {
         sb.write(&name, &text);
@@ -622,20 +643,42 @@ const BAD_INPUTS: &[(&str, &[(&str, Option<&str>)], &str)] = &[
 const LINE_LIMIT: usize = 300;
 const OUTPUT_LIMIT: usize = 4_000;
 
-fn assert_stopped_at_prepare(o: &Outcome, elapsed: Duration, option: &str, contains: &str, what: &str) {
-    assert!(!o.success, "{what} should be rejected, packer said:\n{}", o.output);
+fn assert_stopped_at_prepare(
+    o: &Outcome,
+    elapsed: Duration,
+    option: &str,
+    contains: &str,
+    what: &str,
+) {
+    assert!(
+        !o.success,
+        "{what} should be rejected, packer said:\n{}",
+        o.output
+    );
     for crash in ["panic", "PACKER CRASH", "overflow"] {
-        assert!(!o.output.contains(crash), "{what}: {crash} in:\n{}", o.output);
+        assert!(
+            !o.output.contains(crash),
+            "{what}: {crash} in:\n{}",
+            o.output
+        );
     }
     assert!(elapsed < Duration::from_secs(5), "{what} took {elapsed:?}");
-    assert!(o.output.len() < OUTPUT_LIMIT, "{what}: {} bytes of output:\n{:.2000}", o.output.len(), o.output);
+    assert!(
+        o.output.len() < OUTPUT_LIMIT,
+        "{what}: {} bytes of output:\n{:.2000}",
+        o.output.len(),
+        o.output
+    );
     let problems = o.problems();
     let line = problems
         .iter()
         .find(|p| p.starts_with(&format!("{option}: ")))
         .unwrap_or_else(|| panic!("{what}: no line names {option}; packer said:\n{}", o.output));
     assert!(line.len() <= LINE_LIMIT, "{what}: a long line: {line}");
-    assert!(line.contains(contains), "{what}: {contains:?} not in {line:?}");
+    assert!(
+        line.contains(contains),
+        "{what}: {contains:?} not in {line:?}"
+    );
 }
 
 #[test]
@@ -654,7 +697,13 @@ fn every_bad_input_class_stops_at_validate_with_one_short_line() {
         let contains = contains.replace("{dir}", dir);
         let started = Instant::now();
         let o = sb.validate_hcl(&hcl(&changes));
-        assert_stopped_at_prepare(&o, started.elapsed(), option, &contains, &format!("{changes:?}"));
+        assert_stopped_at_prepare(
+            &o,
+            started.elapsed(),
+            option,
+            &contains,
+            &format!("{changes:?}"),
+        );
     }
 }
 
@@ -667,7 +716,13 @@ fn huge_values_are_quoted_short_once() {
         let started = Instant::now();
         let o = sb.validate_hcl(&hcl(&[(option, Some(value.as_str()))]));
         let what = format!("10 MB {option}");
-        assert_stopped_at_prepare(&o, started.elapsed(), option, "(10485760 characters)", &what);
+        assert_stopped_at_prepare(
+            &o,
+            started.elapsed(),
+            option,
+            "(10485760 characters)",
+            &what,
+        );
         // At most 80 characters of it, once.
         let quoted = "x".repeat(80);
         assert_eq!(o.output.matches(&quoted).count(), 1, "{what}: {}", o.output);
@@ -682,9 +737,17 @@ fn tls_verification_off_validates_with_a_warning() {
     // The sandbox kubeconfig sets insecure-skip-tls-verify.
     let o = sb.validate_hcl(&hcl(&[]));
     assert_valid(&o, "insecure kubeconfig");
-    assert!(o.output.contains("TLS verification is off"), "no warning:\n{}", o.output);
+    assert!(
+        o.output.contains("TLS verification is off"),
+        "no warning:\n{}",
+        o.output
+    );
     let good = format!("\"{}\"", sb.path("kc-good").display());
     let o = sb.validate_hcl(&hcl(&[("kubeconfig_path", Some(good.as_str()))]));
     assert_valid(&o, "kubeconfig with a CA");
-    assert!(!o.output.contains("TLS verification is off"), "{}", o.output);
+    assert!(
+        !o.output.contains("TLS verification is off"),
+        "{}",
+        o.output
+    );
 }

@@ -157,7 +157,9 @@ mod tests {
             check_duration("ssh_timeout", "25h", Duration::from_secs(90_000)).unwrap_err(),
             "ssh_timeout: at most 24h is allowed, got \"25h\""
         );
-        assert!(check_duration("ssh_keep_alive_interval", "2h", Duration::from_secs(7200)).is_err());
+        assert!(
+            check_duration("ssh_keep_alive_interval", "2h", Duration::from_secs(7200)).is_err()
+        );
         assert_eq!(human(Duration::from_secs(90)), "90s");
     }
 

@@ -30,8 +30,12 @@ const MAX_NANOS: u128 = i64::MAX as u128;
 
 /// Parses `s`; the error text explains what is wrong, without the option name.
 pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
-    let bad =
-        || format!("invalid duration {} (use Go syntax such as \"90s\", \"5m\" or \"1h30m\")", quote(s));
+    let bad = || {
+        format!(
+            "invalid duration {} (use Go syntax such as \"90s\", \"5m\" or \"1h30m\")",
+            quote(s)
+        )
+    };
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -67,7 +71,10 @@ pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
         let (unit, after_unit) = after_num.split_at(unit_len);
         let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
             return Err(if unit.is_empty() {
-                format!("invalid duration {}: missing unit (use ns, us, ms, s, m or h)", quote(s))
+                format!(
+                    "invalid duration {}: missing unit (use ns, us, ms, s, m or h)",
+                    quote(s)
+                )
             } else {
                 format!(
                     "invalid duration {}: unknown unit {} (use ns, us, ms, s, m or h)",

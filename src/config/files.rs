@@ -77,9 +77,9 @@ pub(crate) fn pem_certificates(bytes: &[u8]) -> Result<(), String> {
         if block.label != "CERTIFICATE" {
             continue;
         }
-        block
-            .parse_x509()
-            .map_err(|e| format!("holds a CERTIFICATE block that is not an X.509 certificate: {e}"))?;
+        block.parse_x509().map_err(|e| {
+            format!("holds a CERTIFICATE block that is not an X.509 certificate: {e}")
+        })?;
         found += 1;
     }
     if found == 0 {
@@ -143,17 +143,23 @@ pub(crate) mod tests {
         let cert = dir.path().join("cert");
         std::fs::write(&cert, SSH_CERT).expect("write");
         ssh_certificate(&cert).expect("a certificate");
-        assert!(ssh_certificate(&good).unwrap_err().contains("not an OpenSSH certificate"));
+        assert!(ssh_certificate(&good)
+            .unwrap_err()
+            .contains("not an OpenSSH certificate"));
     }
 
     #[test]
     fn certificates_and_keys_are_parsed() {
-        assert!(pem_certificates(b"hello").unwrap_err().contains("no PEM certificate"));
+        assert!(pem_certificates(b"hello")
+            .unwrap_err()
+            .contains("no PEM certificate"));
         let fake = "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n";
         assert!(pem_certificates(fake.as_bytes())
             .unwrap_err()
             .contains("not an X.509 certificate"));
-        assert!(pem_private_key(b"x").unwrap_err().contains("no PEM private key"));
+        assert!(pem_private_key(b"x")
+            .unwrap_err()
+            .contains("no PEM private key"));
         pem_certificates(CERT.as_bytes()).expect("a real certificate");
         pem_private_key(KEY.as_bytes()).expect("a real key");
     }

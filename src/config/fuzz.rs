@@ -17,11 +17,49 @@ use super::{prepare_with, Environment};
 
 /// Values chosen to sit on the edges of what Prepare checks.
 const EDGES: &[&str] = &[
-    "", " ", "0", "-1", "22", "65536", "9223372036854775807", "9223372036854775808", "1e300",
-    "-1e300", "NaN", "5m", "-5m", "24h", "25h", "2562047h", "99999999999h", "0.5s", "~", "~/x",
-    "{{", "{{user `a`}}", "{{ env `HOME` }}", "ssh", "none", "winrm", "Sysprep", "vAppConfig",
-    "rsa", "ecdsa", "20Gi", "-20Gi", "https://x/y.iso", "http://x/y.ova", "vmi-abc", "Bad_Name",
-    "a:b:c:d", "1:h:2", "/", "/dev/null", "/nonexistent", "#cloud-config\n- x", "<unattend",
+    "",
+    " ",
+    "0",
+    "-1",
+    "22",
+    "65536",
+    "9223372036854775807",
+    "9223372036854775808",
+    "1e300",
+    "-1e300",
+    "NaN",
+    "5m",
+    "-5m",
+    "24h",
+    "25h",
+    "2562047h",
+    "99999999999h",
+    "0.5s",
+    "~",
+    "~/x",
+    "{{",
+    "{{user `a`}}",
+    "{{ env `HOME` }}",
+    "ssh",
+    "none",
+    "winrm",
+    "Sysprep",
+    "vAppConfig",
+    "rsa",
+    "ecdsa",
+    "20Gi",
+    "-20Gi",
+    "https://x/y.iso",
+    "http://x/y.ova",
+    "vmi-abc",
+    "Bad_Name",
+    "a:b:c:d",
+    "1:h:2",
+    "/",
+    "/dev/null",
+    "/nonexistent",
+    "#cloud-config\n- x",
+    "<unattend",
 ];
 
 /// A string: an edge value, arbitrary text, or a long run of one character.
@@ -39,8 +77,20 @@ fn number() -> impl Strategy<Value = Json> {
         any::<i64>().prop_map(Json::from),
         any::<u64>().prop_map(Json::from),
         any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
-        proptest::sample::select(&[0i64, -1, 1, 65_535, 65_536, 86_400, 86_401, i64::MAX, i64::MIN][..])
-            .prop_map(Json::from),
+        proptest::sample::select(
+            &[
+                0i64,
+                -1,
+                1,
+                65_535,
+                65_536,
+                86_400,
+                86_401,
+                i64::MAX,
+                i64::MIN
+            ][..]
+        )
+        .prop_map(Json::from),
     ]
 }
 
@@ -97,10 +147,8 @@ fn both_shapes(values: &[(String, Json)]) -> [Vec<Value>; 2] {
             .map(|(k, v)| (Value::Str(k.clone()), to_msgpack(v)))
             .collect(),
     );
-    let object: serde_json::Map<String, Json> = values
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let object: serde_json::Map<String, Json> =
+        values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let cty = serde_json::json!({"value": object, "type": "dynamic"});
     [vec![map], vec![Value::Bin(cty.to_string().into_bytes())]]
 }
@@ -109,7 +157,10 @@ fn both_shapes(values: &[(String, Json)]) -> [Vec<Value>; 2] {
 fn assert_problems_are_short_lines(problems: &[String]) {
     for p in problems {
         assert!(!p.contains('\n'), "a problem spans lines: {p:?}");
-        assert!(p.chars().count() <= LINE_MAX + 10, "a problem is too long: {p:.200}");
+        assert!(
+            p.chars().count() <= LINE_MAX + 10,
+            "a problem is too long: {p:.200}"
+        );
         let named = OPTIONS.iter().any(|(k, _)| p.starts_with(&format!("{k}:")))
             || p.starts_with("unknown configuration key: ")
             || p.starts_with("configuration #");

@@ -93,8 +93,8 @@ fn merge_file(path: &Path, merged: &mut Merged) -> Result<(), String> {
         ("users", "user", &mut merged.users),
     ] {
         for item in list(key)? {
-            let name = str_field(&item, "name")
-                .ok_or_else(|| invalid(format!("a {what} has no name")))?;
+            let name =
+                str_field(&item, "name").ok_or_else(|| invalid(format!("a {what} has no name")))?;
             if !into.iter().any(|n| n.name == name) {
                 into.push(Named {
                     name: name.to_string(),

@@ -24,9 +24,9 @@ mod prepare;
 mod quantity;
 mod raw;
 mod spec;
-mod tls;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use prepare::{
     prepare, prepare_with, ConfigErrors, Environment, Prepared, IMPORT_SUPPORTED, NOT_IMPLEMENTED,

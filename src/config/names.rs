@@ -156,7 +156,10 @@ mod tests {
         assert!(check(Rule::Subdomain, "best-effort-small").is_ok());
         assert!(check(Rule::Subdomain, "a.b-c.d").is_ok());
         let e = check(Rule::Subdomain, "Best_Effort").unwrap_err();
-        assert!(e.starts_with("\"Best_Effort\" is not a valid name: 'B'"), "{e}");
+        assert!(
+            e.starts_with("\"Best_Effort\" is not a valid name: 'B'"),
+            "{e}"
+        );
         assert!(check(Rule::Subdomain, &"a".repeat(254)).is_err());
         assert!(check(Rule::Subdomain, "a..b").is_err());
         assert!(check(Rule::Label, "a.b").is_err());

@@ -12,8 +12,8 @@ use super::names::{self, dns1123_label, dns1123_subdomain};
 use super::raw::{self, Decoder};
 use super::spec::OPTIONS;
 use super::{
-    duration, files, kubeconfig, quantity, BastionConfig, BootstrapProvider, CommConfig, CommKind, Config,
-    FileTransfer, ImportConfig, KeyType, PackerConfig, ProxyConfig, SshConfig, WinRmConfig,
+    duration, files, kubeconfig, quantity, BastionConfig, BootstrapProvider, CommConfig, CommKind,
+    Config, FileTransfer, ImportConfig, KeyType, PackerConfig, ProxyConfig, SshConfig, WinRmConfig,
 };
 
 /// A prepared configuration and the warnings Packer should show.
@@ -358,7 +358,10 @@ impl Preparer<'_> {
         const KEY: &str = "publish_request_ttl_sec";
         let ttl = self.d.int(KEY)?;
         if ttl < 0 {
-            self.err(format!("{KEY}: must not be negative, got {}", self.d.shown(KEY)));
+            self.err(format!(
+                "{KEY}: must not be negative, got {}",
+                self.d.shown(KEY)
+            ));
         } else if ttl > bounds::MAX_TTL_SECS {
             self.err(format!(
                 "{KEY}: must be at most {} seconds (365 days), got {}",
@@ -461,7 +464,10 @@ impl Preparer<'_> {
             ));
         }
         if let Err(e) = dns1123_label(&name, 63) {
-            self.err(format!("source_name: {} is not a valid name: {e}", quote(&name)));
+            self.err(format!(
+                "source_name: {} is not a valid name: {e}",
+                quote(&name)
+            ));
         }
         if let Some(p) = self.d.non_empty("bootstrap_provider") {
             config.bootstrap_provider = match p.as_str() {
@@ -559,7 +565,10 @@ impl Preparer<'_> {
             Some("iso") => "ISO".to_string(),
             Some(other) => {
                 let hint = suggest_case(other, &["ovf", "iso"]);
-                self.err(format!("import_target_image_type: unknown type {}; use \"ovf\" or \"iso\"{hint}", quote(other)));
+                self.err(format!(
+                    "import_target_image_type: unknown type {}; use \"ovf\" or \"iso\"{hint}",
+                    quote(other)
+                ));
                 String::new()
             }
             None => {
@@ -706,7 +715,10 @@ impl Preparer<'_> {
             Some("sftp") => FileTransfer::Sftp,
             Some(other) => {
                 let hint = suggest_case(other, &["scp", "sftp"]);
-                self.err(format!("ssh_file_transfer_method: unknown method {}; use \"scp\" or \"sftp\"{hint}", quote(other)));
+                self.err(format!(
+                    "ssh_file_transfer_method: unknown method {}; use \"scp\" or \"sftp\"{hint}",
+                    quote(other)
+                ));
                 FileTransfer::Scp
             }
         };
@@ -800,10 +812,16 @@ impl Preparer<'_> {
         let port = self.port("ssh_bastion_port", 22);
         let username = self.d.non_empty("ssh_bastion_username");
         let password = self.d.non_empty("ssh_bastion_password");
-        let private_key_file =
-            self.existing_file("ssh_bastion_private_key_file", active && host.is_some(), files::ssh_private_key);
-        let certificate_file =
-            self.existing_file("ssh_bastion_certificate_file", active && host.is_some(), files::ssh_certificate);
+        let private_key_file = self.existing_file(
+            "ssh_bastion_private_key_file",
+            active && host.is_some(),
+            files::ssh_private_key,
+        );
+        let certificate_file = self.existing_file(
+            "ssh_bastion_certificate_file",
+            active && host.is_some(),
+            files::ssh_certificate,
+        );
         let agent_auth = self.d.bool("ssh_bastion_agent_auth").unwrap_or(false);
         let interactive = self.d.bool("ssh_bastion_interactive").unwrap_or(false);
         let Some(host) = host else {
@@ -922,8 +940,8 @@ fn read_bootstrap_data(
             bytes.len()
         ));
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     // A file is given, so the default cloud-config is never rendered.
     crate::bootstrap::secret_data(provider, Some((path, &text)), || Ok(String::new()))
         .map_err(|e| e.to_string())

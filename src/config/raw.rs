@@ -402,7 +402,10 @@ impl Decoder {
         if parsed.is_none() {
             match &raw {
                 Raw::Float(f) if f.is_finite() => {
-                    self.problem(format!("{key}: expected a whole number, got {}", number(*f)));
+                    self.problem(format!(
+                        "{key}: expected a whole number, got {}",
+                        number(*f)
+                    ));
                 }
                 _ => self.mismatch(key, Kind::Int, &raw),
             }

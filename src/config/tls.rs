@@ -81,11 +81,7 @@ pub(crate) fn insecure_warning(n: &Named) -> Option<String> {
 /// Checks one `X-data` / `X` (file) pair of fields; the inline data wins, as in kubectl.
 fn pair(n: &Named, what: &str, data_key: &str, file_key: &str, holds: Holds) -> Option<String> {
     let at = |field: &str, why: String| {
-        format!(
-            "{}: {what} {:?}: {field} {why}",
-            n.file.display(),
-            n.name
-        )
+        format!("{}: {what} {:?}: {field} {why}", n.file.display(), n.name)
     };
     if let Some(v) = n.body.get(data_key).filter(|v| !v.is_null()) {
         let Some(text) = v.as_str() else {
@@ -153,7 +149,10 @@ mod tests {
             vec!["/k/config: cluster \"sim\": certificate-authority-data holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string()]
         );
         let e = cluster(&named("certificate-authority-data: '%%%'"));
-        assert!(e[0].contains("certificate-authority-data is not base64"), "{e:?}");
+        assert!(
+            e[0].contains("certificate-authority-data is not base64"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -369,7 +369,11 @@ mod tests {
 
     #[tokio::test]
     async fn huge_timeouts_saturate_instead_of_panicking() {
-        for d in [Duration::MAX, Duration::from_secs(i64::MAX.unsigned_abs()), FAR_FUTURE] {
+        for d in [
+            Duration::MAX,
+            Duration::from_secs(i64::MAX.unsigned_abs()),
+            FAR_FUTURE,
+        ] {
             let end = instant_after(d);
             assert!(end > Instant::now() + Duration::from_secs(50 * 365 * 86_400));
             let deadline = Deadline::after(d);
