@@ -589,14 +589,21 @@ fn write_bad_inputs(sb: &Sandbox) {
         ),
         ("kc-good", kubeconfig_with(&ca, token)),
     ] {
-        sb.write(&name, &text);
+        sb.write(name, &text);
     }
     std::fs::create_dir_all(sb.path("a-directory")).expect("mkdir");
 }
 
-/// One bad input per class: `(option named, changes with {dir} for the sandbox, text the
-/// line must contain)`. Adding a case is one line.
-const BAD_INPUTS: &[(&str, &[(&str, Option<&str>)], &str)] = &[
+/// One bad input: the option the line must name, the template changes (`{dir}` is the
+/// sandbox), and text the line must contain.
+type BadInput = (
+    &'static str,
+    &'static [(&'static str, Option<&'static str>)],
+    &'static str,
+);
+
+/// One bad input per class. Adding a case is one line.
+const BAD_INPUTS: &[BadInput] = &[
     ("watch_source_timeout_sec", &[("watch_source_timeout_sec", Some("9223372036854775807"))], "must be at most 86400 seconds (24 hours), got 9223372036854775807"),
     ("watch_source_timeout_sec", &[("watch_source_timeout_sec", Some("1e300"))], "got 1e300"),
     ("watch_source_timeout_sec", &[("watch_source_timeout_sec", Some("1.5"))], "expected a whole number, got 1.5"),

@@ -970,3 +970,5 @@ fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
     let data = p.config.bootstrap_data.expect("data");
     assert!(data["unattend"].starts_with("<?xml"));
 }
+
+mod checks;
