@@ -1,7 +1,10 @@
 //! Files named by options, checked at Prepare for what the build will do with them: a path is
 //! a readable file (a directory says so), an SSH key is a key the SSH client can load, and a
 //! certificate is a real X.509 certificate. Messages have no option name; the caller adds it.
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use super::BootstrapProvider;
 
 use x509_parser::pem::Pem;
 
@@ -102,6 +105,30 @@ pub(crate) fn pem_private_key(bytes: &[u8]) -> Result<(), String> {
         }
     }
     Err("holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA or EC)".into())
+}
+
+/// The largest `bootstrap_data_file`: Kubernetes refuses Secrets over 1 MiB.
+const MAX_BOOTSTRAP_BYTES: usize = 1024 * 1024;
+
+/// Reads `bootstrap_data_file` and turns it into the Secret's data the way the build will
+/// (`crate::bootstrap::secret_data`), so every problem with it surfaces at Prepare.
+pub(crate) fn bootstrap_data(
+    provider: BootstrapProvider,
+    path: &Path,
+) -> Result<BTreeMap<String, String>, String> {
+    let bytes = read(path)?;
+    if bytes.len() > MAX_BOOTSTRAP_BYTES {
+        return Err(format!(
+            "{} is {} bytes; the bootstrap Secret holds at most {MAX_BOOTSTRAP_BYTES} (1 MiB)",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    // A file is given, so the default cloud-config is never rendered.
+    crate::bootstrap::secret_data(provider, Some((path, &text)), || Ok(String::new()))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

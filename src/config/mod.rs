@@ -24,6 +24,7 @@ mod prepare;
 mod quantity;
 mod raw;
 mod spec;
+mod suggest;
 #[cfg(test)]
 mod tests;
 mod tls;

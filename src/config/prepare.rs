@@ -1,5 +1,4 @@
 //! `Builder.Prepare`: decode, default, and check every option, reporting all problems at once.
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,6 +10,7 @@ use super::bounds::{self, quote};
 use super::names::{self, dns1123_label, dns1123_subdomain};
 use super::raw::{self, Decoder};
 use super::spec::OPTIONS;
+use super::suggest::{suggest, suggest_case};
 use super::{
     duration, files, kubeconfig, quantity, BastionConfig, BootstrapProvider, CommConfig, CommKind,
     Config, FileTransfer, ImportConfig, KeyType, PackerConfig, ProxyConfig, SshConfig, WinRmConfig,
@@ -495,7 +495,7 @@ impl Preparer<'_> {
                 ));
             }
             None => {}
-            Some(path) => match read_bootstrap_data(config.bootstrap_provider, path) {
+            Some(path) => match files::bootstrap_data(config.bootstrap_provider, path) {
                 Err(e) => self.err(format!("bootstrap_data_file: {e}")),
                 Ok(data) => config.bootstrap_data = Some(data),
             },
@@ -921,61 +921,4 @@ fn random_source_name() -> String {
         .map(|_| char::from(LOWER_ALNUM[rng.gen_range(0..LOWER_ALNUM.len())]))
         .collect();
     format!("source-{suffix}")
-}
-
-/// The largest `bootstrap_data_file`: Kubernetes refuses Secrets over 1 MiB.
-const MAX_BOOTSTRAP_BYTES: usize = 1024 * 1024;
-
-/// Reads `bootstrap_data_file` and turns it into the Secret's data the way the build will
-/// (`crate::bootstrap::secret_data`), so every problem with it surfaces at Prepare.
-fn read_bootstrap_data(
-    provider: BootstrapProvider,
-    path: &Path,
-) -> Result<BTreeMap<String, String>, String> {
-    let bytes = files::read(path)?;
-    if bytes.len() > MAX_BOOTSTRAP_BYTES {
-        return Err(format!(
-            "{} is {} bytes; the bootstrap Secret holds at most {MAX_BOOTSTRAP_BYTES} (1 MiB)",
-            path.display(),
-            bytes.len()
-        ));
-    }
-    let text =
-        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
-    // A file is given, so the default cloud-config is never rendered.
-    crate::bootstrap::secret_data(provider, Some((path, &text)), || Ok(String::new()))
-        .map_err(|e| e.to_string())
-}
-
-/// "; did you mean X?" when `got` differs from a valid value only by case.
-fn suggest_case(got: &str, valid: &[&str]) -> String {
-    valid
-        .iter()
-        .find(|v| v.eq_ignore_ascii_case(got))
-        .map(|v| format!("; did you mean {v:?}? (values are case-sensitive)"))
-        .unwrap_or_default()
-}
-
-/// The closest known name within a small edit distance, for typos in keys.
-fn suggest<'a>(got: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    names
-        .filter(|n| !n.starts_with("packer_"))
-        .map(|n| (edit_distance(got, n), n))
-        .filter(|(d, n)| *d <= 2.max(n.len() / 6))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let subst = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
