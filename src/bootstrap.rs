@@ -30,6 +30,13 @@ pub enum BootstrapError {
     MissingKey { path: String, key: &'static str },
     #[error("{path} is empty")]
     Empty { path: String },
+    #[error("{path} is not {what}: {reason}")]
+    Malformed {
+        path: String,
+        /// The document kind, in words.
+        what: &'static str,
+        reason: String,
+    },
     #[error("bootstrap_provider {provider} needs bootstrap_data_file")]
     Missing { provider: &'static str },
     #[error("rendering the default cloud-config: {0}")]
@@ -142,6 +149,7 @@ pub fn secret_data(
         }
     };
     if is_raw_document(provider, text) {
+        check_document(provider, &path, text)?;
         return Ok(BTreeMap::from([(
             document_key.to_string(),
             text.to_string(),
@@ -158,13 +166,62 @@ pub fn secret_data(
         },
         reason,
     })?;
-    if !map.contains_key(document_key) {
+    let Some(document) = map.get(document_key) else {
         return Err(BootstrapError::MissingKey {
             path,
             key: document_key,
         });
-    }
+    };
+    check_document(provider, &path, document)?;
     Ok(map)
+}
+
+/// Parses the document the guest will read, so a malformed one stops the build before the
+/// VM exists: a `#cloud-config` must be a YAML map, an unattend file well-formed XML whose
+/// root is `<unattend>`. Other user-data (scripts, `#include`, MIME) is opaque.
+fn check_document(
+    provider: BootstrapProvider,
+    path: &str,
+    doc: &str,
+) -> Result<(), BootstrapError> {
+    let malformed = |what, reason: String| BootstrapError::Malformed {
+        path: path.to_string(),
+        what,
+        reason,
+    };
+    match provider {
+        BootstrapProvider::CloudInit if doc.trim_start().starts_with("#cloud-config") => {
+            const WHAT: &str = "valid #cloud-config YAML";
+            match serde_yaml::from_str::<serde_yaml::Value>(doc) {
+                Err(e) => Err(malformed(WHAT, e.to_string())),
+                Ok(serde_yaml::Value::Mapping(_) | serde_yaml::Value::Null) => Ok(()),
+                Ok(_) => Err(malformed(WHAT, "the document is not a YAML map".into())),
+            }
+        }
+        BootstrapProvider::Sysprep => {
+            const WHAT: &str = "well-formed Sysprep unattend XML";
+            let xml =
+                roxmltree::Document::parse(doc).map_err(|e| malformed(WHAT, e.to_string()))?;
+            let root = xml.root_element().tag_name().name();
+            if root != "unattend" {
+                return Err(malformed(
+                    WHAT,
+                    format!("the root element is <{}>, not <unattend>", short(root)),
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// At most 40 characters of a name from the user's file, for a message.
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// Whether `text` is the bootstrap document itself rather than upstream's key/value map.
@@ -296,6 +353,48 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("p.yml") && err.contains("YAML map"), "{err}");
+    }
+
+    #[test]
+    fn malformed_documents_are_refused() {
+        let p = Path::new("d");
+        let e = |provider, text: &str| {
+            secret_data(provider, Some((p, text)), || unreachable!())
+                .unwrap_err()
+                .to_string()
+        };
+        let ci = e(
+            BootstrapProvider::CloudInit,
+            "#cloud-config\nusers: [a\nb: : c\n",
+        );
+        assert!(
+            ci.starts_with("d is not valid #cloud-config YAML: "),
+            "{ci}"
+        );
+        let ci = e(BootstrapProvider::CloudInit, "#cloud-config\n- a\n");
+        assert!(ci.ends_with("the document is not a YAML map"), "{ci}");
+        let ci = e(
+            BootstrapProvider::CloudInit,
+            "user-data: \"#cloud-config\\nx: [\"\n",
+        );
+        assert!(ci.contains("not valid #cloud-config YAML"), "{ci}");
+        let xml = e(BootstrapProvider::Sysprep, "<unattend><a></unattend>");
+        assert!(
+            xml.starts_with("d is not well-formed Sysprep unattend XML: "),
+            "{xml}"
+        );
+        let xml = e(BootstrapProvider::Sysprep, "<html/>");
+        assert!(
+            xml.ends_with("the root element is <html>, not <unattend>"),
+            "{xml}"
+        );
+        // Scripts are opaque.
+        secret_data(
+            BootstrapProvider::CloudInit,
+            Some((p, "#!/bin/sh\necho [\n")),
+            || unreachable!(),
+        )
+        .expect("a script");
     }
 
     #[test]

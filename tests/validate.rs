@@ -3,7 +3,9 @@
 //!
 //! Covers: every template in `packer-examples/` validates; broken configurations are rejected
 //! with one clear line each (by Packer itself when our HCL2 spec lets it, else by Prepare);
-//! several problems are reported together; JSON twins behave like their HCL2 templates.
+//! several problems are reported together; JSON twins behave like their HCL2 templates; one
+//! bad template per bad-input class (`BAD_INPUTS`: ranges, names, whitespace, keys,
+//! certificates, bootstrap documents) stops at validate in one short line, without a crash.
 //! No Supervisor is needed: Prepare reads the kubeconfig but calls no API.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -533,5 +535,228 @@ fn bootstrap_data_is_checked_at_validate_time() {
             data.display()
         ),
         "nested vApp properties",
+    );
+}
+
+/// A kubeconfig like the sandbox's, with the cluster's TLS line and the user replaced.
+fn kubeconfig_with(cluster_tls: &str, user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster:\n    server: https://127.0.0.1:1\n    {cluster_tls}\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim-admin\n    namespace: demo\nusers:\n- name: sim-admin\n  user:\n    {user}\n"
+    )
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The files the bad-input cases refer to as `{dir}/NAME`.
+fn write_bad_inputs(sb: &Sandbox) {
+    let tls = |name: &str| {
+        std::fs::read_to_string(fixture("tls").join(name)).expect("read a tls fixture")
+    };
+    let token = "token: not-a-real-token";
+    let ca = format!("certificate-authority-data: {}", b64(&tls("ca.pem")));
+    for (name, text) in [
+        ("not-a-key", "hello\n".to_string()),
+        ("id_encrypted", tls("id_encrypted")),
+        ("id_ed25519", tls("id_ed25519")),
+        (
+            "cloud-config.yaml",
+            "#cloud-config\nusers: [a\nb: : c\n".into(),
+        ),
+        (
+            "unattend.xml",
+            "<?xml version=\"1.0\"?>\n<unattend><a></unattend>\n".into(),
+        ),
+        ("props.yaml", "- not\n- a map\n".into()),
+        (
+            "kc-ca-data",
+            kubeconfig_with(
+                &format!("certificate-authority-data: {}", b64("hello")),
+                token,
+            ),
+        ),
+        (
+            "kc-ca-file",
+            kubeconfig_with("certificate-authority: missing-ca.pem", token),
+        ),
+        (
+            "kc-client-cert",
+            kubeconfig_with(&ca, &format!("client-certificate-data: {}", b64("nope"))),
+        ),
+        (
+            "kc-client-key",
+            kubeconfig_with(&ca, &format!("client-key-data: {}", b64(&tls("ca.pem")))),
+        ),
+        ("kc-good", kubeconfig_with(&ca, token)),
+    ] {
+        sb.write(name, &text);
+    }
+    std::fs::create_dir_all(sb.path("a-directory")).expect("mkdir");
+}
+
+/// One bad input: the option the line must name, the template changes (`{dir}` is the
+/// sandbox), and text the line must contain.
+type BadInput = (
+    &'static str,
+    &'static [(&'static str, Option<&'static str>)],
+    &'static str,
+);
+
+/// One bad input per class. Adding a case is one line.
+const BAD_INPUTS: &[BadInput] = &[
+    ("watch_source_timeout_sec", &[("watch_source_timeout_sec", Some("9223372036854775807"))], "must be at most 86400 seconds (24 hours), got 9223372036854775807"),
+    ("watch_source_timeout_sec", &[("watch_source_timeout_sec", Some("1e300"))], "got 1e300"),
+    ("watch_source_timeout_sec", &[("watch_source_timeout_sec", Some("1.5"))], "expected a whole number, got 1.5"),
+    ("watch_publish_timeout_sec", &[("publish_location_name", Some("\"golden\"")), ("watch_publish_timeout_sec", Some("86401"))], "must be at most 86400"),
+    ("watch_import_timeout_sec", &[("watch_import_timeout_sec", Some("-5"))], "must not be negative"),
+    ("publish_request_ttl_sec", &[("publish_location_name", Some("\"golden\"")), ("publish_request_ttl_sec", Some("99999999999"))], "must be at most 31536000 seconds"),
+    ("ssh_handshake_attempts", &[("ssh_handshake_attempts", Some("100000"))], "must be at most 1000 attempts"),
+    ("ssh_bastion_port", &[("ssh_bastion_host", Some("\"jump\"")), ("ssh_bastion_password", Some("\"pw\"")), ("ssh_bastion_port", Some("-1"))], "between 1 and 65535, got -1"),
+    ("temporary_key_pair_bits", &[("temporary_key_pair_type", Some("\"rsa\"")), ("temporary_key_pair_bits", Some("1e300"))], "got 1e300"),
+    ("ssh_timeout", &[("ssh_timeout", Some("\"25h\""))], "at most 24h is allowed, got \"25h\""),
+    ("ssh_timeout", &[("ssh_timeout", Some("\"99999999999h\""))], "too large"),
+    ("ssh_timeout", &[("ssh_timeout", Some("\"-5m\""))], "must not be negative"),
+    ("pause_before_connecting", &[("pause_before_connecting", Some("\"2h\""))], "at most 1h is allowed"),
+    ("ssh_keep_alive_interval", &[("ssh_keep_alive_interval", Some("\"90m\""))], "at most 1h is allowed"),
+    ("ssh_read_write_timeout", &[("ssh_read_write_timeout", Some("\"48h\""))], "at most 24h is allowed"),
+    ("class_name", &[("class_name", Some("\"   \""))], "is only whitespace"),
+    ("storage_class", &[("storage_class", Some("\" wcp \""))], "leading or trailing whitespace"),
+    ("communicator", &[("communicator", Some("\"ssh \""))], "leading or trailing whitespace"),
+    ("ssh_username", &[("ssh_username", Some("\" packer\""))], "leading or trailing whitespace"),
+    ("class_name", &[("class_name", Some("\"Best_Effort\""))], "is not a valid name: 'B' is not allowed"),
+    ("storage_class", &[("storage_class", Some("\"a..b\""))], "is not a valid name: it is empty"),
+    ("image_name", &[("image_name", Some("\"vmi-ABC\""))], "is not a valid name"),
+    ("supervisor_namespace", &[("supervisor_namespace", Some("\"Demo\""))], "is not a valid name"),
+    ("publish_location_name", &[("publish_location_name", Some("\"Golden Images\""))], "is not a valid name"),
+    ("publish_image_name", &[("publish_location_name", Some("\"golden\"")), ("publish_image_name", Some("\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\""))], "at most 80 are allowed"),
+    ("kubeconfig_path", &[("kubeconfig_path", Some("\"{dir}/a-directory\""))], "is a directory, not a file"),
+    ("kubeconfig_path", &[("kubeconfig_path", Some("\"{dir}/kc-ca-data\""))], "cluster \"sim\": certificate-authority-data holds no PEM certificate"),
+    ("kubeconfig_path", &[("kubeconfig_path", Some("\"{dir}/kc-ca-file\""))], "certificate-authority file {dir}/missing-ca.pem not found"),
+    ("kubeconfig_path", &[("kubeconfig_path", Some("\"{dir}/kc-client-cert\""))], "user \"sim-admin\": client-certificate-data holds no PEM certificate"),
+    ("kubeconfig_path", &[("kubeconfig_path", Some("\"{dir}/kc-client-key\""))], "client-key-data holds no PEM private key"),
+    ("ssh_private_key_file", &[("ssh_private_key_file", Some("\"{dir}/not-a-key\""))], "is not a private key the SSH client can read"),
+    ("ssh_private_key_file", &[("ssh_private_key_file", Some("\"{dir}/id_encrypted\""))], "is encrypted with a passphrase"),
+    ("ssh_private_key_file", &[("ssh_private_key_file", Some("\"{dir}/a-directory\""))], "is a directory, not a file"),
+    ("ssh_certificate_file", &[("ssh_private_key_file", Some("\"{dir}/id_ed25519\"")), ("ssh_certificate_file", Some("\"{dir}/id_ed25519\""))], "is not an OpenSSH certificate"),
+    ("ssh_bastion_private_key_file", &[("ssh_bastion_host", Some("\"jump\"")), ("ssh_bastion_private_key_file", Some("\"{dir}/not-a-key\""))], "is not a private key"),
+    ("bootstrap_data_file", &[("ssh_password", Some("\"pw\"")), ("bootstrap_data_file", Some("\"{dir}/cloud-config.yaml\""))], "is not valid #cloud-config YAML"),
+    ("bootstrap_data_file", &[("bootstrap_provider", Some("\"Sysprep\"")), ("communicator", Some("\"none\"")), ("bootstrap_data_file", Some("\"{dir}/unattend.xml\""))], "is not well-formed Sysprep unattend XML"),
+    ("bootstrap_data_file", &[("bootstrap_provider", Some("\"vAppConfig\"")), ("communicator", Some("\"none\"")), ("bootstrap_data_file", Some("\"{dir}/props.yaml\""))], "must be a YAML map of vApp property names"),
+    ("bootstrap_data_file", &[("ssh_password", Some("\"pw\"")), ("bootstrap_data_file", Some("\"{dir}/a-directory\""))], "is a directory, not a file"),
+];
+
+/// The longest problem line a bad input may produce, and the most output `packer validate`
+/// may print for one.
+const LINE_LIMIT: usize = 300;
+const OUTPUT_LIMIT: usize = 4_000;
+
+fn assert_stopped_at_prepare(
+    o: &Outcome,
+    elapsed: Duration,
+    option: &str,
+    contains: &str,
+    what: &str,
+) {
+    assert!(
+        !o.success,
+        "{what} should be rejected, packer said:\n{}",
+        o.output
+    );
+    for crash in ["panic", "PACKER CRASH", "overflow"] {
+        assert!(
+            !o.output.contains(crash),
+            "{what}: {crash} in:\n{}",
+            o.output
+        );
+    }
+    assert!(elapsed < Duration::from_secs(5), "{what} took {elapsed:?}");
+    assert!(
+        o.output.len() < OUTPUT_LIMIT,
+        "{what}: {} bytes of output:\n{:.2000}",
+        o.output.len(),
+        o.output
+    );
+    let problems = o.problems();
+    let line = problems
+        .iter()
+        .find(|p| p.starts_with(&format!("{option}: ")))
+        .unwrap_or_else(|| panic!("{what}: no line names {option}; packer said:\n{}", o.output));
+    assert!(line.len() <= LINE_LIMIT, "{what}: a long line: {line}");
+    assert!(
+        line.contains(contains),
+        "{what}: {contains:?} not in {line:?}"
+    );
+}
+
+#[test]
+fn every_bad_input_class_stops_at_validate_with_one_short_line() {
+    assert!(BAD_INPUTS.len() >= 30);
+    let sb = Sandbox::new();
+    write_bad_inputs(&sb);
+    let dir = sb.path("").display().to_string();
+    let dir = dir.trim_end_matches('/');
+    for (option, changes, contains) in BAD_INPUTS {
+        let changes: Vec<(&str, Option<String>)> = changes
+            .iter()
+            .map(|(k, v)| (*k, v.map(|v| v.replace("{dir}", dir))))
+            .collect();
+        let changes: Changes = changes.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        let contains = contains.replace("{dir}", dir);
+        let started = Instant::now();
+        let o = sb.validate_hcl(&hcl(&changes));
+        assert_stopped_at_prepare(
+            &o,
+            started.elapsed(),
+            option,
+            &contains,
+            &format!("{changes:?}"),
+        );
+    }
+}
+
+#[test]
+fn huge_values_are_quoted_short_once() {
+    let sb = Sandbox::new();
+    let huge = "x".repeat(10 * 1024 * 1024);
+    for option in ["class_name", "ssh_timeout", "bootstrap_provider"] {
+        let value = format!("\"{huge}\"");
+        let started = Instant::now();
+        let o = sb.validate_hcl(&hcl(&[(option, Some(value.as_str()))]));
+        let what = format!("10 MB {option}");
+        assert_stopped_at_prepare(
+            &o,
+            started.elapsed(),
+            option,
+            "(10485760 characters)",
+            &what,
+        );
+        // At most 80 characters of it, once.
+        let quoted = "x".repeat(80);
+        assert_eq!(o.output.matches(&quoted).count(), 1, "{what}: {}", o.output);
+        assert!(!o.output.contains(&"x".repeat(81)), "{what}: {}", o.output);
+    }
+}
+
+#[test]
+fn tls_verification_off_validates_with_a_warning() {
+    let sb = Sandbox::new();
+    write_bad_inputs(&sb);
+    // The sandbox kubeconfig sets insecure-skip-tls-verify.
+    let o = sb.validate_hcl(&hcl(&[]));
+    assert_valid(&o, "insecure kubeconfig");
+    assert!(
+        o.output.contains("TLS verification is off"),
+        "no warning:\n{}",
+        o.output
+    );
+    let good = format!("\"{}\"", sb.path("kc-good").display());
+    let o = sb.validate_hcl(&hcl(&[("kubeconfig_path", Some(good.as_str()))]));
+    assert_valid(&o, "kubeconfig with a CA");
+    assert!(
+        !o.output.contains("TLS verification is off"),
+        "{}",
+        o.output
     );
 }

@@ -5,6 +5,8 @@
 //! `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; an optional leading sign; a bare `0`.
 use std::time::Duration;
 
+use super::bounds::quote;
+
 /// A parsed duration, keeping the sign so callers can reject negative values by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct GoDuration {
@@ -28,8 +30,12 @@ const MAX_NANOS: u128 = i64::MAX as u128;
 
 /// Parses `s`; the error text explains what is wrong, without the option name.
 pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
-    let bad =
-        || format!("invalid duration {s:?} (use Go syntax such as \"90s\", \"5m\" or \"1h30m\")");
+    let bad = || {
+        format!(
+            "invalid duration {} (use Go syntax such as \"90s\", \"5m\" or \"1h30m\")",
+            quote(s)
+        )
+    };
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -65,9 +71,16 @@ pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
         let (unit, after_unit) = after_num.split_at(unit_len);
         let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
             return Err(if unit.is_empty() {
-                format!("invalid duration {s:?}: missing unit (use ns, us, ms, s, m or h)")
+                format!(
+                    "invalid duration {}: missing unit (use ns, us, ms, s, m or h)",
+                    quote(s)
+                )
             } else {
-                format!("invalid duration {s:?}: unknown unit {unit:?} (use ns, us, ms, s, m or h)")
+                format!(
+                    "invalid duration {}: unknown unit {} (use ns, us, ms, s, m or h)",
+                    quote(s),
+                    quote(unit)
+                )
             });
         };
         let int_value: u128 = if int_part.is_empty() {
@@ -87,7 +100,7 @@ pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
         }
         total = total.checked_add(nanos).ok_or_else(bad)?;
         if total > MAX_NANOS {
-            return Err(format!("invalid duration {s:?}: too large"));
+            return Err(format!("invalid duration {}: too large", quote(s)));
         }
         rest = after_unit;
     }

@@ -5,9 +5,14 @@
 //! Several files (a `KUBECONFIG` list) are merged the way kubectl merges them: for clusters,
 //! contexts and users the first file that defines a name wins, and `current-context` comes from
 //! the first file that sets it.
+//!
+//! The TLS material of the context's cluster and user is parsed too (CA, client certificate,
+//! client key; `tls.rs`), and TLS verification turned off gives a warning.
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value as Yaml;
+
+use super::files;
 
 /// What Prepare learned from the kubeconfig.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +23,8 @@ pub(crate) struct KubeconfigSummary {
     pub context: String,
     /// That context's namespace, if it sets one.
     pub namespace: Option<String>,
+    /// What Prepare should warn about (TLS verification off).
+    pub warnings: Vec<String>,
 }
 
 /// One context: its cluster, user and namespace references.
@@ -28,12 +35,20 @@ struct ContextRef {
     namespace: Option<String>,
 }
 
+/// A cluster or user entry: its name, its body, and the file it came from (relative paths in
+/// it are relative to that file's directory, as kubectl reads them).
+pub(crate) struct Named {
+    pub name: String,
+    pub body: Yaml,
+    pub file: PathBuf,
+}
+
 #[derive(Default)]
 struct Merged {
     current_context: Option<String>,
     contexts: Vec<ContextRef>,
-    clusters: Vec<(String, Option<String>)>,
-    users: Vec<String>,
+    clusters: Vec<Named>,
+    users: Vec<Named>,
 }
 
 fn str_field<'a>(map: &'a Yaml, key: &str) -> Option<&'a str> {
@@ -73,21 +88,20 @@ fn merge_file(path: &Path, merged: &mut Merged) -> Result<(), String> {
             Some(_) => Err(invalid(format!("{key} is not a list"))),
         }
     };
-    for item in list("clusters")? {
-        let name =
-            str_field(&item, "name").ok_or_else(|| invalid("a cluster has no name".into()))?;
-        let server = item
-            .get("cluster")
-            .and_then(|c| str_field(c, "server"))
-            .map(str::to_string);
-        if !merged.clusters.iter().any(|(n, _)| n == name) {
-            merged.clusters.push((name.to_string(), server));
-        }
-    }
-    for item in list("users")? {
-        let name = str_field(&item, "name").ok_or_else(|| invalid("a user has no name".into()))?;
-        if !merged.users.iter().any(|n| n == name) {
-            merged.users.push(name.to_string());
+    for (key, what, into) in [
+        ("clusters", "cluster", &mut merged.clusters),
+        ("users", "user", &mut merged.users),
+    ] {
+        for item in list(key)? {
+            let name =
+                str_field(&item, "name").ok_or_else(|| invalid(format!("a {what} has no name")))?;
+            if !into.iter().any(|n| n.name == name) {
+                into.push(Named {
+                    name: name.to_string(),
+                    body: item.get(what).cloned().unwrap_or(Yaml::Null),
+                    file: path.to_path_buf(),
+                });
+            }
         }
     }
     for item in list("contexts")? {
@@ -121,8 +135,14 @@ pub(crate) fn check(
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
-        if !path.is_file() {
-            continue;
+        match files::not_a_file(path) {
+            // kubectl skips the missing entries of a KUBECONFIG list.
+            Some(_) if !path.exists() => continue,
+            Some(why) => {
+                problems.push(why);
+                continue;
+            }
+            None => {}
         }
         match merge_file(path, &mut merged) {
             Ok(()) => files.push(path.clone()),
@@ -176,23 +196,28 @@ pub(crate) fn check(
         )]);
     };
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     match cluster {
         None => problems.push(format!("kubeconfig context {wanted:?} names no cluster")),
-        Some(c) => match merged.clusters.iter().find(|(n, _)| n == c) {
+        Some(c) => match merged.clusters.iter().find(|n| &n.name == c) {
             None => problems.push(format!(
                 "kubeconfig context {wanted:?} refers to cluster {c:?}, which is not defined"
             )),
-            Some((_, None)) => {
+            Some(n) if str_field(&n.body, "server").is_none() => {
                 problems.push(format!("kubeconfig cluster {c:?} has no server address"))
             }
-            Some(_) => {}
+            Some(n) => {
+                problems.extend(super::tls::cluster(n));
+                warnings.extend(super::tls::insecure_warning(n));
+            }
         },
     }
     if let Some(u) = user {
-        if !merged.users.iter().any(|n| n == u) {
-            problems.push(format!(
+        match merged.users.iter().find(|n| &n.name == u) {
+            None => problems.push(format!(
                 "kubeconfig context {wanted:?} refers to user {u:?}, which is not defined"
-            ));
+            )),
+            Some(n) => problems.extend(super::tls::user(n)),
         }
     }
     if !problems.is_empty() {
@@ -202,6 +227,7 @@ pub(crate) fn check(
         files,
         context: wanted,
         namespace: namespace.clone(),
+        warnings,
     })
 }
 

@@ -2,7 +2,10 @@
 //!
 //! - [`hcl_spec`]: the HCL2 object spec (every option with its cty type).
 //! - [`prepare`]: merges the configs Packer sends to `Builder.Prepare`, types them, applies the
-//!   defaults and checks everything, reporting every problem at once.
+//!   defaults and checks everything, reporting every problem at once. The checks live in
+//!   focused modules: [`bounds`] (ranges of numbers and durations, short quoting of values),
+//!   [`names`] (Kubernetes and content library names, whitespace), [`files`] (paths, SSH keys,
+//!   PEM), [`tls`] (the kubeconfig's certificates) and [`kubeconfig`].
 //!
 //! The struct shape below is shared with the build steps. `docs/builder-reference.md` is the
 //! user-facing description of every option.
@@ -10,14 +13,21 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod bounds;
 mod duration;
+mod files;
+#[cfg(test)]
+mod fuzz;
 mod kubeconfig;
+mod names;
 mod prepare;
 mod quantity;
 mod raw;
 mod spec;
+mod suggest;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use prepare::{
     prepare, prepare_with, ConfigErrors, Environment, Prepared, IMPORT_SUPPORTED, NOT_IMPLEMENTED,

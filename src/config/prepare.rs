@@ -1,5 +1,4 @@
 //! `Builder.Prepare`: decode, default, and check every option, reporting all problems at once.
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,11 +6,14 @@ use std::time::Duration;
 use packer_wire::msgpack::Value;
 use rand::Rng;
 
+use super::bounds::{self, quote};
+use super::names::{self, dns1123_label, dns1123_subdomain};
 use super::raw::{self, Decoder};
 use super::spec::OPTIONS;
+use super::suggest::{suggest, suggest_case};
 use super::{
-    duration, kubeconfig, quantity, BastionConfig, BootstrapProvider, CommConfig, CommKind, Config,
-    FileTransfer, ImportConfig, KeyType, PackerConfig, ProxyConfig, SshConfig, WinRmConfig,
+    duration, files, kubeconfig, quantity, BastionConfig, BootstrapProvider, CommConfig, CommKind,
+    Config, FileTransfer, ImportConfig, KeyType, PackerConfig, ProxyConfig, SshConfig, WinRmConfig,
 };
 
 /// A prepared configuration and the warnings Packer should show.
@@ -101,6 +103,7 @@ pub fn prepare_with(configs: &[Value], env: &Environment) -> Result<Prepared, Co
         if let Some(key) = p
             .strip_prefix("unknown configuration key: ")
             .map(|k| k.trim_matches('"').to_string())
+            .filter(|k| k.len() <= 64)
         {
             if let Some(s) = suggest(&key, OPTIONS.iter().map(|(n, _)| *n)) {
                 p.push_str(&format!("; did you mean {s:?}?"));
@@ -126,6 +129,7 @@ pub fn prepare_with(configs: &[Value], env: &Environment) -> Result<Prepared, Co
             .into_iter()
             .filter(|m| !bad_keys.iter().any(|k| m.starts_with(k.as_str()))),
     );
+    let problems: Vec<String> = problems.into_iter().map(bounds::cap_line).collect();
     if problems.is_empty() {
         Ok(Prepared {
             config,
@@ -162,27 +166,52 @@ impl Preparer<'_> {
         self.d.non_empty(key).map(|s| self.expand(&s))
     }
 
-    /// A path option whose file must exist.
-    fn existing_file(&mut self, key: &str, check: bool) -> Option<PathBuf> {
+    /// A path option whose file must exist and, when `check` is set, pass `parse`
+    /// (`files::ssh_private_key`, ...).
+    fn existing_file(
+        &mut self,
+        key: &str,
+        check: bool,
+        parse: fn(&Path) -> Result<(), String>,
+    ) -> Option<PathBuf> {
         let path = self.path(key)?;
-        if check && !path.is_file() {
-            self.err(format!("{key}: file {} not found", path.display()));
+        if check {
+            if let Err(why) = parse(&path) {
+                self.err(format!("{key}: {why}"));
+            }
         }
         Some(path)
     }
 
-    /// A `*_sec` timeout: 0 or unset means the default, negative is an error.
-    fn secs(&mut self, key: &str, default: u64) -> Duration {
-        match self.d.int(key) {
-            Some(v) if v < 0 => {
-                self.err(format!(
-                    "{key}: must not be negative, got {v} (0 means the default, {default})"
-                ));
-                Duration::from_secs(default)
-            }
-            Some(v) if v > 0 => Duration::from_secs(v.unsigned_abs()),
-            _ => Duration::from_secs(default),
+    /// A whole-number option within its range (`bounds::int_range`); 0 or unset gives `None`
+    /// (the default), out of range is an error.
+    fn bounded(&mut self, key: &str, default: &str) -> Option<i64> {
+        let v = self.d.int(key)?;
+        let range = bounds::int_range(key)?;
+        if v < range.min {
+            self.err(format!(
+                "{key}: must not be negative, got {} (0 means the default, {default})",
+                self.d.shown(key)
+            ));
+            return None;
         }
+        if v > range.max {
+            self.err(format!(
+                "{key}: must be at most {} {}, got {}",
+                range.max,
+                range.unit,
+                self.d.shown(key)
+            ));
+            return None;
+        }
+        (v != 0).then_some(v)
+    }
+
+    /// A `*_sec` timeout: 0 or unset means the default, negative or past the maximum is an
+    /// error.
+    fn secs(&mut self, key: &str, default: u64) -> Duration {
+        let v = self.bounded(key, &default.to_string());
+        Duration::from_secs(v.map_or(default, i64::unsigned_abs))
     }
 
     /// A Go-syntax duration: unset or zero means the default, negative is an error unless
@@ -200,12 +229,18 @@ impl Preparer<'_> {
                 if negative_disables {
                     Duration::ZERO
                 } else {
-                    self.err(format!("{key}: must not be negative, got {s:?}"));
+                    self.err(format!("{key}: must not be negative, got {}", quote(&s)));
                     default
                 }
             }
             Ok(d) if d.value.is_zero() => default,
-            Ok(d) => d.value,
+            Ok(d) => match bounds::check_duration(key, &s, d.value) {
+                Ok(()) => d.value,
+                Err(e) => {
+                    self.err(e);
+                    default
+                }
+            },
         }
     }
 
@@ -216,7 +251,8 @@ impl Preparer<'_> {
                 Ok(p) => p,
                 Err(_) => {
                     self.err(format!(
-                        "{key}: must be a port number between 1 and 65535, got {v}"
+                        "{key}: must be a port number between 1 and 65535, got {}",
+                        self.d.shown(key)
                     ));
                     default
                 }
@@ -226,6 +262,7 @@ impl Preparer<'_> {
 
     fn build(&mut self) -> Config {
         let packer = self.packer();
+        self.whitespace();
         let comm_kind = self.communicator_kind();
         let mut config = Config {
             packer,
@@ -260,10 +297,11 @@ impl Preparer<'_> {
             publish_location_name: self.d.non_empty("publish_location_name"),
             publish_image_name: self.d.non_empty("publish_image_name"),
             publish_image_description: self.d.non_empty("publish_image_description"),
-            publish_request_ttl_sec: self.d.int("publish_request_ttl_sec"),
+            publish_request_ttl_sec: self.ttl(),
             comm: CommConfig::default(),
         };
         self.connection(&mut config);
+        self.names();
         self.source(&mut config);
         config.import = self.import(config.image_name.is_some());
         if config.image_name.is_none() && config.import.is_none() {
@@ -293,6 +331,47 @@ impl Preparer<'_> {
         config
     }
 
+    /// Names, hosts and keywords with stray whitespace (`names::NO_PADDING`).
+    fn whitespace(&mut self) {
+        for key in names::NO_PADDING {
+            if let Some(v) = self.d.str(key).filter(|v| !v.is_empty()) {
+                if let Err(why) = names::padding(&v) {
+                    self.d.reject(key, &why);
+                }
+            }
+        }
+    }
+
+    /// Object and item names against the Supervisor's naming rules (`names::NAMED`).
+    fn names(&mut self) {
+        for (key, rule) in names::NAMED {
+            if let Some(v) = self.d.non_empty(key) {
+                if let Err(why) = names::check(*rule, &v) {
+                    self.err(format!("{key}: {why}"));
+                }
+            }
+        }
+    }
+
+    /// `publish_request_ttl_sec`: unset is `None`; 0 is kept (delete at once when finished).
+    fn ttl(&mut self) -> Option<i64> {
+        const KEY: &str = "publish_request_ttl_sec";
+        let ttl = self.d.int(KEY)?;
+        if ttl < 0 {
+            self.err(format!(
+                "{KEY}: must not be negative, got {}",
+                self.d.shown(KEY)
+            ));
+        } else if ttl > bounds::MAX_TTL_SECS {
+            self.err(format!(
+                "{KEY}: must be at most {} seconds (365 days), got {}",
+                bounds::MAX_TTL_SECS,
+                self.d.shown(KEY)
+            ));
+        }
+        Some(ttl.clamp(0, bounds::MAX_TTL_SECS))
+    }
+
     fn packer(&mut self) -> PackerConfig {
         PackerConfig {
             build_name: self.d.str("packer_build_name").unwrap_or_default(),
@@ -320,7 +399,7 @@ impl Preparer<'_> {
             }
             Some(other) => {
                 let hint = suggest_case(other, &["ssh", "winrm", "none"]);
-                self.err(format!("communicator: unknown communicator {other:?}; use \"ssh\", \"winrm\" or \"none\"{hint}"));
+                self.err(format!("communicator: unknown communicator {}; use \"ssh\", \"winrm\" or \"none\"{hint}", quote(other)));
                 CommKind::Ssh
             }
         }
@@ -344,13 +423,6 @@ impl Preparer<'_> {
                 }
             },
         };
-        if let Some(ns) = &config.supervisor_namespace {
-            if let Err(e) = dns1123_label(ns, 63) {
-                self.err(format!(
-                    "supervisor_namespace: {ns:?} is not a valid namespace name: {e}"
-                ));
-            }
-        }
         match kubeconfig::check(&candidates, config.kubeconfig_context.as_deref()) {
             Ok(summary) => {
                 config.kubeconfig_paths = summary.files;
@@ -361,6 +433,7 @@ impl Preparer<'_> {
                     ));
                 }
                 config.kube_context_namespace = summary.namespace;
+                self.warnings.extend(summary.warnings);
             }
             Err(problems) => {
                 config.kubeconfig_paths = candidates;
@@ -385,12 +458,16 @@ impl Preparer<'_> {
         let name = config.source_name.clone();
         if name.chars().count() > 15 {
             self.err(format!(
-                "source_name: {name:?} is {} characters long; at most 15 are allowed (it becomes the guest hostname, limited by Windows to 15)",
+                "source_name: {} is {} characters long; at most 15 are allowed (it becomes the guest hostname, limited by Windows to 15)",
+                quote(&name),
                 name.chars().count()
             ));
         }
         if let Err(e) = dns1123_label(&name, 63) {
-            self.err(format!("source_name: {name:?} is not a valid name: {e}"));
+            self.err(format!(
+                "source_name: {} is not a valid name: {e}",
+                quote(&name)
+            ));
         }
         if let Some(p) = self.d.non_empty("bootstrap_provider") {
             config.bootstrap_provider = match p.as_str() {
@@ -400,7 +477,7 @@ impl Preparer<'_> {
                 other => {
                     let hint = suggest_case(other, &["CloudInit", "Sysprep", "vAppConfig"]);
                     self.err(format!(
-                        "bootstrap_provider: unknown provider {other:?}; use \"CloudInit\", \"Sysprep\" or \"vAppConfig\"{hint}"
+                        "bootstrap_provider: unknown provider {}; use \"CloudInit\", \"Sysprep\" or \"vAppConfig\"{hint}", quote(other)
                     ));
                     BootstrapProvider::CloudInit
                 }
@@ -418,7 +495,7 @@ impl Preparer<'_> {
                 ));
             }
             None => {}
-            Some(path) => match read_bootstrap_data(config.bootstrap_provider, path) {
+            Some(path) => match files::bootstrap_data(config.bootstrap_provider, path) {
                 Err(e) => self.err(format!("bootstrap_data_file: {e}")),
                 Ok(data) => config.bootstrap_data = Some(data),
             },
@@ -427,7 +504,8 @@ impl Preparer<'_> {
         match quantity::parse_bytes(&size) {
             Err(e) => self.err(format!("iso_boot_disk_size: {e}")),
             Ok(bytes) if bytes < 1.0 => self.err(format!(
-                "iso_boot_disk_size: {size:?} must be a positive size"
+                "iso_boot_disk_size: {} must be a positive size",
+                quote(&size)
             )),
             Ok(_) => {}
         }
@@ -468,7 +546,8 @@ impl Preparer<'_> {
         let https = lower.starts_with("https://");
         if !https && !lower.starts_with("http://") {
             self.err(format!(
-                "import_source_url: {url:?} must be an http:// or https:// URL"
+                "import_source_url: {} must be an http:// or https:// URL",
+                quote(&url)
             ));
         }
         match &cert {
@@ -486,7 +565,10 @@ impl Preparer<'_> {
             Some("iso") => "ISO".to_string(),
             Some(other) => {
                 let hint = suggest_case(other, &["ovf", "iso"]);
-                self.err(format!("import_target_image_type: unknown type {other:?}; use \"ovf\" or \"iso\"{hint}"));
+                self.err(format!(
+                    "import_target_image_type: unknown type {}; use \"ovf\" or \"iso\"{hint}",
+                    quote(other)
+                ));
                 String::new()
             }
             None => {
@@ -510,7 +592,8 @@ impl Preparer<'_> {
         });
         if let Err(e) = dns1123_subdomain(&request_name) {
             self.err(format!(
-                "import_request_name: {request_name:?} is not a valid name: {e}"
+                "import_request_name: {} is not a valid name: {e}",
+                quote(&request_name)
             ));
         }
         if have_image_name {
@@ -530,13 +613,6 @@ impl Preparer<'_> {
     }
 
     fn publish(&mut self, config: &Config) {
-        if let Some(ttl) = config.publish_request_ttl_sec {
-            if ttl < 0 {
-                self.err(format!(
-                    "publish_request_ttl_sec: must not be negative, got {ttl}"
-                ));
-            }
-        }
         if config.publish_location_name.is_none() {
             let ignored: Vec<&str> = [
                 ("publish_image_name", config.publish_image_name.is_some()),
@@ -583,8 +659,10 @@ impl Preparer<'_> {
             .non_empty("ssh_username")
             .unwrap_or_else(|| "packer".into());
         let password = self.d.non_empty("ssh_password");
-        let private_key_file = self.existing_file("ssh_private_key_file", active);
-        let certificate_file = self.existing_file("ssh_certificate_file", active);
+        let private_key_file =
+            self.existing_file("ssh_private_key_file", active, files::ssh_private_key);
+        let certificate_file =
+            self.existing_file("ssh_certificate_file", active, files::ssh_certificate);
         if active && certificate_file.is_some() && private_key_file.is_none() {
             self.err(
                 "ssh_certificate_file: needs ssh_private_key_file (the key the certificate signs)",
@@ -604,29 +682,30 @@ impl Preparer<'_> {
             }
             Some(other) => {
                 let hint = suggest_case(other, &["ed25519", "rsa", "ecdsa"]);
-                self.err(format!("temporary_key_pair_type: unknown type {other:?}; use \"ed25519\", \"rsa\" or \"ecdsa\"{hint}"));
+                self.err(format!("temporary_key_pair_type: unknown type {}; use \"ed25519\", \"rsa\" or \"ecdsa\"{hint}", quote(other)));
                 KeyType::Ed25519
             }
         };
         let bits = self.d.int("temporary_key_pair_bits").unwrap_or(0);
+        let shown_bits = self.d.shown("temporary_key_pair_bits");
         let key_bits = match key_type {
             KeyType::Rsa if bits == 0 => 4096,
             KeyType::Rsa if (2048..=16384).contains(&bits) => bits,
             KeyType::Rsa => {
-                self.err(format!("temporary_key_pair_bits: RSA keys must have between 2048 and 16384 bits, got {bits}"));
+                self.err(format!("temporary_key_pair_bits: RSA keys must have between 2048 and 16384 bits, got {shown_bits}"));
                 4096
             }
             KeyType::Ecdsa if bits == 0 => 521,
             KeyType::Ecdsa if [256, 384, 521].contains(&bits) => bits,
             KeyType::Ecdsa => {
                 self.err(format!(
-                    "temporary_key_pair_bits: ECDSA keys have 256, 384 or 521 bits, got {bits}"
+                    "temporary_key_pair_bits: ECDSA keys have 256, 384 or 521 bits, got {shown_bits}"
                 ));
                 521
             }
             KeyType::Ed25519 if bits == 0 || bits == 256 => 256,
             KeyType::Ed25519 => {
-                self.err(format!("temporary_key_pair_bits: ed25519 keys always have 256 bits, got {bits}; remove it or choose temporary_key_pair_type \"rsa\" or \"ecdsa\""));
+                self.err(format!("temporary_key_pair_bits: ed25519 keys always have 256 bits, got {shown_bits}; remove it or choose temporary_key_pair_type \"rsa\" or \"ecdsa\""));
                 256
             }
         };
@@ -636,7 +715,10 @@ impl Preparer<'_> {
             Some("sftp") => FileTransfer::Sftp,
             Some(other) => {
                 let hint = suggest_case(other, &["scp", "sftp"]);
-                self.err(format!("ssh_file_transfer_method: unknown method {other:?}; use \"scp\" or \"sftp\"{hint}"));
+                self.err(format!(
+                    "ssh_file_transfer_method: unknown method {}; use \"scp\" or \"sftp\"{hint}",
+                    quote(other)
+                ));
                 FileTransfer::Scp
             }
         };
@@ -648,15 +730,10 @@ impl Preparer<'_> {
         } else {
             self.duration("ssh_wait_timeout", Duration::from_secs(300), false)
         };
-        let handshake_attempts = match self.d.int("ssh_handshake_attempts") {
-            None | Some(0) => 10,
-            Some(v) => u32::try_from(v).unwrap_or_else(|_| {
-                self.err(format!(
-                    "ssh_handshake_attempts: must be a positive number, got {v}"
-                ));
-                10
-            }),
-        };
+        let handshake_attempts = self
+            .bounded("ssh_handshake_attempts", "10")
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(10);
         let remote_tunnels = self.tunnels("ssh_remote_tunnels", active);
         let local_tunnels = self.tunnels("ssh_local_tunnels", active);
         let bastion = self.bastion(active, &username);
@@ -721,7 +798,8 @@ impl Preparer<'_> {
                 };
                 if !ok {
                     self.err(format!(
-                        "{key}: {t:?} is not of the form [bind_address:]port:host:hostport"
+                        "{key}: {} is not of the form [bind_address:]port:host:hostport",
+                        quote(t)
                     ));
                 }
             }
@@ -734,10 +812,16 @@ impl Preparer<'_> {
         let port = self.port("ssh_bastion_port", 22);
         let username = self.d.non_empty("ssh_bastion_username");
         let password = self.d.non_empty("ssh_bastion_password");
-        let private_key_file =
-            self.existing_file("ssh_bastion_private_key_file", active && host.is_some());
-        let certificate_file =
-            self.existing_file("ssh_bastion_certificate_file", active && host.is_some());
+        let private_key_file = self.existing_file(
+            "ssh_bastion_private_key_file",
+            active && host.is_some(),
+            files::ssh_private_key,
+        );
+        let certificate_file = self.existing_file(
+            "ssh_bastion_certificate_file",
+            active && host.is_some(),
+            files::ssh_certificate,
+        );
         let agent_auth = self.d.bool("ssh_bastion_agent_auth").unwrap_or(false);
         let interactive = self.d.bool("ssh_bastion_interactive").unwrap_or(false);
         let Some(host) = host else {
@@ -837,83 +921,4 @@ fn random_source_name() -> String {
         .map(|_| char::from(LOWER_ALNUM[rng.gen_range(0..LOWER_ALNUM.len())]))
         .collect();
     format!("source-{suffix}")
-}
-
-/// Checks a DNS-1123 label: lowercase letters, digits and '-', starting and ending with an
-/// alphanumeric, at most `max` characters.
-pub(crate) fn dns1123_label(s: &str, max: usize) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if s.len() > max {
-        return Err(format!("longer than {max} characters"));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!(
-            "{c:?} is not allowed (use lowercase letters, digits and '-')"
-        ));
-    }
-    if s.starts_with('-') || s.ends_with('-') {
-        return Err("it must start and end with a letter or digit".into());
-    }
-    Ok(())
-}
-
-/// A DNS-1123 subdomain (Kubernetes object names): dot-separated labels, at most 253 characters.
-fn dns1123_subdomain(s: &str) -> Result<(), String> {
-    if s.len() > 253 {
-        return Err("longer than 253 characters".into());
-    }
-    s.split('.').try_for_each(|label| dns1123_label(label, 63))
-}
-
-/// Reads `bootstrap_data_file` and turns it into the Secret's data the way the build will
-/// (`crate::bootstrap::secret_data`), so every problem with it surfaces at Prepare.
-fn read_bootstrap_data(
-    provider: BootstrapProvider,
-    path: &Path,
-) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("file {} not found", path.display()),
-        _ => format!("cannot read {}: {e}", path.display()),
-    })?;
-    // A file is given, so the default cloud-config is never rendered.
-    crate::bootstrap::secret_data(provider, Some((path, &text)), || Ok(String::new()))
-        .map_err(|e| e.to_string())
-}
-
-/// "; did you mean X?" when `got` differs from a valid value only by case.
-fn suggest_case(got: &str, valid: &[&str]) -> String {
-    valid
-        .iter()
-        .find(|v| v.eq_ignore_ascii_case(got))
-        .map(|v| format!("; did you mean {v:?}? (values are case-sensitive)"))
-        .unwrap_or_default()
-}
-
-/// The closest known name within a small edit distance, for typos in keys.
-fn suggest<'a>(got: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    names
-        .filter(|n| !n.starts_with("packer_"))
-        .map(|n| (edit_distance(got, n), n))
-        .filter(|(d, n)| *d <= 2.max(n.len() / 6))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let subst = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

@@ -4,7 +4,10 @@
 /// Parses a quantity and returns its value in bytes (rounded down), or why it is invalid.
 pub(crate) fn parse_bytes(s: &str) -> Result<f64, String> {
     let bad = |why: &str| {
-        format!("{s:?} is not a valid Kubernetes quantity ({why}); use e.g. \"20Gi\" or \"40G\"")
+        format!(
+            "{} is not a valid Kubernetes quantity ({why}); use e.g. \"20Gi\" or \"40G\"",
+            super::bounds::quote(s)
+        )
     };
     let (sign, body) = match s.as_bytes().first() {
         Some(b'-') => (-1.0, &s[1..]),
@@ -48,7 +51,12 @@ pub(crate) fn parse_bytes(s: &str) -> Result<f64, String> {
                     let e: i32 = e.parse().map_err(|_| bad("bad exponent"))?;
                     10f64.powi(e)
                 }
-                _ => return Err(bad(&format!("unknown suffix {other:?}"))),
+                _ => {
+                    return Err(bad(&format!(
+                        "unknown suffix {}",
+                        super::bounds::quote(other)
+                    )))
+                }
             }
         }
     };

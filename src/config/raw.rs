@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use packer_wire::msgpack::Value;
 
+use super::bounds::{number, quote};
 use super::spec::{kind_of, Kind};
 
 /// A configuration value before typing.
@@ -34,9 +35,9 @@ impl Raw {
     fn describe(&self) -> String {
         match self {
             Raw::Null => "null".into(),
-            Raw::Str(s) => format!("string {s:?}"),
+            Raw::Str(s) => format!("string {}", quote(s)),
             Raw::Int(i) => format!("number {i}"),
-            Raw::Float(f) => format!("number {f}"),
+            Raw::Float(f) => format!("number {}", number(*f)),
             Raw::Bool(b) => format!("bool {b}"),
             Raw::List(l) => format!("a list of {} element(s)", l.len()),
             Raw::Map(_) => "a map".into(),
@@ -143,7 +144,7 @@ pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<String>)
                 continue;
             }
             if kind_of(&key).is_none() {
-                let msg = format!("unknown configuration key: {key:?}");
+                let msg = format!("unknown configuration key: {}", quote(&key));
                 if !problems.contains(&msg) {
                     problems.push(msg);
                 }
@@ -198,7 +199,7 @@ pub(crate) fn interpolate(s: &str, ctx: &TemplateContext) -> Result<String, Stri
         let after = &rest[start + 2..];
         let end = after
             .find("}}")
-            .ok_or_else(|| format!("unclosed template action in {s:?}"))?;
+            .ok_or_else(|| format!("unclosed template action in {}", quote(s)))?;
         let action = after[..end]
             .trim()
             .trim_start_matches('-')
@@ -356,7 +357,8 @@ impl Decoder {
                 None if *v == Raw::Null => {}
                 None => {
                     self.problem(format!(
-                        "{key}: value of {k:?} must be a string, got {}",
+                        "{key}: value of {} must be a string, got {}",
+                        quote(k),
                         v.describe()
                     ));
                     return None;
@@ -383,7 +385,9 @@ impl Decoder {
         let (raw, weak) = self.entry(key)?;
         let parsed = match (&raw, weak) {
             (Raw::Int(i), _) => Some(*i),
-            (Raw::Float(f), _) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+            // Huge whole numbers saturate: every range check refuses them, quoting the
+            // value as given (see `shown`).
+            (Raw::Float(f), _) if f.fract() == 0.0 => Some(*f as i64),
             (Raw::Str(s), true) => {
                 let t = s.trim();
                 if t.is_empty() {
@@ -398,7 +402,10 @@ impl Decoder {
         if parsed.is_none() {
             match &raw {
                 Raw::Float(f) if f.is_finite() => {
-                    self.problem(format!("{key}: expected a whole number, got {f}"));
+                    self.problem(format!(
+                        "{key}: expected a whole number, got {}",
+                        number(*f)
+                    ));
                 }
                 _ => self.mismatch(key, Kind::Int, &raw),
             }
@@ -456,6 +463,23 @@ impl Decoder {
     /// A map-of-strings option.
     pub(crate) fn str_map(&mut self, key: &str) -> Option<BTreeMap<String, String>> {
         self.raw_str_map(key)
+    }
+
+    /// The option's value as given, short, for messages: digits, `1e300`, a quoted string.
+    pub(crate) fn shown(&self, key: &str) -> String {
+        match self.entries.get(key).map(|e| &e.value) {
+            Some(Raw::Int(i)) => i.to_string(),
+            Some(Raw::Float(f)) => number(*f),
+            Some(Raw::Str(s)) => quote(s),
+            Some(other) => other.describe(),
+            None => "nothing".into(),
+        }
+    }
+
+    /// Records a problem with `key` found outside the decoder (whitespace, names): later
+    /// checks of the same option are then not reported again.
+    pub(crate) fn reject(&mut self, key: &str, why: &str) {
+        self.problem(format!("{key}: {why}"));
     }
 
     /// Whether the option was given (non-null), whatever its value.

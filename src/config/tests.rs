@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 use super::spec::{Kind, OPTIONS};
 use super::*;
 
-const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: dev\n    namespace: demo\n- name: bare\n  context:\n    cluster: sim\n    user: dev\nusers:\n- name: dev\n  user:\n    token: abc\n";
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster:\n    server: https://127.0.0.1:1\n    certificate-authority: ca.pem\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: dev\n    namespace: demo\n- name: bare\n  context:\n    cluster: sim\n    user: dev\nusers:\n- name: dev\n  user:\n    token: abc\n";
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -21,6 +21,7 @@ impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("kubeconfig"), KUBECONFIG).expect("write kubeconfig");
+        std::fs::write(dir.path().join("ca.pem"), super::files::tests::CERT).expect("write CA");
         Fixture { dir }
     }
 
@@ -261,8 +262,8 @@ fn random_source_name_is_a_short_dns_label() {
 #[test]
 fn every_option_set_gives_the_same_config_from_hcl_and_json() {
     let f = Fixture::new();
-    let key = f.file("id_ed25519", "key");
-    let cert = f.file("id_ed25519-cert.pub", "cert");
+    let key = f.file("id_ed25519", super::files::tests::SSH_KEY);
+    let cert = f.file("id_ed25519-cert.pub", super::files::tests::SSH_CERT);
     let data = f.file(
         "ci.yaml",
         "user-data: |\n  #cloud-config\n  users: []\nmeta-data: 'x'\n",
@@ -425,7 +426,7 @@ fn one_clear_line_per_problem() {
         (vec![("ssh_local_tunnels", json!(["8080"]))], "ssh_local_tunnels: \"8080\" is not of the form [bind_address:]port:host:hostport".into()),
         (vec![("kubeconfig_path", json!(f.path("missing").display().to_string()))], format!("kubeconfig_path: kubeconfig file {} not found", f.path("missing").display())),
         (vec![("kubeconfig_context", json!("prod"))], "kubeconfig_context: context \"prod\" not found in the kubeconfig (available: sim, bare)".into()),
-        (vec![("supervisor_namespace", json!("Demo"))], "supervisor_namespace: \"Demo\" is not a valid namespace name: 'D' is not allowed (use lowercase letters, digits and '-')".into()),
+        (vec![("supervisor_namespace", json!("Demo"))], "supervisor_namespace: \"Demo\" is not a valid name: 'D' is not allowed (use lowercase letters, digits and '-')".into()),
         (vec![("import_source_url", json!("https://h/x.ova")), ("import_target_location_name", json!("golden-images")) ], "import_source_ssl_certificate: required when import_source_url is an https:// URL (the PEM certificate of the server)".into()),
         (vec![("import_source_url", json!("ftp://h/x.ova")), ("import_target_location_name", json!("golden-images")) ], "import_source_url: \"ftp://h/x.ova\" must be an http:// or https:// URL".into()),
         (vec![("import_source_url", json!("http://h/x.ova")) ], "import_target_location_name: required when import_source_url is set (a writable ContentLibrary that allows imports)".into()),
@@ -674,6 +675,7 @@ fn kubeconfig_from_environment_list_and_home() {
     let home = f.path("home");
     std::fs::create_dir_all(home.join(".kube")).expect("mkdir");
     std::fs::copy(f.path("kubeconfig"), home.join(".kube/config")).expect("copy");
+    std::fs::copy(f.path("ca.pem"), home.join(".kube/ca.pem")).expect("copy");
     let env = Environment {
         kubeconfig: None,
         home: Some(home.clone()),
@@ -862,7 +864,7 @@ fn paths_with_tilde_expand_to_home() {
     let f = Fixture::new();
     let home = f.path("home");
     std::fs::create_dir_all(&home).expect("mkdir");
-    std::fs::write(home.join("key"), "k").expect("write");
+    std::fs::write(home.join("key"), super::files::tests::SSH_KEY).expect("write");
     let p = f.ok(&f.with(&[("ssh_private_key_file", json!("~/key"))]));
     assert_eq!(
         p.config.comm.ssh.private_key_file.as_deref(),
@@ -968,3 +970,5 @@ fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
     let data = p.config.bootstrap_data.expect("data");
     assert!(data["unattend"].starts_with("<?xml"));
 }
+
+mod checks;

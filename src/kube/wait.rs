@@ -60,6 +60,18 @@ pub fn human(d: Duration) -> String {
     out
 }
 
+/// The latest deadline any wait uses: a timeout past it (a huge value that got through, or
+/// `Duration::MAX`) waits this long instead of overflowing the clock.
+pub const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `now + d`, saturating at [`FAR_FUTURE`] from now: never panics, whatever `d`.
+pub fn instant_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(FAR_FUTURE))
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
 /// One timeout shared by several waits in a row: each gets what is left of it, and a timeout
 /// reports the whole, not the remainder the last wait was given.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +85,7 @@ impl Deadline {
     pub fn after(total: Duration) -> Self {
         Deadline {
             total,
-            end: Instant::now() + total,
+            end: instant_after(total),
         }
     }
 
@@ -139,7 +151,7 @@ pub async fn wait_for_with_stats<T>(
     stats: &mut WaitStats,
 ) -> Result<T, WaitError> {
     let mut last: Option<String> = None;
-    let deadline = Instant::now() + timeout;
+    let deadline = instant_after(timeout);
     let outcome = {
         let fut = watch_loop(&target, deadline, &mut judge, &mut last, stats);
         tokio::select! {
@@ -354,6 +366,21 @@ async fn watch_loop<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn huge_timeouts_saturate_instead_of_panicking() {
+        for d in [
+            Duration::MAX,
+            Duration::from_secs(i64::MAX.unsigned_abs()),
+            FAR_FUTURE,
+        ] {
+            let end = instant_after(d);
+            assert!(end > Instant::now() + Duration::from_secs(50 * 365 * 86_400));
+            let deadline = Deadline::after(d);
+            assert!(deadline.remaining() > Duration::from_secs(86_400));
+        }
+        assert!(instant_after(Duration::ZERO) <= Instant::now());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_shared_deadline_shrinks_and_reports_the_whole() {

@@ -106,6 +106,15 @@ type BoxIo = Box<dyn Io>;
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// `now + d`, saturating at a century: a huge `ssh_timeout` never overflows the clock.
+fn deadline_after(d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    let now = Instant::now();
+    now.checked_add(d.min(CENTURY))
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
 impl Session {
     /// Connects and authenticates, retrying until `opts.ssh_timeout` elapses: TCP failures are
     /// retried for the whole time, handshake/auth failures `handshake_attempts` times.
@@ -113,7 +122,7 @@ impl Session {
         opts: &ConnectOptions,
         cancel: &CancellationToken,
     ) -> Result<Session, SshError> {
-        let deadline = Instant::now() + opts.ssh_timeout;
+        let deadline = deadline_after(opts.ssh_timeout);
         Self::connect_until(opts, cancel, deadline).await
     }
 
@@ -742,6 +751,12 @@ async fn agent_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_huge_ssh_timeout_saturates() {
+        let end = deadline_after(Duration::MAX);
+        assert!(end > Instant::now() + Duration::from_secs(50 * 365 * 86_400));
+    }
 
     #[test]
     fn signals_map_like_go() {
