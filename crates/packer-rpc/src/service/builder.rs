@@ -1,5 +1,6 @@
 //! `Builder`: the component the plugin serves on broker id 0.
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use packer_wire::msgpack::Value;
@@ -28,6 +29,8 @@ pub struct BuilderServer {
     encoding: SpecEncoding,
     /// One per server, like the Go SDK: a Cancel that arrives before Run still cancels it.
     cancel: CancellationToken,
+    /// Held while a Run is in progress, so the end of the session can wait for it.
+    running: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl BuilderServer {
@@ -41,6 +44,26 @@ impl BuilderServer {
             broker,
             encoding,
             cancel: CancellationToken::new(),
+            running: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The session with core ended: tells the builder, cancels a running build and waits up
+    /// to `linger` for its Run to return (its cleanup included). Returns whether it did.
+    pub async fn session_lost(&self, linger: Duration) -> bool {
+        let idle = self.running.try_lock().is_ok();
+        if idle {
+            return true;
+        }
+        tracing::warn!("the connection to Packer ended during a build; cancelling it and waiting up to {linger:?} for its cleanup");
+        self.builder.session_lost();
+        self.cancel.cancel();
+        match tokio::time::timeout(linger, self.running.lock()).await {
+            Ok(_) => true,
+            Err(_) => {
+                tracing::error!("the build did not finish within {linger:?} after the connection to Packer ended");
+                false
+            }
         }
     }
 
@@ -84,7 +107,9 @@ impl BuilderServer {
         let client = Client::new(stream);
         let ui: Arc<dyn Ui> = Arc::new(UiClient::new(client.clone()));
         let hook: Arc<dyn Hook> = Arc::new(HookClient::new(client.clone(), self.broker.clone()));
+        let running = self.running.clone().lock_owned().await;
         let result = self.builder.run(ui, hook, self.cancel.clone()).await;
+        drop(running);
         client.close().await;
         match result {
             Err(e) => Err(CallError::Failed(error_chain(e.as_ref()))),
