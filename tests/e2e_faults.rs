@@ -336,7 +336,17 @@ async fn packer_core_killed_during_provisioning_the_plugin_cleans_up() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         left = env.leftovers("e2e-orphan").await;
     }
-    assert_eq!(left, Vec::<String>::new(), "{out}");
+    let listing: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "plugins {:?}, tmp {listing:?}\n{out}",
+        env.plugin_processes()
+    );
     assert!(
         env.plugin_processes().is_empty(),
         "plugin still running\n{out}"

@@ -171,7 +171,10 @@ fn init_logging() {
                 "info,packer_rpc=debug,packer_rpc::mux=info,vsphere_supervisor=debug,ssh_comm=debug",
             )
         });
+    // When core dies its end of our stderr goes with it: writes then fail, and reporting that
+    // (tracing-subscriber's eprintln!) would panic and kill the plugin before its cleanup.
     let _ = tracing_subscriber::fmt()
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_env_filter(filter)
