@@ -289,6 +289,67 @@ fn commands(left: &[Leftover]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::ObjectKind;
+
+    fn leftover(kind: ObjectKind, name: &str, command: &str) -> Leftover {
+        Leftover {
+            object: CreatedObject {
+                kind,
+                namespace: "demo".into(),
+                name: name.into(),
+                confirmed: true,
+            },
+            reason: "500 Internal Server Error: boom".into(),
+            command: command.into(),
+        }
+    }
+
+    #[test]
+    fn leftovers_are_one_line_with_their_commands_and_the_published_image() {
+        let left = vec![
+            leftover(
+                ObjectKind::VirtualMachine,
+                "x",
+                "kubectl delete -n demo virtualmachines.vmoperator.vmware.com x",
+            ),
+            leftover(ObjectKind::Secret, "x", "kubectl delete -n demo secrets x"),
+        ];
+        let e = LeftBehind {
+            left: left.clone(),
+            published: None,
+        }
+        .to_string();
+        assert_eq!(
+            e,
+            "cleanup could not delete VirtualMachine demo/x (500 Internal Server Error: boom), Secret demo/x (500 Internal Server Error: boom); delete them with: kubectl delete -n demo virtualmachines.vmoperator.vmware.com x; kubectl delete -n demo secrets x"
+        );
+        let e = LeftBehind {
+            left,
+            published: Some("Published image vmi-1".into()),
+        }
+        .to_string();
+        assert!(
+            e.starts_with("the build published Published image vmi-1, but cleanup could not delete VirtualMachine demo/x"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn the_cleanup_deadline_can_be_set_within_bounds() {
+        // One test owns the variable, so parallel tests do not race on it.
+        std::env::remove_var(CLEANUP_TIMEOUT_ENV);
+        assert_eq!(cleanup_timeout(), CLEANUP_TIMEOUT);
+        std::env::set_var(CLEANUP_TIMEOUT_ENV, "7");
+        assert_eq!(cleanup_timeout(), Duration::from_secs(7));
+        std::env::set_var(CLEANUP_TIMEOUT_ENV, "0");
+        assert_eq!(cleanup_timeout(), Duration::from_secs(1));
+        std::env::set_var(CLEANUP_TIMEOUT_ENV, "99999999999999999999");
+        assert_eq!(cleanup_timeout(), CLEANUP_TIMEOUT);
+        std::env::set_var(CLEANUP_TIMEOUT_ENV, "1e9");
+        assert_eq!(cleanup_timeout(), CLEANUP_TIMEOUT);
+        std::env::remove_var(CLEANUP_TIMEOUT_ENV);
+    }
 
     #[test]
     fn abort_only_leaves_failed_builds() {

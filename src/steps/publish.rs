@@ -10,6 +10,7 @@ use super::create_source::{labels, LABEL_BUILD_ID};
 use super::Ctx;
 use crate::config::Config;
 use crate::kube::create::create_owned;
+use crate::kube::retry::read;
 use crate::kube::status::judge_publish;
 use crate::kube::wait::{wait_for, Target, WaitError};
 use crate::kube::{ObjectError, VmopVersion};
@@ -163,7 +164,11 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
 
     // The image's display name is the content library item's name.
     let vmi = cluster.api(&cluster.kinds.vmi);
-    let display = match vmi.get_opt(&published.image_name).await {
+    let display = match read("getting the published VirtualMachineImage", || {
+        vmi.get_opt(&published.image_name)
+    })
+    .await
+    {
         Ok(Some(img)) => img
             .data
             .get("status")
