@@ -11,7 +11,8 @@ use common::*;
 use supervisor_sim::faults::{FaultConfig, HttpFault};
 use supervisor_sim::{RunOptions, Sim};
 
-const CLEANUP_TIMEOUT_ENV: &str = vsphere_supervisor::steps::cleanup::CLEANUP_TIMEOUT_ENV;
+/// `vsphere_supervisor::steps::cleanup::CLEANUP_TIMEOUT_ENV`, spelled out as users write it.
+const CLEANUP_TIMEOUT_ENV: &str = "PACKER_VSPHERE_SUPERVISOR_CLEANUP_TIMEOUT";
 
 fn source(name: &str, extra: &str) -> String {
     format!(
@@ -295,14 +296,9 @@ fn packer_core_pids(pid: u32) -> Vec<u32> {
     pids
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn packer_core_killed_during_provisioning_the_plugin_cleans_up() {
-    let env = SimEnv::start(SimSetup::default()).await;
-    let body = shell(&["echo provisioning-started", "sleep 60", "echo not-reached"]);
-    env.write(
-        "b.pkr.hcl",
-        &template(&env.kubeconfig, &source("e2e-orphan", ""), &body),
-    );
+/// Builds `source_name`, SIGKILLs Packer core (not the plugin) at the first stdout line with
+/// `marker`, then expects the orphaned plugin to delete everything, log it and exit.
+async fn kill_core_when(env: &SimEnv, source_name: &str, marker: &str) {
     let tmp = env.path().join("tmp");
     std::fs::create_dir_all(&tmp).expect("mkdir tmp");
     let tmp_s = tmp.display().to_string();
@@ -313,7 +309,7 @@ async fn packer_core_killed_during_provisioning_the_plugin_cleans_up() {
             &[("TMPDIR", &tmp_s)],
             |line, pid| {
                 let mut k = killed.lock().expect("lock");
-                if line.contains("provisioning-started") && !*k {
+                if line.contains(marker) && !*k {
                     *k = true;
                     for p in packer_core_pids(pid) {
                         let _ = std::process::Command::new("kill")
@@ -329,24 +325,14 @@ async fn packer_core_killed_during_provisioning_the_plugin_cleans_up() {
     assert!(!out.contains("not-reached"), "{out}");
     // Within a bounded time the orphaned plugin deletes everything and exits.
     let started = Instant::now();
-    let mut left = env.leftovers("e2e-orphan").await;
+    let mut left = env.leftovers(source_name).await;
     while (!left.is_empty() || !env.plugin_processes().is_empty())
         && started.elapsed() < Duration::from_secs(60)
     {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        left = env.leftovers("e2e-orphan").await;
+        left = env.leftovers(source_name).await;
     }
-    let listing: Vec<_> = std::fs::read_dir(&tmp)
-        .expect("tmp")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(
-        left,
-        Vec::<String>::new(),
-        "plugins {:?}, tmp {listing:?}\n{out}",
-        env.plugin_processes()
-    );
+    assert_eq!(left, Vec::<String>::new(), "{out}");
     assert!(
         env.plugin_processes().is_empty(),
         "plugin still running\n{out}"
@@ -364,11 +350,48 @@ async fn packer_core_killed_during_provisioning_the_plugin_cleans_up() {
         .collect();
     assert_eq!(logs.len(), 1, "{logs:?}\n{out}");
     let log = std::fs::read_to_string(&logs[0]).expect("orphan log");
-    assert!(
-        log.contains("Deleted VirtualMachine demo/e2e-orphan"),
-        "{log}"
+    for kind in ["VirtualMachine", "VirtualMachineService", "Secret"] {
+        assert!(
+            log.contains(&format!("Deleted {kind} demo/{source_name}")),
+            "{log}"
+        );
+    }
+    assert!(log.contains("this log is "), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packer_core_killed_during_provisioning_the_plugin_cleans_up() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    let body = shell(&["echo provisioning-started", "sleep 60", "echo not-reached"]);
+    env.write(
+        "b.pkr.hcl",
+        &template(&env.kubeconfig, &source("e2e-orphan", ""), &body),
     );
-    assert!(log.contains("Deleted Secret demo/e2e-orphan"), "{log}");
+    kill_core_when(&env, "e2e-orphan", "provisioning-started").await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packer_core_killed_during_publishing_the_plugin_cleans_up() {
+    let env = SimEnv::start(SimSetup {
+        publish_step_delay: Some(Duration::from_secs(1)),
+        ..SimSetup::default()
+    })
+    .await;
+    let src = source(
+        "e2e-orphan-pub",
+        "  publish_location_name = \"golden-images\"\n",
+    );
+    env.write(
+        "b.pkr.hcl",
+        &template(&env.kubeconfig, &src, &shell(&["echo quick"])),
+    );
+    kill_core_when(
+        &env,
+        "e2e-orphan-pub",
+        "Waiting for VirtualMachinePublishRequest",
+    )
+    .await;
     env.stop().await;
 }
 
