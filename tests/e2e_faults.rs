@@ -438,3 +438,53 @@ async fn ctrl_c_with_2s_api_latency_ends_within_a_second_or_two() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_with_2s_api_latency_while_waiting_starts_cleanup_at_once() {
+    let env = SimEnv::start(SimSetup {
+        faults: FaultConfig {
+            latency_ms: 2000,
+            ..FaultConfig::default()
+        },
+        ..SimSetup::default()
+    })
+    .await;
+    env.write(
+        "b.pkr.hcl",
+        &template(
+            &env.kubeconfig,
+            &source("e2e-slow-wait", ""),
+            &shell(&["echo hi"]),
+        ),
+    );
+    let sent: Mutex<Option<Instant>> = Mutex::new(None);
+    let cleanup_started: Mutex<Option<Duration>> = Mutex::new(None);
+    let run = env
+        .packer(&["build", "-color=false", "b.pkr.hcl"], |line, pid| {
+            let mut s = sent.lock().expect("lock");
+            if line.contains("Waiting for the source VM") && s.is_none() {
+                *s = Some(Instant::now());
+                sigint(pid);
+            }
+            let mut c = cleanup_started.lock().expect("lock");
+            if line.contains("Deleting ") && c.is_none() {
+                *c = s.map(|t| t.elapsed());
+            }
+        })
+        .await;
+    let out = run.output();
+    assert_ne!(run.code, Some(0), "{out}");
+    let took = cleanup_started
+        .lock()
+        .expect("lock")
+        .expect("cleanup started after the interrupt");
+    assert!(took < Duration::from_millis(1500), "took {took:?}\n{out}");
+    assert!(!out.contains("could not delete"), "{out}");
+    sim(&env).faults.set(FaultConfig::default());
+    assert_eq!(
+        env.leftovers("e2e-slow-wait").await,
+        Vec::<String>::new(),
+        "{out}"
+    );
+    env.stop().await;
+}
