@@ -8,6 +8,7 @@ use packer_wire::msgpack::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
+use crate::orphan::{self, OrphanAwareUi};
 use crate::runner;
 
 /// Names of the generated data this builder hands to provisioners (`build.<Name>` in HCL2).
@@ -18,6 +19,8 @@ pub const GENERATED_VARS: &[&str] = &["Namespace", "SourceName", "ImageName", "V
 pub struct SupervisorBuilder {
     /// Set by a successful `prepare`; `run` refuses to start without it.
     config: Mutex<Option<Arc<Config>>>,
+    /// Fires when the connection to Packer core ends during a build.
+    orphaned: CancellationToken,
 }
 
 impl SupervisorBuilder {
@@ -83,6 +86,23 @@ impl Builder for SupervisorBuilder {
                 "the vsphere-supervisor builder was run before a successful prepare".into(),
             );
         };
-        runner::run_build(config, ui, hook, cancel).await
+        let ui: Arc<dyn Ui> = Arc::new(OrphanAwareUi::new(ui, self.orphaned.clone()));
+        let result = runner::run_build(config, ui.clone(), hook, cancel).await;
+        if self.orphaned.is_cancelled() {
+            let outcome = match &result {
+                Ok(_) => "finished".to_string(),
+                Err(e) => format!("ended: {e}"),
+            };
+            ui.say(&format!(
+                "build {outcome}; this log is {}",
+                orphan::log_path().display()
+            ))
+            .await;
+        }
+        result
+    }
+
+    fn session_lost(&self) {
+        self.orphaned.cancel();
     }
 }

@@ -57,6 +57,9 @@ pub struct CreatedObject {
     pub kind: ObjectKind,
     pub namespace: String,
     pub name: String,
+    /// False while its create request is unanswered: the object may or may not exist, and if
+    /// it exists it may be someone else's, so cleanup checks its build-id label first.
+    pub confirmed: bool,
 }
 
 impl fmt::Display for CreatedObject {
@@ -80,10 +83,25 @@ pub struct CleanupPlan {
 
 impl Ledger {
     pub fn record(&mut self, kind: ObjectKind, namespace: &str, name: &str) {
+        self.forget(kind, name);
         self.entries.push(CreatedObject {
             kind,
             namespace: namespace.to_string(),
             name: name.to_string(),
+            confirmed: true,
+        });
+    }
+
+    /// Records a create about to be sent, so a build cancelled while it is in flight still
+    /// cleans up what it may have created. [`Ledger::record`] confirms it, [`Ledger::forget`]
+    /// drops it when the create failed.
+    pub fn intend(&mut self, kind: ObjectKind, namespace: &str, name: &str) {
+        self.forget(kind, name);
+        self.entries.push(CreatedObject {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            confirmed: false,
         });
     }
 
@@ -209,6 +227,16 @@ mod tests {
                 ObjectKind::Secret
             ]
         );
+    }
+
+    #[test]
+    fn an_intended_object_is_confirmed_in_place() {
+        let mut l = Ledger::default();
+        l.intend(ObjectKind::Secret, "ns", "src");
+        assert!(!l.entries()[0].confirmed);
+        l.record(ObjectKind::Secret, "ns", "src");
+        assert_eq!(l.entries().len(), 1);
+        assert!(l.entries()[0].confirmed);
     }
 
     #[test]

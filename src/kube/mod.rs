@@ -1,6 +1,8 @@
 //! Talking to the Supervisor: kubeconfig, discovery of the served VM Operator version, and
 //! error rendering that names the cluster and the object.
+pub mod create;
 pub mod resources;
+pub mod retry;
 pub mod status;
 pub mod wait;
 

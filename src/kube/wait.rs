@@ -9,6 +9,7 @@ use thiserror::Error;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::retry::Backoff;
 use super::ApiError;
 
 /// What a judge function says about the latest version of the object.
@@ -226,7 +227,7 @@ async fn watch_loop<T>(
 ) -> Result<T, WaitError> {
     let selector = format!("metadata.name={}", target.name);
     let mut rv: Option<String> = None;
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), MAX_BACKOFF, true);
     loop {
         if rv.is_none() {
             stats.lists += 1;
@@ -262,8 +263,7 @@ async fn watch_loop<T>(
                         });
                     }
                     tracing::debug!("listing {}: {e}; retrying", target.object);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    tokio::time::sleep(backoff.next_delay()).await;
                     continue;
                 }
             }
@@ -297,8 +297,7 @@ async fn watch_loop<T>(
                     });
                 }
                 tracing::debug!("watching {}: {e}; retrying", target.object);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
@@ -355,10 +354,9 @@ async fn watch_loop<T>(
         // last version; pause only when it closed without telling us anything, so a server
         // that drops every watch at once cannot make us spin.
         if events == 0 {
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::time::sleep(backoff.next_delay()).await;
         } else {
-            backoff = Duration::from_millis(50);
+            backoff.reset();
         }
     }
 }

@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use super::Ctx;
 use crate::config::CommKind;
+use crate::kube::retry::read;
 use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError, VmopVersion};
 use crate::state::ResolvedImage;
 
@@ -155,7 +156,8 @@ async fn list_images(
     } else {
         cluster.cluster_api(res)
     };
-    match api.list(&ListParams::default()).await {
+    let lp = ListParams::default();
+    match read(&format!("listing {kind}s"), || api.list(&lp)).await {
         Ok(list) => Ok(list
             .items
             .iter()
@@ -180,7 +182,8 @@ async fn names(cluster: &Cluster, res: &::kube::api::ApiResource, namespaced: bo
     } else {
         cluster.cluster_api(res)
     };
-    match api.list(&ListParams::default()).await {
+    let lp = ListParams::default();
+    match read(&format!("listing {}", res.plural), || api.list(&lp)).await {
         Ok(l) => {
             let mut n: Vec<String> = l
                 .items
@@ -285,7 +288,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
 
     // VM class.
     let classes = cluster.api(&cluster.kinds.vm_class);
-    match classes.get_opt(&cfg.class_name).await {
+    match read("getting the VirtualMachineClass", || classes.get_opt(&cfg.class_name)).await {
         Ok(Some(_)) => {}
         Ok(None) => problems.push(format!(
             "class_name {:?}: no VirtualMachineClass of that name in namespace {ns} (available: {})",
@@ -297,7 +300,12 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
 
     // Storage class (cluster-scoped; some Supervisor users may not read them, then skip).
     if let Some(sc) = &cluster.kinds.storage_class {
-        match cluster.cluster_api(sc).get_opt(&cfg.storage_class).await {
+        let scs = cluster.cluster_api(sc);
+        match read("getting the StorageClass", || {
+            scs.get_opt(&cfg.storage_class)
+        })
+        .await
+        {
             Ok(Some(_)) => {}
             Ok(None) => problems.push(format!(
                 "storage_class {:?}: no StorageClass of that name (available: {})",
@@ -337,8 +345,9 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
         Some(lib) => {
             ctx.say(&format!("Validating VM publish location {lib:?}..."))
                 .await;
-            match (&cluster.kinds.library, cluster.kinds.library_version) {
-                (Some(res), Some(version)) => match cluster.api(res).get_opt(lib).await {
+            let libs = cluster.kinds.library.as_ref().map(|r| cluster.api(r));
+            match (&cluster.kinds.library, cluster.kinds.library_version, &libs) {
+                (Some(res), Some(version), Some(libs)) => match read("getting the ContentLibrary", || libs.get_opt(lib)).await {
                     Ok(Some(obj)) => {
                         let (writable, field) = library_writable(version, &obj.data);
                         if writable {

@@ -3,7 +3,7 @@
 //! labelled with the build and recorded in the ledger as soon as the API server accepts it.
 use std::collections::BTreeMap;
 
-use ::kube::api::{ApiResource, DynamicObject, PostParams};
+use ::kube::api::{ApiResource, DynamicObject};
 use base64::Engine;
 use serde_json::{json, Value as Json};
 use thiserror::Error;
@@ -11,6 +11,7 @@ use thiserror::Error;
 use super::Ctx;
 use crate::bootstrap::{self, BootstrapError, KEY_UNATTEND, KEY_USER_DATA};
 use crate::config::{BootstrapProvider, CommKind, Config};
+use crate::kube::create::create_owned;
 use crate::kube::{ObjectError, VmopVersion};
 use crate::state::{ObjectKind, ResolvedImage};
 
@@ -191,19 +192,21 @@ async fn create(
         })?;
     ctx.say(&format!("Creating {kind} {}/{name}", cluster.namespace))
         .await;
-    cluster
-        .api(res)
-        .create(&PostParams::default(), &obj)
-        .await
-        .map_err(|e| {
-            ObjectError::new(
-                "creating",
-                kind.as_str(),
-                Some(&cluster.namespace),
-                &name,
-                e,
-            )
-        })?;
+    // In the ledger before the request goes out: a build cancelled while it is in flight
+    // still deletes what it may have created.
+    ctx.state.ledger.intend(kind, &cluster.namespace, &name);
+    let created = create_owned(&cluster.api(res), &obj, LABEL_BUILD_ID, &ctx.state.build_id).await;
+    if let Err(e) = created {
+        ctx.state.ledger.forget(kind, &name);
+        return Err(ObjectError::new(
+            "creating",
+            kind.as_str(),
+            Some(&cluster.namespace),
+            &name,
+            e,
+        )
+        .into());
+    }
     ctx.state.ledger.record(kind, &cluster.namespace, &name);
     Ok(())
 }

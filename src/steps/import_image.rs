@@ -167,7 +167,8 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let lib = imp.target_location_name.as_str();
     ctx.say(&format!("Validating import target location {lib:?}..."))
         .await;
-    match cluster.api(lib_res).get_opt(lib).await {
+    let libs = cluster.api(lib_res);
+    match crate::kube::retry::read("getting the ContentLibrary", || libs.get_opt(lib)).await {
         Ok(Some(obj)) => {
             library_accepts_import(version, &obj.data).map_err(|problem| ImportError::Target {
                 library: lib.to_string(),

@@ -2,13 +2,15 @@
 //! (by watching) until it is ready, failing at once on a failure condition.
 use std::collections::{BTreeMap, HashSet};
 
-use ::kube::api::{DynamicObject, PostParams};
+use ::kube::api::DynamicObject;
 use serde_json::{json, Value as Json};
 use thiserror::Error;
 
-use super::create_source::labels;
+use super::create_source::{labels, LABEL_BUILD_ID};
 use super::Ctx;
 use crate::config::Config;
+use crate::kube::create::create_owned;
+use crate::kube::retry::read;
 use crate::kube::status::judge_publish;
 use crate::kube::wait::{wait_for, Target, WaitError};
 use crate::kube::{ObjectError, VmopVersion};
@@ -109,17 +111,13 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
     ))
     .await;
     let api = cluster.api(&cluster.kinds.publish_request);
-    api.create(&PostParams::default(), &obj)
-        .await
-        .map_err(|e| {
-            ObjectError::new(
-                "creating",
-                "VirtualMachinePublishRequest",
-                Some(&ns),
-                &name,
-                e,
-            )
-        })?;
+    let kind = ObjectKind::VirtualMachinePublishRequest;
+    ctx.state.ledger.intend(kind, &ns, &name);
+    let created = create_owned(&api, &obj, LABEL_BUILD_ID, &ctx.state.build_id).await;
+    if let Err(e) = created {
+        ctx.state.ledger.forget(kind, &name);
+        return Err(ObjectError::new("creating", kind.as_str(), Some(&ns), &name, e).into());
+    }
     ctx.state
         .ledger
         .record(ObjectKind::VirtualMachinePublishRequest, &ns, &name);
@@ -166,7 +164,11 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
 
     // The image's display name is the content library item's name.
     let vmi = cluster.api(&cluster.kinds.vmi);
-    let display = match vmi.get_opt(&published.image_name).await {
+    let display = match read("getting the published VirtualMachineImage", || {
+        vmi.get_opt(&published.image_name)
+    })
+    .await
+    {
         Ok(Some(img)) => img
             .data
             .get("status")

@@ -145,4 +145,9 @@ pub trait Builder: Send + Sync {
         hook: Arc<dyn Hook>,
         cancel: CancellationToken,
     ) -> Result<Option<Arc<dyn Artifact>>, BoxError>;
+    /// The connection to core ended (core exited or was killed) while the plugin still runs.
+    /// Called once, just before a running build's `cancel` fires; the plugin then waits (a
+    /// bounded time) for that Run to return before it exits, so the builder can clean up.
+    /// Core is gone: the build's `Ui` can no longer reach anybody. Default: nothing.
+    fn session_lost(&self) {}
 }

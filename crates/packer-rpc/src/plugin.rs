@@ -46,6 +46,9 @@ pub const DEFAULT_NAME: &str = "-packer-default-plugin-name-";
 /// How long core may take to connect after the handshake line (core dials at once).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a build still running when core goes away may take to clean up before we exit.
+const ORPHAN_LINGER: Duration = Duration::from_secs(300);
+
 /// What `describe` and the handshake need to know about the plugin.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginInfo {
@@ -168,7 +171,10 @@ fn init_logging() {
                 "info,packer_rpc=debug,packer_rpc::mux=info,vsphere_supervisor=debug,ssh_comm=debug",
             )
         });
+    // When core dies its end of our stderr goes with it: writes then fail, and reporting that
+    // (tracing-subscriber's eprintln!) would panic and kill the plugin before its cleanup.
     let _ = tracing_subscriber::fmt()
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_env_filter(filter)
@@ -324,10 +330,8 @@ pub async fn serve(
         .await
         .map_err(|e| PluginError::MainStream(error_chain(e.as_ref())))?;
     let server = Server::new();
-    server.register(
-        "Builder",
-        Arc::new(BuilderServer::new(builder, broker.clone(), encoding)),
-    );
+    let builder_server = Arc::new(BuilderServer::new(builder, broker.clone(), encoding));
+    server.register("Builder", builder_server.clone());
     tokio::select! {
         r = server.serve(main) => match r {
             Ok(()) => tracing::debug!("main rpc stream closed; exiting"),
@@ -337,6 +341,8 @@ pub async fn serve(
         },
         r = mux.session().closed() => tracing::debug!(result = ?r, "session ended; exiting"),
     }
+    // Core is gone (a normal exit kills us first): let a build still running clean up.
+    builder_server.session_lost(ORPHAN_LINGER).await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `Builder`: the component the plugin serves on broker id 0.
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use packer_wire::msgpack::Value;
@@ -28,6 +29,8 @@ pub struct BuilderServer {
     encoding: SpecEncoding,
     /// One per server, like the Go SDK: a Cancel that arrives before Run still cancels it.
     cancel: CancellationToken,
+    /// Held while a Run is in progress, so the end of the session can wait for it.
+    running: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl BuilderServer {
@@ -41,6 +44,26 @@ impl BuilderServer {
             broker,
             encoding,
             cancel: CancellationToken::new(),
+            running: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The session with core ended: tells the builder, cancels a running build and waits up
+    /// to `linger` for its Run to return (its cleanup included). Returns whether it did.
+    pub async fn session_lost(&self, linger: Duration) -> bool {
+        let idle = self.running.try_lock().is_ok();
+        if idle {
+            return true;
+        }
+        tracing::warn!("the connection to Packer ended during a build; cancelling it and waiting up to {linger:?} for its cleanup");
+        self.builder.session_lost();
+        self.cancel.cancel();
+        match tokio::time::timeout(linger, self.running.lock()).await {
+            Ok(_) => true,
+            Err(_) => {
+                tracing::error!("the build did not finish within {linger:?} after the connection to Packer ended");
+                false
+            }
         }
     }
 
@@ -84,7 +107,9 @@ impl BuilderServer {
         let client = Client::new(stream);
         let ui: Arc<dyn Ui> = Arc::new(UiClient::new(client.clone()));
         let hook: Arc<dyn Hook> = Arc::new(HookClient::new(client.clone(), self.broker.clone()));
+        let running = self.running.clone().lock_owned().await;
         let result = self.builder.run(ui, hook, self.cancel.clone()).await;
+        drop(running);
         client.close().await;
         match result {
             Err(e) => Err(CallError::Failed(error_chain(e.as_ref()))),
@@ -235,5 +260,119 @@ impl BuilderClient {
     /// The underlying connection, for raw calls.
     pub fn rpc(&self) -> &Client {
         &self.client
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Artifact, BoxError};
+    use crate::service::link::MemBroker;
+    use packer_wire::hclspec::Spec;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A build that runs until cancelled, then "cleans up" for 200 ms.
+    #[derive(Default)]
+    struct Slow {
+        lost: AtomicBool,
+        cleaned: AtomicBool,
+    }
+
+    #[async_trait]
+    impl Builder for Slow {
+        fn config_spec(&self) -> Spec {
+            Spec::Object(Default::default())
+        }
+        async fn prepare(&self, _: Vec<Value>) -> PrepareOutcome {
+            PrepareOutcome::default()
+        }
+        async fn run(
+            &self,
+            _: Arc<dyn Ui>,
+            _: Arc<dyn Hook>,
+            cancel: CancellationToken,
+        ) -> Result<Option<Arc<dyn Artifact>>, BoxError> {
+            cancel.cancelled().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.cleaned.store(true, Ordering::SeqCst);
+            Ok(None)
+        }
+        fn session_lost(&self) {
+            self.lost.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn server(b: Arc<Slow>) -> Arc<BuilderServer> {
+        let (mine, _peer) = MemBroker::pair(1024);
+        Arc::new(BuilderServer::new(b, mine, SpecEncoding::Gob))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_session_cancels_the_running_build_and_waits_for_its_cleanup() {
+        let b = Arc::new(Slow::default());
+        let s = server(b.clone());
+        // What `run` does around the builder's Run, without the streams to core.
+        let running = s.running.clone().lock_owned().await;
+        let (sb, cancel) = (b.clone(), s.cancel.clone());
+        tokio::spawn(async move {
+            let ui: Arc<dyn Ui> = Arc::new(NullUi);
+            let _ = sb.run(ui, Arc::new(NoHook), cancel).await;
+            drop(running);
+        });
+        assert!(s.session_lost(Duration::from_secs(5)).await);
+        assert!(b.lost.load(Ordering::SeqCst));
+        assert!(
+            b.cleaned.load(Ordering::SeqCst),
+            "returned before the cleanup"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_session_without_a_build_is_nothing_to_wait_for() {
+        let b = Arc::new(Slow::default());
+        let s = server(b.clone());
+        assert!(s.session_lost(Duration::from_secs(5)).await);
+        assert!(!b.lost.load(Ordering::SeqCst));
+        assert!(!s.cancel.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_build_that_does_not_end_is_waited_for_a_bounded_time() {
+        let b = Arc::new(Slow::default());
+        let s = server(b);
+        let _held = s.running.clone().lock_owned().await;
+        assert!(!s.session_lost(Duration::from_secs(1)).await);
+    }
+
+    struct NullUi;
+    #[async_trait]
+    impl Ui for NullUi {
+        async fn say(&self, _: &str) {}
+        async fn message(&self, _: &str) {}
+        async fn error(&self, _: &str) {}
+        async fn machine(&self, _: &str, _: &[String]) {}
+        async fn ask(&self, _: &str) -> Result<String, BoxError> {
+            Ok(String::new())
+        }
+        async fn new_track_progress(&self, _: &str, _: i64, _: i64) -> Result<String, BoxError> {
+            Ok(String::new())
+        }
+        async fn progress_add(&self, _: &str, _: i64) {}
+        async fn progress_close(&self, _: &str) {}
+    }
+
+    struct NoHook;
+    #[async_trait]
+    impl Hook for NoHook {
+        async fn run(
+            &self,
+            _: &str,
+            _: Value,
+            _: Arc<dyn Ui>,
+            _: Arc<dyn crate::api::Communicator>,
+            _: CancellationToken,
+        ) -> Result<(), BoxError> {
+            Ok(())
+        }
     }
 }
