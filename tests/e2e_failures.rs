@@ -221,9 +221,11 @@ async fn unauthorised_cluster_is_one_clear_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsupported_vmoperator_versions_are_named() {
+async fn supervisor_without_vm_operator_is_one_clear_line() {
+    // Every vmoperator version the CRDs define (v1alpha1..v1alpha5) is one this builder speaks;
+    // a Supervisor whose VM Service is off serves none at all.
     let env = SimEnv::start(SimSetup {
-        vmop_versions: Some(vec!["v1alpha2".into()]),
+        vmop_versions: Some(Vec::new()),
         ..SimSetup::default()
     })
     .await;
@@ -234,7 +236,9 @@ async fn unsupported_vmoperator_versions_are_named() {
     assert_eq!(run.code, Some(1), "{out}");
     let line = errored_line(&out);
     assert!(
-        line.contains("serves vmoperator.vmware.com versions v1alpha2; this builder needs one of v1alpha5 or v1alpha3"),
+        line.contains(
+            "does not serve the vmoperator.vmware.com API group (is the VM Service enabled on it?)"
+        ),
         "{out}"
     );
     assert!(line.contains("(context supervisor-sim)"), "{out}");

@@ -273,6 +273,17 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<Value>, SeedError> {
 
 /// Creates `objects` (skipping ones that already exist, e.g. after a restart with `--state`),
 /// then writes their `status` through the status subresource.
+/// Whether the store serves `obj`'s group and kind.
+pub fn is_served(store: &Store, obj: &Value) -> bool {
+    let av = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let (group, _) = vmop_types::api::split_api_version(av);
+    store.catalog().by_kind(group, kind).is_some()
+}
+
 pub fn apply(store: &Store, objects: &[Value]) -> Result<(), SeedError> {
     for obj in objects {
         let av = obj

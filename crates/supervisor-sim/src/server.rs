@@ -175,7 +175,14 @@ impl Sim {
             controllers::install_admission(&store);
         }
         if opts.default_seed {
-            crate::seed::apply(&store, &crate::seed::default_objects())?;
+            // The default seed holds what the served kinds can (a Supervisor without VM
+            // Service, `--vmop-versions ''`, has only its content libraries and classes'
+            // storage); a seed file must fit what is served.
+            let served: Vec<serde_json::Value> = crate::seed::default_objects()
+                .into_iter()
+                .filter(|o| crate::seed::is_served(&store, o))
+                .collect();
+            crate::seed::apply(&store, &served)?;
         }
         if let Some(f) = &opts.seed_file {
             crate::seed::apply(&store, &crate::seed::load_file(f)?)?;

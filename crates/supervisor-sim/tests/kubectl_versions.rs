@@ -118,7 +118,8 @@ impl Kubectl {
     }
 }
 
-async fn exercise(bin: &Path) {
+/// A simulator without controllers and a kubectl (`bin`) pointed at it.
+async fn start(bin: &Path) -> (tempfile::TempDir, Sim, Kubectl) {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -138,6 +139,11 @@ async fn exercise(bin: &Path) {
         cache: dir.path().join("cache"),
         dir: dir.path().to_path_buf(),
     };
+    (dir, sim, k)
+}
+
+async fn exercise(bin: &Path) {
+    let (_dir, sim, k) = start(bin).await;
 
     // every kind by short name
     let out = k
@@ -354,25 +360,7 @@ async fn every_served_version_shows_its_own_vm_shape() {
         eprintln!("skipping: no /usr/bin/kubectl");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let sim = Sim::start(
-        RunOptions {
-            kubeconfig: Some(kubeconfig.clone()),
-            controllers: false,
-            ..Default::default()
-        },
-        listener,
-    )
-    .await
-    .unwrap();
-    let k = Kubectl {
-        bin: p.to_path_buf(),
-        kubeconfig,
-        cache: dir.path().join("cache"),
-        dir: dir.path().to_path_buf(),
-    };
+    let (_dir, sim, k) = start(p).await;
     let f = k.file("old-vm.yaml", VM_V1ALPHA1_YAML);
     k.ok(&["create", "-f", &f]).await;
     // The controllers are off: give it the status a powered-on VM has, in the hub's shape.
