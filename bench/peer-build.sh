@@ -6,7 +6,8 @@
 #   RUNS=3 bench/peer-build.sh
 #   SKIP_BUILD=1 bench/peer-build.sh    reuse target/release binaries
 # Per builder it reports the medians of: wall time of `packer build`, the plugin process's CPU
-# seconds (user+sys) and peak RSS (GNU time wrapped around the plugin binary), the API requests
+# seconds (user+sys) and peak RSS (sampled from /proc by a watcher the plugin's wrapper starts),
+# the API requests
 # it made (the simulator's /sim/v1/requests); then once each: seconds from the publish request
 # (with an injected publish failure) to the build's exit, and the objects left in the namespace
 # after SIGINT during provisioning. Ratios are ours/theirs. Results: bench/README.md.
@@ -20,7 +21,6 @@ peer_dir=$cache/peer-plugins
 peer_bin=$peer_dir/github.com/hashicorp/vsphere/packer-plugin-vsphere_v1.4.2_x5.0_linux_amd64
 [ -x "$peer_bin" ] || { echo "peer-build: $peer_bin missing: run scripts/install-deps.sh" >&2; exit 1; }
 command -v "$packer" >/dev/null || { echo "peer-build: $packer missing: run scripts/install-deps.sh" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "peer-build: GNU time (/usr/bin/time, Debian package 'time') is needed" >&2; exit 1; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   echo "== building release binaries" >&2
@@ -41,7 +41,24 @@ finish() {
 }
 trap finish EXIT
 
-# --- plugin folders: each real binary behind a wrapper that records GNU time's numbers ---------
+# --- plugin folders: each real binary behind a wrapper that measures it -------------------------
+# The wrapper starts a watcher and then execs the plugin (same pid, nothing in between that Packer
+# could kill instead of it). The watcher samples /proc/PID every 20 ms: VmHWM (the kernel's peak
+# RSS) while it lives, utime+stime until it is reaped (a zombie still shows them).
+cat >"$work/watch.sh" <<'EOF'
+#!/bin/sh
+pid=$1 out=$2 hwm=0 cpu=0
+tick=$(getconf CLK_TCK)
+while [ -e "/proc/$pid/stat" ]; do
+  h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
+  [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
+  c=$(awk '{print $14+$15}' "/proc/$pid/stat" 2>/dev/null)
+  [ -n "$c" ] && cpu=$c
+  sleep 0.02
+done
+awk -v c="$cpu" -v t="$tick" -v h="$hwm" 'BEGIN { printf "0 %.3f 0 %d\n", c / t, h }' >>"$out"
+EOF
+chmod 0755 "$work/watch.sh"
 wrap() { # NAME REAL_BINARY FOLDER FILE
   local name=$1 real=$2 dir=$3/$4
   mkdir -p "$(dirname "$dir")"
@@ -49,7 +66,8 @@ wrap() { # NAME REAL_BINARY FOLDER FILE
 #!/bin/sh
 # describe is not measured; the builder's process is.
 [ "\$1" = describe ] && exec "$real" "\$@"
-exec /usr/bin/time -a -o "$work/time.$name" -f "%e %U %S %M" "$real" "\$@"
+setsid "$work/watch.sh" \$\$ "$work/time.$name" </dev/null >/dev/null 2>&1 &
+exec "$real" "\$@"
 EOF
   chmod 0755 "$dir"
   sha256sum "$dir" | cut -d' ' -f1 | tr -d '\n' >"${dir}_SHA256SUM"
@@ -168,6 +186,7 @@ for i in $(seq 1 "$RUNS"); do
     build "$who" "bench-$who-$i" || {
       cat "$work/out.$who" >&2; echo "peer-build: $who run $i failed" >&2; exit 1; }
     t1=$(date +%s.%N)
+    for _ in $(seq 1 100); do [ -s "$work/time.$who" ] && break; sleep 0.05; done
     read -r _ u s rss <"$work/time.$who"
     echo "$who $(python3 -c "print(round($t1-$t0,3))") $(python3 -c "print(round($u+$s,3))") $rss $(requests)" >>"$work/runs"
     echo "   run $i $who: $(tail -1 "$work/runs")" >&2
