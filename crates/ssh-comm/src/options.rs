@@ -122,6 +122,9 @@ pub struct ConnectOptions {
     pub pty: bool,
     /// Reach `host:port` through this jump host (a direct-tcpip channel).
     pub bastion: Option<Box<ConnectOptions>>,
+    /// Open the TCP connection through this SOCKS5 proxy (ignored when `bastion` is set: the
+    /// bastion's own options say how to reach it).
+    pub proxy: Option<crate::socks5::Socks5Proxy>,
     pub host_key_policy: HostKeyPolicy,
     pub transfer: TransferMethod,
 }
@@ -145,6 +148,7 @@ impl ConnectOptions {
             kex_algorithms: Vec::new(),
             pty: false,
             bastion: None,
+            proxy: None,
             host_key_policy: HostKeyPolicy::AcceptAny,
             transfer: TransferMethod::Scp,
         }

@@ -1,4 +1,4 @@
-//! Connecting (with retries, through an optional bastion) and running commands.
+//! Connecting (with retries, through an optional bastion or SOCKS5 proxy) and running commands.
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::SshError;
 use crate::options::{host_port, Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
+use crate::socks5::{self, Socks5Proxy};
 
 /// Exit status reported when the command ended without an exit status or signal (the
 /// connection dropped); the value of Packer's `CmdDisconnect`.
@@ -565,58 +566,10 @@ async fn attempt(
     bastion: Option<&Session>,
 ) -> Result<(Handle<ClientHandler>, Option<String>), AttemptError> {
     let target = opts.target();
-    let stream: BoxIo = match bastion {
-        None => {
-            let addr = host_port(&opts.host, opts.port);
-            let tcp = tokio::time::timeout(
-                opts.connect_timeout,
-                tokio::net::TcpStream::connect(addr.as_str()),
-            )
-            .await
-            .map_err(|_| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: format!("no answer within {:?}", opts.connect_timeout),
-                })
-            })?
-            .map_err(|e| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: e.to_string(),
-                })
-            })?;
-            let _ = tcp.set_nodelay(true);
-            Box::new(tcp)
-        }
-        Some(b) => {
-            let ch = tokio::time::timeout(
-                opts.connect_timeout,
-                b.inner.handle.channel_open_direct_tcpip(
-                    opts.host.clone(),
-                    u32::from(opts.port),
-                    "127.0.0.1",
-                    0,
-                ),
-            )
-            .await
-            .map_err(|_| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: format!(
-                        "bastion {} opened no channel within {:?}",
-                        b.target(),
-                        opts.connect_timeout
-                    ),
-                })
-            })?
-            .map_err(|e| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: format!("through bastion {}: {e}", b.target()),
-                })
-            })?;
-            Box::new(ch.into_stream())
-        }
+    let stream: BoxIo = match (bastion, &opts.proxy) {
+        (Some(b), _) => through_bastion(opts, b).await?,
+        (None, Some(proxy)) => through_proxy(opts, proxy).await?,
+        (None, None) => direct(opts).await?,
     };
     let seen = Arc::new(Mutex::new(None));
     let handler = ClientHandler {
@@ -642,6 +595,97 @@ async fn attempt(
     let host_key = seen.lock().ok().and_then(|s| s.clone());
     authenticate(&mut handle, opts, auth).await?;
     Ok((handle, host_key))
+}
+
+/// The TCP connection straight to `host:port`.
+async fn direct(opts: &ConnectOptions) -> Result<BoxIo, AttemptError> {
+    let target = opts.target();
+    let addr = host_port(&opts.host, opts.port);
+    let tcp = tokio::time::timeout(
+        opts.connect_timeout,
+        tokio::net::TcpStream::connect(addr.as_str()),
+    )
+    .await
+    .map_err(|_| {
+        AttemptError::Tcp(SshError::Tcp {
+            target: target.clone(),
+            msg: format!("no answer within {:?}", opts.connect_timeout),
+        })
+    })?
+    .map_err(|e| {
+        AttemptError::Tcp(SshError::Tcp {
+            target: target.clone(),
+            msg: e.to_string(),
+        })
+    })?;
+    let _ = tcp.set_nodelay(true);
+    Ok(Box::new(tcp))
+}
+
+/// The TCP connection to `host:port` through the SOCKS5 proxy.
+async fn through_proxy(opts: &ConnectOptions, proxy: &Socks5Proxy) -> Result<BoxIo, AttemptError> {
+    let target = opts.target();
+    let tcp = tokio::time::timeout(
+        opts.connect_timeout,
+        socks5::connect(proxy, &opts.host, opts.port),
+    )
+    .await
+    .map_err(|_| {
+        AttemptError::Tcp(SshError::Tcp {
+            target: target.clone(),
+            msg: format!(
+                "socks5 proxy {} did not connect within {:?}",
+                proxy.address(),
+                opts.connect_timeout
+            ),
+        })
+    })?
+    .map_err(|source| {
+        let fatal = source.fatal;
+        let e = SshError::Proxy {
+            target: target.clone(),
+            source,
+        };
+        if fatal {
+            AttemptError::Fatal(e)
+        } else {
+            AttemptError::Tcp(e)
+        }
+    })?;
+    debug!(%target, proxy = %proxy.address(), "connected through socks5 proxy");
+    Ok(Box::new(tcp))
+}
+
+/// A direct-tcpip channel from the bastion to `host:port`.
+async fn through_bastion(opts: &ConnectOptions, b: &Session) -> Result<BoxIo, AttemptError> {
+    let target = opts.target();
+    let ch = tokio::time::timeout(
+        opts.connect_timeout,
+        b.inner.handle.channel_open_direct_tcpip(
+            opts.host.clone(),
+            u32::from(opts.port),
+            "127.0.0.1",
+            0,
+        ),
+    )
+    .await
+    .map_err(|_| {
+        AttemptError::Tcp(SshError::Tcp {
+            target: target.clone(),
+            msg: format!(
+                "bastion {} opened no channel within {:?}",
+                b.target(),
+                opts.connect_timeout
+            ),
+        })
+    })?
+    .map_err(|e| {
+        AttemptError::Tcp(SshError::Tcp {
+            target: target.clone(),
+            msg: format!("through bastion {}: {e}", b.target()),
+        })
+    })?;
+    Ok(Box::new(ch.into_stream()))
 }
 
 async fn authenticate(
