@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use packer_rpc::api::{
     BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand,
 };
-use ssh_comm::{Auth, ConnectOptions, KeySource, Session, SshError, TransferMethod};
+use ssh_comm::{Auth, ConnectOptions, KeySource, Session, Socks5Proxy, SshError, TransferMethod};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{BastionConfig, FileTransfer, SshConfig};
+use crate::config::{BastionConfig, FileTransfer, ProxyConfig, SshConfig};
 
 /// Problems with the SSH options found before connecting.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,7 @@ pub fn connect_options_from(
     if let Some(b) = &ssh.bastion {
         o.bastion = Some(Box::new(bastion_options(b, &o)?));
     }
+    o.proxy = ssh.proxy.as_ref().map(proxy_options);
     Ok(o)
 }
 
@@ -123,11 +124,6 @@ fn bastion_options(
     if b.agent_auth {
         o.auth.push(Auth::Agent);
     }
-    if b.interactive {
-        tracing::warn!(
-            "ssh_bastion_interactive is not supported; using the other bastion credentials"
-        );
-    }
     if o.auth.is_empty() {
         return Err(CommError::NoAuth {
             user: b.username.clone(),
@@ -141,6 +137,18 @@ fn bastion_options(
     o.ciphers = target.ciphers.clone();
     o.kex_algorithms = target.kex_algorithms.clone();
     Ok(o)
+}
+
+/// `ssh_proxy_*` as the SDK reads them: credentials are offered when a username is set.
+fn proxy_options(p: &ProxyConfig) -> Socks5Proxy {
+    Socks5Proxy {
+        host: p.host.trim().to_string(),
+        port: if p.port == 0 { 1080 } else { p.port },
+        credentials: p
+            .username
+            .clone()
+            .map(|u| (u, p.password.clone().unwrap_or_default())),
+    }
 }
 
 /// A connected SSH communicator.
@@ -344,6 +352,35 @@ mod tests {
         );
         assert_eq!(b.auth, vec![Auth::Password("jp".into())]);
         assert_eq!(b.ssh_timeout, o.ssh_timeout);
+    }
+
+    #[test]
+    fn proxy_is_mapped_with_the_sdk_defaults() {
+        let mut c = base();
+        c.password = Some("pw".into());
+        assert!(connect_options_from(&c, "h", None).unwrap().proxy.is_none());
+        c.proxy = Some(ProxyConfig {
+            host: "socks".into(),
+            port: 0,
+            username: Some("pu".into()),
+            password: None,
+        });
+        let o = connect_options_from(&c, "10.0.0.5", None).unwrap();
+        assert_eq!(
+            o.proxy,
+            Some(Socks5Proxy {
+                host: "socks".into(),
+                port: 1080,
+                credentials: Some(("pu".into(), String::new())),
+            })
+        );
+        c.proxy = Some(ProxyConfig {
+            host: "socks".into(),
+            port: 1081,
+            ..ProxyConfig::default()
+        });
+        let o = connect_options_from(&c, "10.0.0.5", None).unwrap();
+        assert_eq!(o.proxy.map(|p| (p.port, p.credentials)), Some((1081, None)));
     }
 
     #[test]
