@@ -721,6 +721,15 @@ impl Preparer<'_> {
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(10);
         self.rejected(active);
+        let temporary_key_pair_name = self.d.non_empty("temporary_key_pair_name");
+        if let Some(n) = temporary_key_pair_name.as_deref() {
+            if n.chars().any(char::is_control) {
+                self.err(format!(
+                    "temporary_key_pair_name: {} must not contain control characters (it is the comment of the key's authorized_keys line)",
+                    quote(n)
+                ));
+            }
+        }
         let remote_tunnels = self.d.str_list("ssh_remote_tunnels").unwrap_or_default();
         let local_tunnels = self.d.str_list("ssh_local_tunnels").unwrap_or_default();
         let bastion = self.bastion(active, &username, private_key_file.as_ref());
@@ -744,7 +753,7 @@ impl Preparer<'_> {
             private_key_file,
             certificate_file,
             keypair_name,
-            temporary_key_pair_name: self.d.non_empty("temporary_key_pair_name"),
+            temporary_key_pair_name,
             temporary_key_pair_type: key_type,
             temporary_key_pair_bits: u32::try_from(key_bits).unwrap_or(0),
             ciphers: self.d.str_list("ssh_ciphers").unwrap_or_default(),

@@ -33,10 +33,12 @@ pub fn key_kind(t: KeyType, bits: u32) -> KeyKind {
     }
 }
 
-/// Whether the build needs a key of its own: SSH, and the user brought no private key.
-pub fn needs_key(comm: CommKind, private_key_file: bool) -> bool {
-    comm == CommKind::Ssh && !private_key_file
+/// The comment of the generated public key: `temporary_key_pair_name`, else `packer`.
+pub fn key_comment(name: Option<&str>) -> String {
+    name.map_or_else(|| DEFAULT_COMMENT.to_string(), str::to_string)
 }
+
+const DEFAULT_COMMENT: &str = "packer";
 
 /// The `authorized_keys` line for a private key file (so the default cloud-config can
 /// authorise the user's own key, which upstream leaves empty).
@@ -63,21 +65,26 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
             }
         }
     }
-    if !needs_key(ctx.config.comm.kind, ssh.private_key_file.is_some()) {
+    // One rule, shared with Prepare: no key of the user's, and the built-in cloud-config (which
+    // installs the temporary key) is in use.
+    if !ctx.config.uses_temporary_key() {
         return Ok(());
     }
     let kind = key_kind(ssh.temporary_key_pair_type, ssh.temporary_key_pair_bits);
+    let comment = key_comment(ssh.temporary_key_pair_name.as_deref());
     // RSA generation takes a while; keep it off the async workers.
-    let pair = tokio::task::spawn_blocking(move || keygen::generate(kind).map_err(Box::new))
-        .await
-        .map_err(|source| KeygenError::Join {
-            kind: kind.to_string(),
-            source,
-        })?
-        .map_err(|source| KeygenError::Generate {
-            kind: kind.to_string(),
-            source,
-        })?;
+    let pair = tokio::task::spawn_blocking(move || {
+        keygen::generate_with_comment(kind, &comment).map_err(Box::new)
+    })
+    .await
+    .map_err(|source| KeygenError::Join {
+        kind: kind.to_string(),
+        source,
+    })?
+    .map_err(|source| KeygenError::Generate {
+        kind: kind.to_string(),
+        source,
+    })?;
     ctx.say(&format!(
         "Generated a temporary {kind} SSH key pair ({})",
         pair.fingerprint
@@ -112,9 +119,7 @@ mod tests {
         assert_eq!(key_kind(KeyType::Rsa, 0), KeyKind::Rsa { bits: 4096 });
         assert_eq!(key_kind(KeyType::Rsa, 2048), KeyKind::Rsa { bits: 2048 });
         assert_eq!(key_kind(KeyType::Ecdsa, 256), KeyKind::Ecdsa { bits: 256 });
-        assert!(needs_key(CommKind::Ssh, false));
-        assert!(!needs_key(CommKind::Ssh, true));
-        assert!(!needs_key(CommKind::None, false));
-        assert!(!needs_key(CommKind::WinRm, false));
+        assert_eq!(key_comment(None), "packer");
+        assert_eq!(key_comment(Some("packer_build-7")), "packer_build-7");
     }
 }
