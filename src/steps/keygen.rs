@@ -3,7 +3,7 @@ use ssh_comm::keygen::{self, KeyKind};
 use thiserror::Error;
 
 use super::Ctx;
-use crate::config::{CommKind, KeyType};
+use crate::config::{CommKind, Config, KeyType};
 use crate::state::TempKey;
 
 #[derive(Debug, Error)]
@@ -47,6 +47,19 @@ pub fn public_key_of(path: &std::path::Path) -> Result<String, String> {
     key.public_key().to_openssh().map_err(|e| e.to_string())
 }
 
+/// The key to generate, if any, and its comment. One rule, shared with Prepare
+/// ([`Config::uses_temporary_key`]): no key of the user's, and the built-in cloud-config (which
+/// installs the temporary key) in use.
+pub fn planned_key(cfg: &Config) -> Option<(KeyKind, String)> {
+    let ssh = &cfg.comm.ssh;
+    cfg.uses_temporary_key().then(|| {
+        (
+            key_kind(ssh.temporary_key_pair_type, ssh.temporary_key_pair_bits),
+            key_comment(ssh.temporary_key_pair_name.as_deref()),
+        )
+    })
+}
+
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
     let ssh = &ctx.config.comm.ssh;
     if ctx.config.comm.kind == CommKind::Ssh {
@@ -65,13 +78,9 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
             }
         }
     }
-    // One rule, shared with Prepare: no key of the user's, and the built-in cloud-config (which
-    // installs the temporary key) is in use.
-    if !ctx.config.uses_temporary_key() {
+    let Some((kind, comment)) = planned_key(ctx.config) else {
         return Ok(());
-    }
-    let kind = key_kind(ssh.temporary_key_pair_type, ssh.temporary_key_pair_bits);
-    let comment = key_comment(ssh.temporary_key_pair_name.as_deref());
+    };
     // RSA generation takes a while; keep it off the async workers.
     let pair = tokio::task::spawn_blocking(move || {
         keygen::generate_with_comment(kind, &comment).map_err(Box::new)
@@ -111,6 +120,28 @@ mod tests {
         let body = |k: &str| k.split_whitespace().nth(1).unwrap_or_default().to_string();
         assert_eq!(body(&public), body(&pair.public_authorized));
         assert!(public_key_of(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn a_key_is_planned_only_where_the_built_in_cloud_config_installs_it() {
+        let mut cfg = Config::default();
+        cfg.comm.kind = CommKind::Ssh;
+        cfg.comm.ssh.temporary_key_pair_name = Some("packer_e2e".into());
+        assert_eq!(
+            planned_key(&cfg),
+            Some((KeyKind::Ed25519, "packer_e2e".to_string()))
+        );
+        // User bootstrap data replaces the cloud-config: nothing would install the key.
+        cfg.bootstrap_data_file = Some("/data.yaml".into());
+        assert_eq!(planned_key(&cfg), None);
+        cfg.bootstrap_data_file = None;
+        cfg.comm.ssh.private_key_file = Some("/id".into());
+        assert_eq!(planned_key(&cfg), None);
+        cfg.comm.ssh.private_key_file = None;
+        for kind in [CommKind::None, CommKind::WinRm] {
+            cfg.comm.kind = kind;
+            assert_eq!(planned_key(&cfg), None);
+        }
     }
 
     #[test]
