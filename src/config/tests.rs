@@ -1010,3 +1010,4 @@ fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
 }
 
 mod checks;
+mod ssh_docs;
