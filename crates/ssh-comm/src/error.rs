@@ -37,6 +37,14 @@ pub enum SshError {
         source: crate::socks5::ProxyError,
     },
 
+    /// A port forward (`ssh_local_tunnels` / `ssh_remote_tunnels`) could not be opened.
+    #[error("ssh {target}: tunnel {tunnel}: {msg}")]
+    Tunnel {
+        target: String,
+        tunnel: String,
+        msg: String,
+    },
+
     /// The SSH handshake (version exchange, key exchange) failed.
     #[error("ssh {target}: handshake failed: {source}")]
     Handshake {

@@ -29,6 +29,7 @@ mod sftp;
 pub mod socks5;
 pub mod testing;
 mod transfer;
+pub mod tunnel;
 
 pub use error::SshError;
 pub use keygen::{KeyKind, KeyPair};
@@ -36,3 +37,4 @@ pub use options::{Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod
 pub use session::{Running, Session, EXIT_DISCONNECTED};
 pub use socks5::Socks5Proxy;
 pub use tokio_util::sync::CancellationToken;
+pub use tunnel::Tunnel;

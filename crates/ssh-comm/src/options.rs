@@ -125,6 +125,10 @@ pub struct ConnectOptions {
     /// Open the TCP connection through this SOCKS5 proxy (ignored when `bastion` is set: the
     /// bastion's own options say how to reach it).
     pub proxy: Option<crate::socks5::Socks5Proxy>,
+    /// `ssh -L` forwards opened once connected (`ssh_local_tunnels`).
+    pub local_tunnels: Vec<crate::tunnel::Tunnel>,
+    /// `ssh -R` forwards opened once connected (`ssh_remote_tunnels`).
+    pub remote_tunnels: Vec<crate::tunnel::Tunnel>,
     pub host_key_policy: HostKeyPolicy,
     pub transfer: TransferMethod,
 }
@@ -149,6 +153,8 @@ impl ConnectOptions {
             pty: false,
             bastion: None,
             proxy: None,
+            local_tunnels: Vec::new(),
+            remote_tunnels: Vec::new(),
             host_key_policy: HostKeyPolicy::AcceptAny,
             transfer: TransferMethod::Scp,
         }

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use crate::error::SshError;
 use crate::options::{host_port, Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
 use crate::socks5::{self, Socks5Proxy};
+use crate::tunnel::{self, RemoteMap, Tunnels};
 
 /// Exit status reported when the command ended without an exit status or signal (the
 /// connection dropped); the value of Packer's `CmdDisconnect`.
@@ -26,15 +27,40 @@ pub const EXIT_DISCONNECTED: i32 = 2300218;
 /// Chunk size for forwarding stdin and file data: one allocation serves many SSH packets.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
-/// The russh event handler: host-key policy and nothing else.
+/// The russh event handler: host-key policy, and the connections of remote tunnels.
 struct ClientHandler {
     target: String,
     policy: HostKeyPolicy,
     seen: Arc<Mutex<Option<String>>>,
+    remote: RemoteMap,
 }
 
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        _connected_address: &str,
+        connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        match self.remote.get(&connected_port).cloned() {
+            Some(dest) => {
+                reply.accept().await;
+                tokio::spawn(tunnel::serve_forwarded(channel, dest));
+            }
+            None => {
+                reply
+                    .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                    .await
+            }
+        }
+        Ok(())
+    }
 
     async fn check_server_key(
         &mut self,
@@ -85,6 +111,17 @@ struct Inner {
     host_key: Option<String>,
     /// Keeps the jump-host connection (which carries ours) alive as long as we are.
     _bastion: Option<Session>,
+    /// The local tunnels' listeners, stopped with the session.
+    tunnels: Mutex<Tunnels>,
+}
+
+/// A session reference that does not keep the connection open (for tunnel listeners).
+pub(crate) struct WeakSession(std::sync::Weak<Inner>);
+
+impl WeakSession {
+    pub(crate) fn upgrade(&self) -> Option<Session> {
+        self.0.upgrade().map(|inner| Session { inner })
+    }
 }
 
 /// An authenticated SSH connection. Cheap to clone; every clone shares the connection.
@@ -166,7 +203,7 @@ impl Session {
                 match res {
                     Ok(Ok((handle, host_key))) => {
                         info!(%target, "connected");
-                        return Ok(Session {
+                        let session = Session {
                             inner: Arc::new(Inner {
                                 handle,
                                 target,
@@ -175,8 +212,11 @@ impl Session {
                                 rw_timeout: opts.read_write_timeout,
                                 host_key,
                                 _bastion: bastion,
+                                tunnels: Mutex::new(Tunnels::default()),
                             }),
-                        });
+                        };
+                        session.open_tunnels(opts).await?;
+                        return Ok(session);
                     }
                     Ok(Err(AttemptError::Fatal(e))) => return Err(e),
                     Ok(Err(AttemptError::Tcp(e))) => {
@@ -208,6 +248,55 @@ impl Session {
                 }
             }
         })
+    }
+
+    /// Opens the options' tunnels on this (new) session.
+    async fn open_tunnels(&self, opts: &ConnectOptions) -> Result<(), SshError> {
+        if opts.local_tunnels.is_empty() && opts.remote_tunnels.is_empty() {
+            return Ok(());
+        }
+        let running = tunnel::start(self, &opts.local_tunnels, &opts.remote_tunnels).await?;
+        if let Ok(mut t) = self.inner.tunnels.lock() {
+            *t = running;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakSession {
+        WeakSession(Arc::downgrade(&self.inner))
+    }
+
+    /// A `direct-tcpip` channel from the server to `host:port`.
+    pub(crate) async fn open_direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+        originator: &str,
+        originator_port: u16,
+    ) -> Result<Channel<Msg>, SshError> {
+        self.inner
+            .handle
+            .channel_open_direct_tcpip(
+                host,
+                u32::from(port),
+                originator,
+                u32::from(originator_port),
+            )
+            .await
+            .map_err(|e| self.channel_err(&format!("direct-tcpip to {}", host_port(host, port)), e))
+    }
+
+    /// Asks the server to listen on `address:port` and forward its connections to us.
+    pub(crate) async fn tcpip_forward(&self, address: &str, port: u16) -> Result<(), String> {
+        self.inner
+            .handle
+            .tcpip_forward(address, u32::from(port))
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                russh::Error::RequestDenied => "refused by the server".to_string(),
+                e => e.to_string(),
+            })
     }
 
     /// `user@host:port` of this connection.
@@ -576,6 +665,7 @@ async fn attempt(
         target: target.clone(),
         policy: opts.host_key_policy.clone(),
         seen: seen.clone(),
+        remote: tunnel::remote_map(&opts.remote_tunnels),
     };
     let mut handle = client::connect_stream(config.clone(), stream, handler)
         .await
