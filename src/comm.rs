@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use packer_rpc::api::{
     BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand,
 };
-use ssh_comm::{Auth, ConnectOptions, KeySource, Session, Socks5Proxy, SshError, TransferMethod};
+use ssh_comm::{
+    Auth, ConnectOptions, KeySource, Session, Socks5Proxy, SshError, TransferMethod, Tunnel,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BastionConfig, FileTransfer, ProxyConfig, SshConfig};
@@ -17,6 +19,8 @@ use crate::config::{BastionConfig, FileTransfer, ProxyConfig, SshConfig};
 pub enum CommError {
     #[error("ssh options: {0} is empty")]
     Missing(&'static str),
+    #[error("ssh options: {key}: {why}")]
+    Tunnel { key: &'static str, why: String },
     #[error("ssh options: no way to authenticate as {user} (no private key, temporary key, password or agent)")]
     NoAuth { user: String },
 }
@@ -96,6 +100,8 @@ pub fn connect_options_from(
         o.bastion = Some(Box::new(bastion_options(b, &o)?));
     }
     o.proxy = ssh.proxy.as_ref().map(proxy_options);
+    o.local_tunnels = tunnels("ssh_local_tunnels", &ssh.local_tunnels)?;
+    o.remote_tunnels = tunnels("ssh_remote_tunnels", &ssh.remote_tunnels)?;
     Ok(o)
 }
 
@@ -137,6 +143,14 @@ fn bastion_options(
     o.ciphers = target.ciphers.clone();
     o.kex_algorithms = target.kex_algorithms.clone();
     Ok(o)
+}
+
+/// Parses tunnel specs (Prepare has checked them; a Config built otherwise may not be).
+fn tunnels(key: &'static str, specs: &[String]) -> Result<Vec<Tunnel>, CommError> {
+    specs
+        .iter()
+        .map(|t| Tunnel::parse(t).map_err(|why| CommError::Tunnel { key, why }))
+        .collect()
 }
 
 /// `ssh_proxy_*` as the SDK reads them: credentials are offered when a username is set.
@@ -301,6 +315,21 @@ mod tests {
             ]
         );
         assert!(o.bastion.is_none());
+        assert!(o.local_tunnels.is_empty() && o.remote_tunnels.is_empty());
+    }
+
+    #[test]
+    fn tunnels_are_mapped() {
+        let mut c = base();
+        c.password = Some("pw".into());
+        c.local_tunnels = vec!["127.0.0.1:9090:db:5432".into()];
+        c.remote_tunnels = vec!["8080:localhost:80".into()];
+        let o = connect_options_from(&c, "h", None).unwrap();
+        assert_eq!(o.local_tunnels[0].describe(), "127.0.0.1:9090 -> db:5432");
+        assert_eq!(o.remote_tunnels[0].describe(), "localhost:8080 -> localhost:80");
+        c.local_tunnels = vec!["9090".into()];
+        let e = connect_options_from(&c, "h", None).unwrap_err().to_string();
+        assert!(e.starts_with("ssh options: ssh_local_tunnels: \"9090\""), "{e}");
     }
 
     #[test]

@@ -145,3 +145,36 @@ async fn communicator_none_runs_shell_local_and_fails_a_remote_provisioner_at_on
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_tunnel_listens_while_the_provisioners_run() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let src = format!(
+        r#"
+  source_name       = "e2e-tunnel"
+  image_name        = "ubuntu-24.04"
+  ssh_username      = "packer"
+  ssh_timeout       = "1m"
+  ssh_local_tunnels = ["127.0.0.1:{port}:127.0.0.1:22"]
+"#
+    );
+    let body = format!(
+        r#"
+  provisioner "shell-local" {{
+    inline = ["bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' && echo tunnel-listening"]
+  }}
+"#
+    );
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, &src, &body));
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(out.contains("tunnel-listening"), "{out}");
+    // Closed with the connection.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    env.stop().await;
+}

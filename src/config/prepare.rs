@@ -77,8 +77,6 @@ pub const IMPORT_SUPPORTED: bool = true;
 
 /// SDK options this plugin refuses at Prepare, each with the reason (one line).
 pub const REJECTED: &[(&str, &str)] = &[
-    ("ssh_local_tunnels", "port forwarding is not built into this plugin's SSH communicator; remove it (open the tunnel yourself, e.g. with a shell-local provisioner running ssh -L)"),
-    ("ssh_remote_tunnels", "port forwarding is not built into this plugin's SSH communicator; remove it (open the tunnel yourself, e.g. with a shell-local provisioner running ssh -R)"),
     ("ssh_bastion_interactive", "keyboard-interactive prompts need a terminal, and a Packer plugin has none; use ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth"),
 ];
 
@@ -730,8 +728,8 @@ impl Preparer<'_> {
                 ));
             }
         }
-        let remote_tunnels = self.d.str_list("ssh_remote_tunnels").unwrap_or_default();
-        let local_tunnels = self.d.str_list("ssh_local_tunnels").unwrap_or_default();
+        let remote_tunnels = self.tunnels("ssh_remote_tunnels", active);
+        let local_tunnels = self.tunnels("ssh_local_tunnels", active);
         let bastion = self.bastion(active, &username, private_key_file.as_ref());
         let proxy = self.proxy(active);
         if active && bastion.is_some() && proxy.is_some() {
@@ -779,6 +777,19 @@ impl Preparer<'_> {
             remote_tunnels,
             local_tunnels,
         }
+    }
+
+    /// `ssh_local_tunnels` / `ssh_remote_tunnels`, each `[bind_address:]port:host:hostport`.
+    fn tunnels(&mut self, key: &str, active: bool) -> Vec<String> {
+        let list = self.d.str_list(key).unwrap_or_default();
+        if active {
+            for t in &list {
+                if let Err(why) = ssh_comm::Tunnel::parse(t) {
+                    self.err(format!("{key}: {why}"));
+                }
+            }
+        }
+        list
     }
 
     /// Refuses the options in [`REJECTED`] that are set to anything but their off value.
