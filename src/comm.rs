@@ -1,6 +1,7 @@
 //! The SSH communicator provisioners use: [`ssh_comm::Session`] behind Packer's
 //! [`Communicator`] trait, and the mapping from the builder's `ssh_*` options.
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -102,6 +103,10 @@ pub fn connect_options_from(
     o.proxy = ssh.proxy.as_ref().map(proxy_options);
     o.local_tunnels = tunnels("ssh_local_tunnels", &ssh.local_tunnels)?;
     o.remote_tunnels = tunnels("ssh_remote_tunnels", &ssh.remote_tunnels)?;
+    o.forward_agent = agent_to_forward(
+        ssh.disable_agent_forwarding,
+        std::env::var_os("SSH_AUTH_SOCK"),
+    );
     Ok(o)
 }
 
@@ -143,6 +148,14 @@ fn bastion_options(
     o.ciphers = target.ciphers.clone();
     o.kex_algorithms = target.kex_algorithms.clone();
     Ok(o)
+}
+
+/// The agent socket forwarded to the guest: `$SSH_AUTH_SOCK` unless
+/// `ssh_disable_agent_forwarding`, as the SDK does.
+fn agent_to_forward(disabled: bool, auth_sock: Option<OsString>) -> Option<PathBuf> {
+    auth_sock
+        .filter(|s| !disabled && !s.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Parses tunnel specs (Prepare has checked them; a Config built otherwise may not be).
@@ -268,7 +281,6 @@ impl Communicator for SshCommunicator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn base() -> SshConfig {
         SshConfig {
@@ -319,6 +331,18 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_is_forwarded_unless_disabled() {
+        let sock = || Some(OsString::from("/run/agent.sock"));
+        assert_eq!(
+            agent_to_forward(false, sock()),
+            Some(PathBuf::from("/run/agent.sock"))
+        );
+        assert_eq!(agent_to_forward(true, sock()), None);
+        assert_eq!(agent_to_forward(false, None), None);
+        assert_eq!(agent_to_forward(false, Some(OsString::new())), None);
+    }
+
+    #[test]
     fn tunnels_are_mapped() {
         let mut c = base();
         c.password = Some("pw".into());
@@ -326,10 +350,16 @@ mod tests {
         c.remote_tunnels = vec!["8080:localhost:80".into()];
         let o = connect_options_from(&c, "h", None).unwrap();
         assert_eq!(o.local_tunnels[0].describe(), "127.0.0.1:9090 -> db:5432");
-        assert_eq!(o.remote_tunnels[0].describe(), "localhost:8080 -> localhost:80");
+        assert_eq!(
+            o.remote_tunnels[0].describe(),
+            "localhost:8080 -> localhost:80"
+        );
         c.local_tunnels = vec!["9090".into()];
         let e = connect_options_from(&c, "h", None).unwrap_err().to_string();
-        assert!(e.starts_with("ssh options: ssh_local_tunnels: \"9090\""), "{e}");
+        assert!(
+            e.starts_with("ssh options: ssh_local_tunnels: \"9090\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub struct ConnectOptions {
     pub local_tunnels: Vec<crate::tunnel::Tunnel>,
     /// `ssh -R` forwards opened once connected (`ssh_remote_tunnels`).
     pub remote_tunnels: Vec<crate::tunnel::Tunnel>,
+    /// Forward this local agent socket (usually `$SSH_AUTH_SOCK`) to every command, as `ssh -A`;
+    /// `None` forwards nothing.
+    pub forward_agent: Option<PathBuf>,
     pub host_key_policy: HostKeyPolicy,
     pub transfer: TransferMethod,
 }
@@ -155,6 +158,7 @@ impl ConnectOptions {
             proxy: None,
             local_tunnels: Vec::new(),
             remote_tunnels: Vec::new(),
+            forward_agent: None,
             host_key_policy: HostKeyPolicy::AcceptAny,
             transfer: TransferMethod::Scp,
         }

@@ -1,5 +1,6 @@
 //! Connecting (with retries, through an optional bastion or SOCKS5 proxy) and running commands.
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ struct ClientHandler {
     policy: HostKeyPolicy,
     seen: Arc<Mutex<Option<String>>>,
     remote: RemoteMap,
+    agent: Option<PathBuf>,
 }
 
 impl client::Handler for ClientHandler {
@@ -52,6 +54,26 @@ impl client::Handler for ClientHandler {
             Some(dest) => {
                 reply.accept().await;
                 tokio::spawn(tunnel::serve_forwarded(channel, dest));
+            }
+            None => {
+                reply
+                    .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                    .await
+            }
+        }
+        Ok(())
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        match self.agent.clone() {
+            Some(socket) => {
+                reply.accept().await;
+                tokio::spawn(tunnel::serve_agent(channel, socket));
             }
             None => {
                 reply
@@ -109,6 +131,7 @@ struct Inner {
     transfer: TransferMethod,
     rw_timeout: Option<Duration>,
     host_key: Option<String>,
+    forward_agent: bool,
     /// Keeps the jump-host connection (which carries ours) alive as long as we are.
     _bastion: Option<Session>,
     /// The local tunnels' listeners, stopped with the session.
@@ -211,6 +234,7 @@ impl Session {
                                 transfer: opts.transfer,
                                 rw_timeout: opts.read_write_timeout,
                                 host_key,
+                                forward_agent: opts.forward_agent.is_some(),
                                 _bastion: bastion,
                                 tunnels: Mutex::new(Tunnels::default()),
                             }),
@@ -372,6 +396,12 @@ impl Session {
                 .await
                 .map_err(|e| self.channel_err("request pty", e))?;
             self.await_reply(&mut ch, "request pty").await?;
+        }
+        if self.inner.forward_agent {
+            // No reply wanted: a server that refuses forwarding still runs the command.
+            ch.agent_forward(false)
+                .await
+                .map_err(|e| self.channel_err("request agent forwarding", e))?;
         }
         ch.exec(true, command.as_bytes())
             .await
@@ -666,6 +696,7 @@ async fn attempt(
         policy: opts.host_key_policy.clone(),
         seen: seen.clone(),
         remote: tunnel::remote_map(&opts.remote_tunnels),
+        agent: opts.forward_agent.clone(),
     };
     let mut handle = client::connect_stream(config.clone(), stream, handler)
         .await

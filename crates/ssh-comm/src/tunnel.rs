@@ -2,6 +2,7 @@
 //! port whose connections the server makes onwards, `direct-tcpip`) and `ssh_remote_tunnels`
 //! (`ssh -R`: a port the server listens on whose connections we make onwards locally,
 //! `tcpip-forward`). Tunnels open right after authentication and close with the session.
+//! Agent forwarding (`auth-agent@openssh.com` channels to the local agent) is served here too.
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -153,6 +154,20 @@ pub(crate) async fn serve_forwarded(channel: Channel<Msg>, dest: (String, u16)) 
     match TcpStream::connect(host_port(&dest.0, dest.1)).await {
         Ok(tcp) => relay(channel, tcp).await,
         Err(e) => debug!("remote tunnel to {}: {e}", host_port(&dest.0, dest.1)),
+    }
+}
+
+/// An `auth-agent@openssh.com` channel the server opened (agent forwarding): connect it to the
+/// local agent's socket.
+pub(crate) async fn serve_agent(channel: Channel<Msg>, socket: std::path::PathBuf) {
+    match tokio::net::UnixStream::connect(&socket).await {
+        Ok(mut agent) => {
+            let mut stream = channel.into_stream();
+            if let Err(e) = tokio::io::copy_bidirectional(&mut stream, &mut agent).await {
+                debug!("forwarded agent connection ended: {e}");
+            }
+        }
+        Err(e) => debug!("forwarded agent {}: {e}", socket.display()),
     }
 }
 
