@@ -108,15 +108,26 @@ async fn communicator_none_runs_shell_local_and_fails_a_remote_provisioner_at_on
   image_name   = "ubuntu-24.04"
   communicator = "none"
 "#;
-    let body = r#"
-  provisioner "shell-local" {
-    inline = ["echo local-ran"]
-  }
-  provisioner "shell" {
+    // While provisioning runs the VM exists, but no VirtualMachineService was made for it.
+    let kubectl = |kind: &str| {
+        format!(
+            "echo {kind}=$(kubectl --kubeconfig {} get {kind} -n {NAMESPACE} -o name | wc -l)",
+            env.kubeconfig.display()
+        )
+    };
+    let body = format!(
+        r#"
+  provisioner "shell-local" {{
+    inline = ["echo local-ran", "{}", "{}"]
+  }}
+  provisioner "shell" {{
     inline = ["echo remote-ran"]
-  }
-"#;
-    env.write("b.pkr.hcl", &template(&env.kubeconfig, src, body));
+  }}
+"#,
+        kubectl("virtualmachines"),
+        kubectl("virtualmachineservices")
+    );
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, src, &body));
     let started = Instant::now();
     let run = env.build("b.pkr.hcl", &[]).await;
     let out = run.output();
