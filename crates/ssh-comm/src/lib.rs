@@ -29,6 +29,7 @@ mod sftp;
 pub mod socks5;
 pub mod testing;
 mod transfer;
+mod transport;
 pub mod tunnel;
 
 pub use error::SshError;

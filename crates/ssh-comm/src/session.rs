@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::SshError;
 use crate::options::{host_port, Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
-use crate::socks5::{self, Socks5Proxy};
+use crate::transport;
 use crate::tunnel::{self, RemoteMap, Tunnels};
 
 /// Exit status reported when the command ended without an exit status or signal (the
@@ -29,7 +29,7 @@ pub const EXIT_DISCONNECTED: i32 = 2300218;
 pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// The russh event handler: host-key policy, and the connections of remote tunnels.
-struct ClientHandler {
+pub(crate) struct ClientHandler {
     target: String,
     policy: HostKeyPolicy,
     seen: Arc<Mutex<Option<String>>>,
@@ -154,7 +154,7 @@ pub struct Session {
 }
 
 /// Why one attempt failed, deciding whether to retry.
-enum AttemptError {
+pub(crate) enum AttemptError {
     /// TCP not up yet: retry until `ssh_timeout`.
     Tcp(SshError),
     /// Connected but handshake/auth failed: counts against `handshake_attempts`.
@@ -163,8 +163,8 @@ enum AttemptError {
     Fatal(SshError),
 }
 
-type BoxIo = Box<dyn Io>;
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) type BoxIo = Box<dyn Io>;
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// `now + d`, saturating at a century: a huge `ssh_timeout` never overflows the clock.
@@ -284,6 +284,10 @@ impl Session {
             *t = running;
         }
         Ok(())
+    }
+
+    pub(crate) fn handle(&self) -> &Handle<ClientHandler> {
+        &self.inner.handle
     }
 
     pub(crate) fn downgrade(&self) -> WeakSession {
@@ -686,9 +690,9 @@ async fn attempt(
 ) -> Result<(Handle<ClientHandler>, Option<String>), AttemptError> {
     let target = opts.target();
     let stream: BoxIo = match (bastion, &opts.proxy) {
-        (Some(b), _) => through_bastion(opts, b).await?,
-        (None, Some(proxy)) => through_proxy(opts, proxy).await?,
-        (None, None) => direct(opts).await?,
+        (Some(b), _) => transport::through_bastion(opts, b).await?,
+        (None, Some(proxy)) => transport::through_proxy(opts, proxy).await?,
+        (None, None) => transport::direct(opts).await?,
     };
     let seen = Arc::new(Mutex::new(None));
     let handler = ClientHandler {
@@ -716,97 +720,6 @@ async fn attempt(
     let host_key = seen.lock().ok().and_then(|s| s.clone());
     authenticate(&mut handle, opts, auth).await?;
     Ok((handle, host_key))
-}
-
-/// The TCP connection straight to `host:port`.
-async fn direct(opts: &ConnectOptions) -> Result<BoxIo, AttemptError> {
-    let target = opts.target();
-    let addr = host_port(&opts.host, opts.port);
-    let tcp = tokio::time::timeout(
-        opts.connect_timeout,
-        tokio::net::TcpStream::connect(addr.as_str()),
-    )
-    .await
-    .map_err(|_| {
-        AttemptError::Tcp(SshError::Tcp {
-            target: target.clone(),
-            msg: format!("no answer within {:?}", opts.connect_timeout),
-        })
-    })?
-    .map_err(|e| {
-        AttemptError::Tcp(SshError::Tcp {
-            target: target.clone(),
-            msg: e.to_string(),
-        })
-    })?;
-    let _ = tcp.set_nodelay(true);
-    Ok(Box::new(tcp))
-}
-
-/// The TCP connection to `host:port` through the SOCKS5 proxy.
-async fn through_proxy(opts: &ConnectOptions, proxy: &Socks5Proxy) -> Result<BoxIo, AttemptError> {
-    let target = opts.target();
-    let tcp = tokio::time::timeout(
-        opts.connect_timeout,
-        socks5::connect(proxy, &opts.host, opts.port),
-    )
-    .await
-    .map_err(|_| {
-        AttemptError::Tcp(SshError::Tcp {
-            target: target.clone(),
-            msg: format!(
-                "socks5 proxy {} did not connect within {:?}",
-                proxy.address(),
-                opts.connect_timeout
-            ),
-        })
-    })?
-    .map_err(|source| {
-        let fatal = source.fatal;
-        let e = SshError::Proxy {
-            target: target.clone(),
-            source,
-        };
-        if fatal {
-            AttemptError::Fatal(e)
-        } else {
-            AttemptError::Tcp(e)
-        }
-    })?;
-    debug!(%target, proxy = %proxy.address(), "connected through socks5 proxy");
-    Ok(Box::new(tcp))
-}
-
-/// A direct-tcpip channel from the bastion to `host:port`.
-async fn through_bastion(opts: &ConnectOptions, b: &Session) -> Result<BoxIo, AttemptError> {
-    let target = opts.target();
-    let ch = tokio::time::timeout(
-        opts.connect_timeout,
-        b.inner.handle.channel_open_direct_tcpip(
-            opts.host.clone(),
-            u32::from(opts.port),
-            "127.0.0.1",
-            0,
-        ),
-    )
-    .await
-    .map_err(|_| {
-        AttemptError::Tcp(SshError::Tcp {
-            target: target.clone(),
-            msg: format!(
-                "bastion {} opened no channel within {:?}",
-                b.target(),
-                opts.connect_timeout
-            ),
-        })
-    })?
-    .map_err(|e| {
-        AttemptError::Tcp(SshError::Tcp {
-            target: target.clone(),
-            msg: format!("through bastion {}: {e}", b.target()),
-        })
-    })?;
-    Ok(Box::new(ch.into_stream()))
 }
 
 async fn authenticate(
