@@ -1,22 +1,27 @@
 //! The SSH communicator provisioners use: [`ssh_comm::Session`] behind Packer's
 //! [`Communicator`] trait, and the mapping from the builder's `ssh_*` options.
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use packer_rpc::api::{
     BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand,
 };
-use ssh_comm::{Auth, ConnectOptions, KeySource, Session, SshError, TransferMethod};
+use ssh_comm::{
+    Auth, ConnectOptions, KeySource, Session, Socks5Proxy, SshError, TransferMethod, Tunnel,
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{BastionConfig, FileTransfer, SshConfig};
+use crate::config::{BastionConfig, FileTransfer, ProxyConfig, SshConfig};
 
 /// Problems with the SSH options found before connecting.
 #[derive(Debug, thiserror::Error)]
 pub enum CommError {
     #[error("ssh options: {0} is empty")]
     Missing(&'static str),
+    #[error("ssh options: {key}: {why}")]
+    Tunnel { key: &'static str, why: String },
     #[error("ssh options: no way to authenticate as {user} (no private key, temporary key, password or agent)")]
     NoAuth { user: String },
 }
@@ -95,6 +100,13 @@ pub fn connect_options_from(
     if let Some(b) = &ssh.bastion {
         o.bastion = Some(Box::new(bastion_options(b, &o)?));
     }
+    o.proxy = ssh.proxy.as_ref().map(proxy_options);
+    o.local_tunnels = tunnels("ssh_local_tunnels", &ssh.local_tunnels)?;
+    o.remote_tunnels = tunnels("ssh_remote_tunnels", &ssh.remote_tunnels)?;
+    o.forward_agent = agent_to_forward(
+        ssh.disable_agent_forwarding,
+        std::env::var_os("SSH_AUTH_SOCK"),
+    );
     Ok(o)
 }
 
@@ -123,11 +135,6 @@ fn bastion_options(
     if b.agent_auth {
         o.auth.push(Auth::Agent);
     }
-    if b.interactive {
-        tracing::warn!(
-            "ssh_bastion_interactive is not supported; using the other bastion credentials"
-        );
-    }
     if o.auth.is_empty() {
         return Err(CommError::NoAuth {
             user: b.username.clone(),
@@ -141,6 +148,34 @@ fn bastion_options(
     o.ciphers = target.ciphers.clone();
     o.kex_algorithms = target.kex_algorithms.clone();
     Ok(o)
+}
+
+/// The agent socket forwarded to the guest: `$SSH_AUTH_SOCK` unless
+/// `ssh_disable_agent_forwarding`, as the SDK does.
+fn agent_to_forward(disabled: bool, auth_sock: Option<OsString>) -> Option<PathBuf> {
+    auth_sock
+        .filter(|s| !disabled && !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Parses tunnel specs (Prepare has checked them; a Config built otherwise may not be).
+fn tunnels(key: &'static str, specs: &[String]) -> Result<Vec<Tunnel>, CommError> {
+    specs
+        .iter()
+        .map(|t| Tunnel::parse(t).map_err(|why| CommError::Tunnel { key, why }))
+        .collect()
+}
+
+/// `ssh_proxy_*` as the SDK reads them: credentials are offered when a username is set.
+fn proxy_options(p: &ProxyConfig) -> Socks5Proxy {
+    Socks5Proxy {
+        host: p.host.trim().to_string(),
+        port: if p.port == 0 { 1080 } else { p.port },
+        credentials: p
+            .username
+            .clone()
+            .map(|u| (u, p.password.clone().unwrap_or_default())),
+    }
 }
 
 /// A connected SSH communicator.
@@ -246,7 +281,6 @@ impl Communicator for SshCommunicator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn base() -> SshConfig {
         SshConfig {
@@ -293,6 +327,39 @@ mod tests {
             ]
         );
         assert!(o.bastion.is_none());
+        assert!(o.local_tunnels.is_empty() && o.remote_tunnels.is_empty());
+    }
+
+    #[test]
+    fn the_agent_is_forwarded_unless_disabled() {
+        let sock = || Some(OsString::from("/run/agent.sock"));
+        assert_eq!(
+            agent_to_forward(false, sock()),
+            Some(PathBuf::from("/run/agent.sock"))
+        );
+        assert_eq!(agent_to_forward(true, sock()), None);
+        assert_eq!(agent_to_forward(false, None), None);
+        assert_eq!(agent_to_forward(false, Some(OsString::new())), None);
+    }
+
+    #[test]
+    fn tunnels_are_mapped() {
+        let mut c = base();
+        c.password = Some("pw".into());
+        c.local_tunnels = vec!["127.0.0.1:9090:db:5432".into()];
+        c.remote_tunnels = vec!["8080:localhost:80".into()];
+        let o = connect_options_from(&c, "h", None).unwrap();
+        assert_eq!(o.local_tunnels[0].describe(), "127.0.0.1:9090 -> db:5432");
+        assert_eq!(
+            o.remote_tunnels[0].describe(),
+            "localhost:8080 -> localhost:80"
+        );
+        c.local_tunnels = vec!["9090".into()];
+        let e = connect_options_from(&c, "h", None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("ssh options: ssh_local_tunnels: \"9090\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -344,6 +411,35 @@ mod tests {
         );
         assert_eq!(b.auth, vec![Auth::Password("jp".into())]);
         assert_eq!(b.ssh_timeout, o.ssh_timeout);
+    }
+
+    #[test]
+    fn proxy_is_mapped_with_the_sdk_defaults() {
+        let mut c = base();
+        c.password = Some("pw".into());
+        assert!(connect_options_from(&c, "h", None).unwrap().proxy.is_none());
+        c.proxy = Some(ProxyConfig {
+            host: "socks".into(),
+            port: 0,
+            username: Some("pu".into()),
+            password: None,
+        });
+        let o = connect_options_from(&c, "10.0.0.5", None).unwrap();
+        assert_eq!(
+            o.proxy,
+            Some(Socks5Proxy {
+                host: "socks".into(),
+                port: 1080,
+                credentials: Some(("pu".into(), String::new())),
+            })
+        );
+        c.proxy = Some(ProxyConfig {
+            host: "socks".into(),
+            port: 1081,
+            ..ProxyConfig::default()
+        });
+        let o = connect_options_from(&c, "10.0.0.5", None).unwrap();
+        assert_eq!(o.proxy.map(|p| (p.port, p.credentials)), Some((1081, None)));
     }
 
     #[test]

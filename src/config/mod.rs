@@ -30,7 +30,7 @@ mod tests;
 mod tls;
 
 pub use prepare::{
-    prepare, prepare_with, ConfigErrors, Environment, Prepared, IMPORT_SUPPORTED, NOT_IMPLEMENTED,
+    prepare, prepare_with, ConfigErrors, Environment, Prepared, IMPORT_SUPPORTED, REJECTED,
 };
 pub use spec::hcl_spec;
 
@@ -94,7 +94,6 @@ pub struct BastionConfig {
     pub private_key_file: Option<PathBuf>,
     pub certificate_file: Option<PathBuf>,
     pub agent_auth: bool,
-    pub interactive: bool,
 }
 
 /// `ssh_proxy_*`.

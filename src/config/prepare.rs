@@ -75,14 +75,9 @@ const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// also names `image_name` is warned that the import is skipped. Flip when the import step lands.
 pub const IMPORT_SUPPORTED: bool = true;
 
-/// Options accepted for compatibility with templates written for the Go plugin whose effect the
-/// build does not implement yet; setting one gives a warning saying it has no effect.
-pub const NOT_IMPLEMENTED: &[&str] = &[
-    "ssh_proxy_host",
-    "ssh_local_tunnels",
-    "ssh_remote_tunnels",
-    "ssh_clear_authorized_keys",
-    "ssh_disable_agent_forwarding",
+/// SDK options this plugin refuses at Prepare, each with the reason (one line).
+pub const REJECTED: &[(&str, &str)] = &[
+    ("ssh_bastion_interactive", "keyboard-interactive prompts need a terminal, and a Packer plugin has none; use ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth"),
 ];
 
 /// Prepares the configuration from Packer's `Configs`, reading the process environment.
@@ -314,17 +309,6 @@ impl Preparer<'_> {
                 self.warnings.push("import_source_url: importing images is not supported yet by this plugin; the import is skipped and image_name is deployed".into());
                 config.import = None;
             }
-        }
-        let unimplemented: Vec<&str> = NOT_IMPLEMENTED
-            .iter()
-            .copied()
-            .filter(|k| self.d.is_set(k) && comm_kind == CommKind::Ssh)
-            .collect();
-        if !unimplemented.is_empty() {
-            self.warnings.push(format!(
-                "{} accepted but not supported yet by this plugin: no effect",
-                unimplemented.join(", ")
-            ));
         }
         self.publish(&config);
         config.comm = self.comm(comm_kind, &config);
@@ -734,9 +718,19 @@ impl Preparer<'_> {
             .bounded("ssh_handshake_attempts", "10")
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(10);
+        self.rejected(active);
+        let temporary_key_pair_name = self.d.non_empty("temporary_key_pair_name");
+        if let Some(n) = temporary_key_pair_name.as_deref() {
+            if n.chars().any(char::is_control) {
+                self.err(format!(
+                    "temporary_key_pair_name: {} must not contain control characters (it is the comment of the key's authorized_keys line)",
+                    quote(n)
+                ));
+            }
+        }
         let remote_tunnels = self.tunnels("ssh_remote_tunnels", active);
         let local_tunnels = self.tunnels("ssh_local_tunnels", active);
-        let bastion = self.bastion(active, &username);
+        let bastion = self.bastion(active, &username, private_key_file.as_ref());
         let proxy = self.proxy(active);
         if active && bastion.is_some() && proxy.is_some() {
             self.err("ssh_proxy_host: cannot be combined with ssh_bastion_host; use one of them");
@@ -757,7 +751,7 @@ impl Preparer<'_> {
             private_key_file,
             certificate_file,
             keypair_name,
-            temporary_key_pair_name: self.d.non_empty("temporary_key_pair_name"),
+            temporary_key_pair_name,
             temporary_key_pair_type: key_type,
             temporary_key_pair_bits: u32::try_from(key_bits).unwrap_or(0),
             ciphers: self.d.str_list("ssh_ciphers").unwrap_or_default(),
@@ -785,29 +779,45 @@ impl Preparer<'_> {
         }
     }
 
+    /// `ssh_local_tunnels` / `ssh_remote_tunnels`, each `[bind_address:]port:host:hostport`.
     fn tunnels(&mut self, key: &str, active: bool) -> Vec<String> {
         let list = self.d.str_list(key).unwrap_or_default();
         if active {
             for t in &list {
-                let parts: Vec<&str> = t.split(':').collect();
-                let ports_ok = |p: &[&str]| p.iter().all(|x| x.parse::<u16>().is_ok_and(|v| v > 0));
-                let ok = match parts.as_slice() {
-                    [port, host, hport] => ports_ok(&[port, hport]) && !host.is_empty(),
-                    [_bind, port, host, hport] => ports_ok(&[port, hport]) && !host.is_empty(),
-                    _ => false,
-                };
-                if !ok {
-                    self.err(format!(
-                        "{key}: {} is not of the form [bind_address:]port:host:hostport",
-                        quote(t)
-                    ));
+                if let Err(why) = ssh_comm::Tunnel::parse(t) {
+                    self.err(format!("{key}: {why}"));
                 }
             }
         }
         list
     }
 
-    fn bastion(&mut self, active: bool, ssh_username: &str) -> Option<BastionConfig> {
+    /// Refuses the options in [`REJECTED`] that are set to anything but their off value.
+    fn rejected(&mut self, active: bool) {
+        if !active {
+            return;
+        }
+        for (key, why) in REJECTED {
+            let list = OPTIONS
+                .iter()
+                .any(|(k, kind)| k == key && *kind == super::spec::Kind::StrList);
+            let on = if list {
+                self.d.str_list(key).is_some_and(|l| !l.is_empty())
+            } else {
+                self.d.bool(key).unwrap_or(false)
+            };
+            if on {
+                self.err(format!("{key}: not supported: {why}"));
+            }
+        }
+    }
+
+    fn bastion(
+        &mut self,
+        active: bool,
+        ssh_username: &str,
+        ssh_private_key_file: Option<&PathBuf>,
+    ) -> Option<BastionConfig> {
         let host = self.d.non_empty("ssh_bastion_host");
         let port = self.port("ssh_bastion_port", 22);
         let username = self.d.non_empty("ssh_bastion_username");
@@ -823,7 +833,6 @@ impl Preparer<'_> {
             files::ssh_certificate,
         );
         let agent_auth = self.d.bool("ssh_bastion_agent_auth").unwrap_or(false);
-        let interactive = self.d.bool("ssh_bastion_interactive").unwrap_or(false);
         let Some(host) = host else {
             let orphans: Vec<&str> = [
                 "ssh_bastion_port",
@@ -845,9 +854,13 @@ impl Preparer<'_> {
             }
             return None;
         };
-        if active && password.is_none() && private_key_file.is_none() && !agent_auth && !interactive
-        {
-            self.err("ssh_bastion_host: the bastion needs a way to log in: set ssh_bastion_password, ssh_bastion_private_key_file, ssh_bastion_agent_auth or ssh_bastion_interactive");
+        // As the SDK: a bastion with neither password nor key of its own uses ssh_private_key_file.
+        let private_key_file = match (&password, private_key_file) {
+            (None, None) => ssh_private_key_file.cloned(),
+            (_, own) => own,
+        };
+        if active && password.is_none() && private_key_file.is_none() && !agent_auth {
+            self.err("ssh_bastion_host: the bastion needs a way to log in: set ssh_bastion_password, ssh_bastion_private_key_file (or ssh_private_key_file, which it inherits) or ssh_bastion_agent_auth");
         }
         if active && certificate_file.is_some() && private_key_file.is_none() {
             self.err("ssh_bastion_certificate_file: needs ssh_bastion_private_key_file");
@@ -860,7 +873,6 @@ impl Preparer<'_> {
             private_key_file,
             certificate_file,
             agent_auth,
-            interactive,
         })
     }
 

@@ -309,6 +309,7 @@ fn every_option_set_gives_the_same_config_from_hcl_and_json() {
         ("ssh_read_write_timeout", json!("500ms")),
         ("ssh_remote_tunnels", json!(["8080:localhost:80"])),
         ("ssh_local_tunnels", json!(["127.0.0.1:9090:db:5432"])),
+        ("ssh_bastion_interactive", json!(false)),
         ("winrm_use_ssl", json!(true)),
         ("winrm_timeout", json!("1h")),
     ]);
@@ -420,10 +421,12 @@ fn one_clear_line_per_problem() {
         (vec![("ssh_file_transfer_method", json!("rsync"))], "ssh_file_transfer_method: unknown method \"rsync\"; use \"scp\" or \"sftp\"".into()),
         (vec![("ssh_private_key_file", json!(f.path("nokey").display().to_string()))], format!("ssh_private_key_file: file {} not found", f.path("nokey").display())),
         (vec![("ssh_bastion_username", json!("jump"))], "ssh_bastion_host: required by ssh_bastion_username".into()),
-        (vec![("ssh_bastion_host", json!("jump"))], "ssh_bastion_host: the bastion needs a way to log in: set ssh_bastion_password, ssh_bastion_private_key_file, ssh_bastion_agent_auth or ssh_bastion_interactive".into()),
+        (vec![("ssh_bastion_host", json!("jump"))], "ssh_bastion_host: the bastion needs a way to log in: set ssh_bastion_password, ssh_bastion_private_key_file (or ssh_private_key_file, which it inherits) or ssh_bastion_agent_auth".into()),
         (vec![("ssh_bastion_host", json!("jump")), ("ssh_bastion_agent_auth", json!(true)), ("ssh_proxy_host", json!("socks"))], "ssh_proxy_host: cannot be combined with ssh_bastion_host; use one of them".into()),
         (vec![("ssh_proxy_password", json!("pw"))], "ssh_proxy_host: required by ssh_proxy_password".into()),
         (vec![("ssh_local_tunnels", json!(["8080"]))], "ssh_local_tunnels: \"8080\" is not of the form [bind_address:]port:host:hostport".into()),
+        (vec![("ssh_remote_tunnels", json!(["0:localhost:80"]))], "ssh_remote_tunnels: \"0:localhost:80\" is not of the form [bind_address:]port:host:hostport (ports 1-65535)".into()),
+        (vec![("ssh_bastion_host", json!("jump")), ("ssh_bastion_password", json!("pw")), ("ssh_bastion_interactive", json!(true))], "ssh_bastion_interactive: not supported: keyboard-interactive prompts need a terminal, and a Packer plugin has none; use ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth".into()),
         (vec![("kubeconfig_path", json!(f.path("missing").display().to_string()))], format!("kubeconfig_path: kubeconfig file {} not found", f.path("missing").display())),
         (vec![("kubeconfig_context", json!("prod"))], "kubeconfig_context: context \"prod\" not found in the kubeconfig (available: sim, bare)".into()),
         (vec![("supervisor_namespace", json!("Demo"))], "supervisor_namespace: \"Demo\" is not a valid name: 'D' is not allowed (use lowercase letters, digits and '-')".into()),
@@ -758,21 +761,55 @@ fn import_configuration() {
 }
 
 #[test]
-fn unimplemented_options_warn() {
+fn implemented_ssh_options_do_not_warn_and_rejected_ones_only_matter_for_ssh() {
     let f = Fixture::new();
     let p = f.ok(&f.with(&[
-        ("ssh_local_tunnels", json!(["8080:db:5432"])),
         ("ssh_clear_authorized_keys", json!(true)),
+        ("ssh_disable_agent_forwarding", json!(true)),
+        ("ssh_proxy_host", json!("127.0.0.1")),
+        ("ssh_proxy_username", json!("pu")),
+        ("ssh_proxy_password", json!("pp")),
     ]));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let ssh = &p.config.comm.ssh;
+    assert!(ssh.clear_authorized_keys && ssh.disable_agent_forwarding);
     assert_eq!(
-        p.warnings,
-        vec!["ssh_local_tunnels, ssh_clear_authorized_keys accepted but not supported yet by this plugin: no effect"]
+        ssh.proxy,
+        Some(ProxyConfig {
+            host: "127.0.0.1".into(),
+            port: 1080,
+            username: Some("pu".into()),
+            password: Some("pp".into()),
+        })
     );
     let p = f.ok(&f.with(&[
         ("ssh_local_tunnels", json!(["8080:db:5432"])),
         ("communicator", json!("none")),
     ]));
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[test]
+fn the_bastion_inherits_ssh_private_key_file_without_credentials_of_its_own() {
+    let f = Fixture::new();
+    let key = f.file("id_ed25519", super::files::tests::SSH_KEY);
+    let p = f.ok(&f.with(&[
+        ("ssh_private_key_file", json!(key)),
+        ("ssh_bastion_host", json!("jump")),
+    ]));
+    let b = p.config.comm.ssh.bastion.as_ref().expect("bastion");
+    assert_eq!(
+        b.private_key_file.as_deref(),
+        Some(std::path::Path::new(&key))
+    );
+    // A password of its own: nothing inherited.
+    let p = f.ok(&f.with(&[
+        ("ssh_private_key_file", json!(key)),
+        ("ssh_bastion_host", json!("jump")),
+        ("ssh_bastion_password", json!("bpw")),
+    ]));
+    let b = p.config.comm.ssh.bastion.as_ref().expect("bastion");
+    assert_eq!(b.private_key_file, None);
 }
 
 #[test]
@@ -972,3 +1009,4 @@ fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
 }
 
 mod checks;
+mod ssh_docs;

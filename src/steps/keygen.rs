@@ -3,7 +3,7 @@ use ssh_comm::keygen::{self, KeyKind};
 use thiserror::Error;
 
 use super::Ctx;
-use crate::config::{CommKind, KeyType};
+use crate::config::{CommKind, Config, KeyType};
 use crate::state::TempKey;
 
 #[derive(Debug, Error)]
@@ -33,16 +33,31 @@ pub fn key_kind(t: KeyType, bits: u32) -> KeyKind {
     }
 }
 
-/// Whether the build needs a key of its own: SSH, and the user brought no private key.
-pub fn needs_key(comm: CommKind, private_key_file: bool) -> bool {
-    comm == CommKind::Ssh && !private_key_file
+/// The comment of the generated public key: `temporary_key_pair_name`, else `packer`.
+pub fn key_comment(name: Option<&str>) -> String {
+    name.map_or_else(|| DEFAULT_COMMENT.to_string(), str::to_string)
 }
+
+const DEFAULT_COMMENT: &str = "packer";
 
 /// The `authorized_keys` line for a private key file (so the default cloud-config can
 /// authorise the user's own key, which upstream leaves empty).
 pub fn public_key_of(path: &std::path::Path) -> Result<String, String> {
     let key = russh::keys::load_secret_key(path, None).map_err(|e| e.to_string())?;
     key.public_key().to_openssh().map_err(|e| e.to_string())
+}
+
+/// The key to generate, if any, and its comment. One rule, shared with Prepare
+/// ([`Config::uses_temporary_key`]): no key of the user's, and the built-in cloud-config (which
+/// installs the temporary key) in use.
+pub fn planned_key(cfg: &Config) -> Option<(KeyKind, String)> {
+    let ssh = &cfg.comm.ssh;
+    cfg.uses_temporary_key().then(|| {
+        (
+            key_kind(ssh.temporary_key_pair_type, ssh.temporary_key_pair_bits),
+            key_comment(ssh.temporary_key_pair_name.as_deref()),
+        )
+    })
 }
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
@@ -63,21 +78,22 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), KeygenError> {
             }
         }
     }
-    if !needs_key(ctx.config.comm.kind, ssh.private_key_file.is_some()) {
+    let Some((kind, comment)) = planned_key(ctx.config) else {
         return Ok(());
-    }
-    let kind = key_kind(ssh.temporary_key_pair_type, ssh.temporary_key_pair_bits);
+    };
     // RSA generation takes a while; keep it off the async workers.
-    let pair = tokio::task::spawn_blocking(move || keygen::generate(kind).map_err(Box::new))
-        .await
-        .map_err(|source| KeygenError::Join {
-            kind: kind.to_string(),
-            source,
-        })?
-        .map_err(|source| KeygenError::Generate {
-            kind: kind.to_string(),
-            source,
-        })?;
+    let pair = tokio::task::spawn_blocking(move || {
+        keygen::generate_with_comment(kind, &comment).map_err(Box::new)
+    })
+    .await
+    .map_err(|source| KeygenError::Join {
+        kind: kind.to_string(),
+        source,
+    })?
+    .map_err(|source| KeygenError::Generate {
+        kind: kind.to_string(),
+        source,
+    })?;
     ctx.say(&format!(
         "Generated a temporary {kind} SSH key pair ({})",
         pair.fingerprint
@@ -107,14 +123,34 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_planned_only_where_the_built_in_cloud_config_installs_it() {
+        let mut cfg = Config::default();
+        cfg.comm.kind = CommKind::Ssh;
+        cfg.comm.ssh.temporary_key_pair_name = Some("packer_e2e".into());
+        assert_eq!(
+            planned_key(&cfg),
+            Some((KeyKind::Ed25519, "packer_e2e".to_string()))
+        );
+        // User bootstrap data replaces the cloud-config: nothing would install the key.
+        cfg.bootstrap_data_file = Some("/data.yaml".into());
+        assert_eq!(planned_key(&cfg), None);
+        cfg.bootstrap_data_file = None;
+        cfg.comm.ssh.private_key_file = Some("/id".into());
+        assert_eq!(planned_key(&cfg), None);
+        cfg.comm.ssh.private_key_file = None;
+        for kind in [CommKind::None, CommKind::WinRm] {
+            cfg.comm.kind = kind;
+            assert_eq!(planned_key(&cfg), None);
+        }
+    }
+
+    #[test]
     fn key_kinds() {
         assert_eq!(key_kind(KeyType::Ed25519, 0), KeyKind::Ed25519);
         assert_eq!(key_kind(KeyType::Rsa, 0), KeyKind::Rsa { bits: 4096 });
         assert_eq!(key_kind(KeyType::Rsa, 2048), KeyKind::Rsa { bits: 2048 });
         assert_eq!(key_kind(KeyType::Ecdsa, 256), KeyKind::Ecdsa { bits: 256 });
-        assert!(needs_key(CommKind::Ssh, false));
-        assert!(!needs_key(CommKind::Ssh, true));
-        assert!(!needs_key(CommKind::None, false));
-        assert!(!needs_key(CommKind::WinRm, false));
+        assert_eq!(key_comment(None), "packer");
+        assert_eq!(key_comment(Some("packer_build-7")), "packer_build-7");
     }
 }

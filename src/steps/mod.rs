@@ -8,6 +8,7 @@ pub mod create_source;
 pub mod import_image;
 pub mod iso_console;
 pub mod keygen;
+pub mod no_comm;
 pub mod provision;
 pub mod publish;
 pub mod wait_source;

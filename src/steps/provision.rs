@@ -1,14 +1,11 @@
 //! Step 6: connect the communicator to the VM and run Packer's provisioners through the hook.
-use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use packer_rpc::api::{
-    BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, RemoteCommand,
-};
+use packer_rpc::api::{BoxError, Communicator, RemoteCommand};
 use packer_wire::msgpack::Value;
 use thiserror::Error;
 
+use super::no_comm::NoCommunicator;
 use super::Ctx;
 use crate::config::{CommKind, Config};
 use crate::state::BuildState;
@@ -25,6 +22,8 @@ pub enum ProvisionError {
     Hook(String),
     #[error("the build was cancelled")]
     Cancelled,
+    #[error("provisioning: {}", super::no_comm::NONE_MSG)]
+    NoCommunicator,
     #[error("removing the temporary SSH key from authorized_keys: {0}")]
     ClearKey(String),
 }
@@ -107,46 +106,6 @@ pub fn hook_data(cfg: &Config, state: &BuildState, namespace: &str, run_uuid: &s
     )
 }
 
-/// The communicator for `communicator = "none"`: provisioners that need the machine fail with
-/// a message saying why, instead of hanging or reaching somewhere else.
-pub struct NoCommunicator;
-
-const NONE_MSG: &str = "communicator is \"none\": this build has no connection to the source VM (set communicator = \"ssh\" to use provisioners that need one)";
-
-#[async_trait]
-impl Communicator for NoCommunicator {
-    async fn start(&self, _cmd: RemoteCommand) -> Result<ExitFuture, BoxError> {
-        Err(NONE_MSG.into())
-    }
-    async fn upload(
-        &self,
-        _path: &str,
-        _data: BoxRead,
-        _info: Option<FileInfo>,
-    ) -> Result<(), BoxError> {
-        Err(NONE_MSG.into())
-    }
-    async fn upload_dir(
-        &self,
-        _dst: &str,
-        _src: &Path,
-        _exclude: &[String],
-    ) -> Result<(), BoxError> {
-        Err(NONE_MSG.into())
-    }
-    async fn download(&self, _path: &str, _sink: BoxWrite) -> Result<(), BoxError> {
-        Err(NONE_MSG.into())
-    }
-    async fn download_dir(
-        &self,
-        _src: &str,
-        _dst: &Path,
-        _exclude: &[String],
-    ) -> Result<(), BoxError> {
-        Err(NONE_MSG.into())
-    }
-}
-
 async fn connect_ssh(ctx: &Ctx<'_>, host: &str) -> Result<Arc<dyn Communicator>, ProvisionError> {
     let ssh = &ctx.config.comm.ssh;
     let key = ctx
@@ -179,8 +138,15 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ProvisionError> {
         .as_ref()
         .map(|c| c.namespace.clone())
         .unwrap_or_default();
+    // The hook's own token: the none-communicator stops the hook through it.
+    let hook_cancel = ctx.cancel.child_token();
+    let mut none_comm: Option<Arc<NoCommunicator>> = None;
     let comm: Arc<dyn Communicator> = match cfg.comm.kind {
-        CommKind::None => Arc::new(NoCommunicator),
+        CommKind::None => {
+            let c = Arc::new(NoCommunicator::new(hook_cancel.clone()));
+            none_comm = Some(c.clone());
+            c
+        }
         CommKind::WinRm => return Err(ProvisionError::WinRmUnsupported),
         CommKind::Ssh => {
             let pause = cfg.comm.pause_before_connecting;
@@ -202,26 +168,24 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ProvisionError> {
     let run_uuid = std::env::var("PACKER_RUN_UUID").unwrap_or_default();
     let data = hook_data(cfg, &ctx.state, &namespace, &run_uuid);
     ctx.say("Running provisioners...").await;
-    ctx.hook
+    let result = ctx
+        .hook
         .run(
             "packer_provision",
             data,
             ctx.ui.clone(),
             comm.clone(),
-            ctx.cancel.clone(),
+            hook_cancel,
         )
-        .await
-        .map_err(|e| {
-            // Core answers a cancelled hook with "context canceled"; say what happened.
-            if ctx.cancel.is_cancelled() {
-                ProvisionError::Cancelled
-            } else {
-                ProvisionError::Hook(packer_rpc::api::error_chain(e.as_ref()))
-            }
-        })?;
+        .await;
     if ctx.cancel.is_cancelled() {
+        // Core answers a cancelled hook with "context canceled"; say what happened.
         return Err(ProvisionError::Cancelled);
     }
+    if none_comm.is_some_and(|c| c.was_used()) {
+        return Err(ProvisionError::NoCommunicator);
+    }
+    result.map_err(|e| ProvisionError::Hook(packer_rpc::api::error_chain(e.as_ref())))?;
     if cfg.comm.kind == CommKind::Ssh && cfg.comm.ssh.clear_authorized_keys {
         if let Some(key) = ctx.state.temp_key.as_ref() {
             clear_authorized_key(ctx, comm.as_ref(), &key.public_openssh).await?;
@@ -331,14 +295,5 @@ mod tests {
         );
         assert!(clear_key_command("garbage").is_none());
         assert!(clear_key_command("ssh-ed25519 AAA'$(rm) x").is_none());
-    }
-
-    #[tokio::test]
-    async fn none_communicator_errors_clearly() {
-        let e = NoCommunicator
-            .download("/etc/hostname", Box::new(tokio::io::sink()))
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("communicator is \"none\""));
     }
 }

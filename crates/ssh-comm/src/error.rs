@@ -29,6 +29,22 @@ pub enum SshError {
     #[error("ssh {target}: tcp connect: {msg}")]
     Tcp { target: String, msg: String },
 
+    /// The SOCKS5 proxy (`ssh_proxy_host`) could not be reached or refused the connection.
+    #[error("ssh {target}: through {source}")]
+    Proxy {
+        target: String,
+        #[source]
+        source: crate::socks5::ProxyError,
+    },
+
+    /// A port forward (`ssh_local_tunnels` / `ssh_remote_tunnels`) could not be opened.
+    #[error("ssh {target}: tunnel {tunnel}: {msg}")]
+    Tunnel {
+        target: String,
+        tunnel: String,
+        msg: String,
+    },
+
     /// The SSH handshake (version exchange, key exchange) failed.
     #[error("ssh {target}: handshake failed: {source}")]
     Handshake {
@@ -135,9 +151,10 @@ impl SshError {
 
     /// Whether retrying the connection may help (the server is not up yet).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SshError::Tcp { .. } | SshError::Handshake { .. } | SshError::Auth { .. }
-        )
+        match self {
+            SshError::Proxy { source, .. } => !source.fatal,
+            SshError::Tcp { .. } | SshError::Handshake { .. } | SshError::Auth { .. } => true,
+            _ => false,
+        }
     }
 }

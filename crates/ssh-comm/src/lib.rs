@@ -1,7 +1,7 @@
 //! An SSH client communicator on russh, with no Packer types.
 //!
 //! * [`Session::connect`] keeps trying until `ssh_timeout` elapses (a new VM's sshd starts
-//!   late), optionally through a bastion, and accepts any host key while logging its
+//!   late), optionally through a bastion or a SOCKS5 proxy ([`Socks5Proxy`]), and accepts any host key while logging its
 //!   fingerprint (see [`HostKeyPolicy`] for why).
 //! * [`Session::start`] runs a command with live stdout/stderr streaming and stdin forwarding;
 //!   [`Running::wait`] yields the exit status in Packer's convention.
@@ -26,11 +26,16 @@ pub mod paths;
 mod scp;
 mod session;
 mod sftp;
+pub mod socks5;
 pub mod testing;
 mod transfer;
+mod transport;
+pub mod tunnel;
 
 pub use error::SshError;
 pub use keygen::{KeyKind, KeyPair};
 pub use options::{Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
 pub use session::{Running, Session, EXIT_DISCONNECTED};
+pub use socks5::Socks5Proxy;
 pub use tokio_util::sync::CancellationToken;
+pub use tunnel::Tunnel;

@@ -122,6 +122,16 @@ pub struct ConnectOptions {
     pub pty: bool,
     /// Reach `host:port` through this jump host (a direct-tcpip channel).
     pub bastion: Option<Box<ConnectOptions>>,
+    /// Open the TCP connection through this SOCKS5 proxy (ignored when `bastion` is set: the
+    /// bastion's own options say how to reach it).
+    pub proxy: Option<crate::socks5::Socks5Proxy>,
+    /// `ssh -L` forwards opened once connected (`ssh_local_tunnels`).
+    pub local_tunnels: Vec<crate::tunnel::Tunnel>,
+    /// `ssh -R` forwards opened once connected (`ssh_remote_tunnels`).
+    pub remote_tunnels: Vec<crate::tunnel::Tunnel>,
+    /// Forward this local agent socket (usually `$SSH_AUTH_SOCK`) to every command, as `ssh -A`;
+    /// `None` forwards nothing.
+    pub forward_agent: Option<PathBuf>,
     pub host_key_policy: HostKeyPolicy,
     pub transfer: TransferMethod,
 }
@@ -145,6 +155,10 @@ impl ConnectOptions {
             kex_algorithms: Vec::new(),
             pty: false,
             bastion: None,
+            proxy: None,
+            local_tunnels: Vec::new(),
+            remote_tunnels: Vec::new(),
+            forward_agent: None,
             host_key_policy: HostKeyPolicy::AcceptAny,
             transfer: TransferMethod::Scp,
         }

@@ -1,5 +1,6 @@
-//! Connecting (with retries, through an optional bastion) and running commands.
+//! Connecting (with retries, through an optional bastion or SOCKS5 proxy) and running commands.
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use tracing::{debug, info, warn};
 
 use crate::error::SshError;
 use crate::options::{host_port, Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
+use crate::transport;
+use crate::tunnel::{self, RemoteMap, Tunnels};
 
 /// Exit status reported when the command ended without an exit status or signal (the
 /// connection dropped); the value of Packer's `CmdDisconnect`.
@@ -25,15 +28,61 @@ pub const EXIT_DISCONNECTED: i32 = 2300218;
 /// Chunk size for forwarding stdin and file data: one allocation serves many SSH packets.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
-/// The russh event handler: host-key policy and nothing else.
-struct ClientHandler {
+/// The russh event handler: host-key policy, and the connections of remote tunnels.
+pub(crate) struct ClientHandler {
     target: String,
     policy: HostKeyPolicy,
     seen: Arc<Mutex<Option<String>>>,
+    remote: RemoteMap,
+    agent: Option<PathBuf>,
 }
 
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        _connected_address: &str,
+        connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        match self.remote.get(&connected_port).cloned() {
+            Some(dest) => {
+                reply.accept().await;
+                tokio::spawn(tunnel::serve_forwarded(channel, dest));
+            }
+            None => {
+                reply
+                    .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                    .await
+            }
+        }
+        Ok(())
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        match self.agent.clone() {
+            Some(socket) => {
+                reply.accept().await;
+                tokio::spawn(tunnel::serve_agent(channel, socket));
+            }
+            None => {
+                reply
+                    .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                    .await
+            }
+        }
+        Ok(())
+    }
 
     async fn check_server_key(
         &mut self,
@@ -82,8 +131,20 @@ struct Inner {
     transfer: TransferMethod,
     rw_timeout: Option<Duration>,
     host_key: Option<String>,
+    forward_agent: bool,
     /// Keeps the jump-host connection (which carries ours) alive as long as we are.
     _bastion: Option<Session>,
+    /// The local tunnels' listeners, stopped with the session.
+    tunnels: Mutex<Tunnels>,
+}
+
+/// A session reference that does not keep the connection open (for tunnel listeners).
+pub(crate) struct WeakSession(std::sync::Weak<Inner>);
+
+impl WeakSession {
+    pub(crate) fn upgrade(&self) -> Option<Session> {
+        self.0.upgrade().map(|inner| Session { inner })
+    }
 }
 
 /// An authenticated SSH connection. Cheap to clone; every clone shares the connection.
@@ -93,7 +154,7 @@ pub struct Session {
 }
 
 /// Why one attempt failed, deciding whether to retry.
-enum AttemptError {
+pub(crate) enum AttemptError {
     /// TCP not up yet: retry until `ssh_timeout`.
     Tcp(SshError),
     /// Connected but handshake/auth failed: counts against `handshake_attempts`.
@@ -102,8 +163,8 @@ enum AttemptError {
     Fatal(SshError),
 }
 
-type BoxIo = Box<dyn Io>;
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) type BoxIo = Box<dyn Io>;
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// `now + d`, saturating at a century: a huge `ssh_timeout` never overflows the clock.
@@ -165,7 +226,7 @@ impl Session {
                 match res {
                     Ok(Ok((handle, host_key))) => {
                         info!(%target, "connected");
-                        return Ok(Session {
+                        let session = Session {
                             inner: Arc::new(Inner {
                                 handle,
                                 target,
@@ -173,9 +234,13 @@ impl Session {
                                 transfer: opts.transfer,
                                 rw_timeout: opts.read_write_timeout,
                                 host_key,
+                                forward_agent: opts.forward_agent.is_some(),
                                 _bastion: bastion,
+                                tunnels: Mutex::new(Tunnels::default()),
                             }),
-                        });
+                        };
+                        session.open_tunnels(opts).await?;
+                        return Ok(session);
                     }
                     Ok(Err(AttemptError::Fatal(e))) => return Err(e),
                     Ok(Err(AttemptError::Tcp(e))) => {
@@ -207,6 +272,59 @@ impl Session {
                 }
             }
         })
+    }
+
+    /// Opens the options' tunnels on this (new) session.
+    async fn open_tunnels(&self, opts: &ConnectOptions) -> Result<(), SshError> {
+        if opts.local_tunnels.is_empty() && opts.remote_tunnels.is_empty() {
+            return Ok(());
+        }
+        let running = tunnel::start(self, &opts.local_tunnels, &opts.remote_tunnels).await?;
+        if let Ok(mut t) = self.inner.tunnels.lock() {
+            *t = running;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handle(&self) -> &Handle<ClientHandler> {
+        &self.inner.handle
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakSession {
+        WeakSession(Arc::downgrade(&self.inner))
+    }
+
+    /// A `direct-tcpip` channel from the server to `host:port`.
+    pub(crate) async fn open_direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+        originator: &str,
+        originator_port: u16,
+    ) -> Result<Channel<Msg>, SshError> {
+        self.inner
+            .handle
+            .channel_open_direct_tcpip(
+                host,
+                u32::from(port),
+                originator,
+                u32::from(originator_port),
+            )
+            .await
+            .map_err(|e| self.channel_err(&format!("direct-tcpip to {}", host_port(host, port)), e))
+    }
+
+    /// Asks the server to listen on `address:port` and forward its connections to us.
+    pub(crate) async fn tcpip_forward(&self, address: &str, port: u16) -> Result<(), String> {
+        self.inner
+            .handle
+            .tcpip_forward(address, u32::from(port))
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                russh::Error::RequestDenied => "refused by the server".to_string(),
+                e => e.to_string(),
+            })
     }
 
     /// `user@host:port` of this connection.
@@ -282,6 +400,12 @@ impl Session {
                 .await
                 .map_err(|e| self.channel_err("request pty", e))?;
             self.await_reply(&mut ch, "request pty").await?;
+        }
+        if self.inner.forward_agent {
+            // No reply wanted: a server that refuses forwarding still runs the command.
+            ch.agent_forward(false)
+                .await
+                .map_err(|e| self.channel_err("request agent forwarding", e))?;
         }
         ch.exec(true, command.as_bytes())
             .await
@@ -565,64 +689,18 @@ async fn attempt(
     bastion: Option<&Session>,
 ) -> Result<(Handle<ClientHandler>, Option<String>), AttemptError> {
     let target = opts.target();
-    let stream: BoxIo = match bastion {
-        None => {
-            let addr = host_port(&opts.host, opts.port);
-            let tcp = tokio::time::timeout(
-                opts.connect_timeout,
-                tokio::net::TcpStream::connect(addr.as_str()),
-            )
-            .await
-            .map_err(|_| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: format!("no answer within {:?}", opts.connect_timeout),
-                })
-            })?
-            .map_err(|e| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: e.to_string(),
-                })
-            })?;
-            let _ = tcp.set_nodelay(true);
-            Box::new(tcp)
-        }
-        Some(b) => {
-            let ch = tokio::time::timeout(
-                opts.connect_timeout,
-                b.inner.handle.channel_open_direct_tcpip(
-                    opts.host.clone(),
-                    u32::from(opts.port),
-                    "127.0.0.1",
-                    0,
-                ),
-            )
-            .await
-            .map_err(|_| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: format!(
-                        "bastion {} opened no channel within {:?}",
-                        b.target(),
-                        opts.connect_timeout
-                    ),
-                })
-            })?
-            .map_err(|e| {
-                AttemptError::Tcp(SshError::Tcp {
-                    target: target.clone(),
-                    msg: format!("through bastion {}: {e}", b.target()),
-                })
-            })?;
-            Box::new(ch.into_stream())
-        }
+    let stream: BoxIo = match (bastion, &opts.proxy) {
+        (Some(b), _) => transport::through_bastion(opts, b).await?,
+        (None, Some(proxy)) => transport::through_proxy(opts, proxy).await?,
+        (None, None) => transport::direct(opts).await?,
     };
     let seen = Arc::new(Mutex::new(None));
     let handler = ClientHandler {
         target: target.clone(),
         policy: opts.host_key_policy.clone(),
         seen: seen.clone(),
+        remote: tunnel::remote_map(&opts.remote_tunnels),
+        agent: opts.forward_agent.clone(),
     };
     let mut handle = client::connect_stream(config.clone(), stream, handler)
         .await

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::{Auth, ConnectOptions, KeySource};
 
+pub mod socks5;
+
 /// The launcher: `$PACKER_SSHD_LOCAL`, else the workspace's `scripts/sshd-local.sh`.
 pub fn script() -> PathBuf {
     if let Ok(p) = std::env::var("PACKER_SSHD_LOCAL") {
