@@ -7,9 +7,12 @@
 #     kubectl already on PATH).
 #   - By package name through the Go module proxy, at the versions in scripts/versions.env:
 #     the real VM Operator and image-registry CRDs (scripts/fetch-crds.sh; supervisor-sim
-#     embeds them when built), Packer 1.9.5 as `packer-1.9.5` and goreleaser
-#     (scripts/go-tools.sh), cached in scripts/cache-dir.sh's directory.
-# Cold cost on 2 cores: ~1 min of Debian packages, ~10 min of Go builds (cached afterwards).
+#     embeds them when built), and with scripts/go-tools.sh: Packer 1.9.5 as `packer-1.9.5`,
+#     goreleaser, HashiCorp's packer-plugin-vsphere v1.4.2 (the peer, in its own plugin folder),
+#     kube-apiserver and etcd (the real control plane of scripts/kube-up.sh); all cached in
+#     scripts/cache-dir.sh's directory.
+# Cold cost on 2 cores: ~1 min of Debian packages, ~18 min of Go builds (Packer ~4 min,
+# goreleaser ~3, the peer ~2, kube-apiserver ~9, etcd ~1); seconds once cached.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
