@@ -1,5 +1,6 @@
 //! Talking to the Supervisor: kubeconfig, discovery of the served VM Operator version, and
 //! error rendering that names the cluster and the object.
+pub mod publish_status;
 pub mod resources;
 pub mod status;
 pub mod wait;

@@ -9,7 +9,7 @@ use thiserror::Error;
 use super::create_source::labels;
 use super::Ctx;
 use crate::config::Config;
-use crate::kube::status::judge_publish;
+use crate::kube::publish_status::{judge_publish, PublishEvent};
 use crate::kube::wait::{wait_for, Target, WaitError};
 use crate::kube::{ObjectError, VmopVersion};
 use crate::state::{ObjectKind, PublishedImage};
@@ -74,13 +74,32 @@ pub fn publish_request_json(
 
 /// What the user reads when a publish condition turns true.
 pub fn condition_line(type_: &str) -> String {
+    use vmop_types::conditions::publish as cond;
     match type_ {
-        "SourceValid" => "Publish request: source VM is valid".to_string(),
-        "TargetValid" => "Publish request: target content library is valid".to_string(),
-        "Uploaded" => "Publish request: VM uploaded to the content library".to_string(),
-        "ImageAvailable" => "Publish request: VirtualMachineImage is available".to_string(),
-        "Complete" => "Publish request: complete".to_string(),
+        cond::SOURCE_VALID => "Publish request: source VM is valid".to_string(),
+        cond::TARGET_VALID => "Publish request: target content library is valid".to_string(),
+        cond::UPLOADED => "Publish request: VM uploaded to the content library".to_string(),
+        cond::IMAGE_AVAILABLE => "Publish request: VirtualMachineImage is available".to_string(),
+        cond::COMPLETE => "Publish request: complete".to_string(),
         other => format!("Publish request: {other}"),
+    }
+}
+
+/// What the user reads, once, when a condition is False with a reason the VM Operator
+/// documentation does not name: the build keeps waiting, but the user sees why.
+pub fn unknown_reason_line(describe: &str) -> String {
+    format!("Publish request: {describe} (reason not documented by VM Operator; still waiting)")
+}
+
+/// The line to show for an event, once per condition (and per unknown reason).
+fn event_line(event: PublishEvent<'_>, announced: &mut HashSet<String>) -> Option<String> {
+    match event {
+        PublishEvent::Reached(c) => announced
+            .insert(c.type_.clone())
+            .then(|| condition_line(&c.type_)),
+        PublishEvent::UnknownReason(c) => announced
+            .insert(format!("{}={}", c.type_, c.reason))
+            .then(|| unknown_reason_line(&c.describe())),
     }
 }
 
@@ -148,9 +167,9 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
         cfg.watch_publish_timeout,
         &ctx.cancel,
         |obj| {
-            judge_publish(&obj.data, |c| {
-                if announced.insert(c.type_.clone()) {
-                    let _ = tx.send(condition_line(&c.type_));
+            judge_publish(&obj.data, |event| {
+                if let Some(line) = event_line(event, &mut announced) {
+                    let _ = tx.send(line);
                 }
             })
         },
