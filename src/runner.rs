@@ -41,8 +41,11 @@ async fn run_steps(ctx: &mut Ctx<'_>) -> Result<(), StepError> {
     }
     step!("keygen", steps::keygen::run(ctx));
     step!("connect", steps::connect::run(ctx));
-    step!("import_image", steps::import_image::run(ctx));
+    // Every check that can fail without creating anything runs before the import creates its
+    // request; the imported image is checked once it exists.
     step!("check", steps::check::run(ctx));
+    step!("import_image", steps::import_image::run(ctx));
+    step!("check_imported_image", steps::check::imported_image(ctx));
     step!("create_source", steps::create_source::run(ctx));
     step!("wait_source", steps::wait_source::run(ctx));
     step!("provision", steps::provision::run(ctx));

@@ -162,6 +162,8 @@ pub struct BuildState {
     pub vm_ip: Option<String>,
     /// Where the communicator connects: `ssh_host` or the service's ingress IP.
     pub comm_host: Option<String>,
+    /// The content library the publish goes to, found and checked before anything is created.
+    pub publish_library: Option<String>,
     pub published: Option<PublishedImage>,
 }
 

@@ -105,7 +105,7 @@ fn event_line(event: PublishEvent<'_>, announced: &mut HashSet<String>) -> Optio
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
     let cfg = ctx.config;
-    let Some(library) = cfg.publish_location_name.clone().filter(|l| !l.is_empty()) else {
+    let Some(library) = ctx.state.publish_library.clone() else {
         return Ok(());
     };
     let cluster = ctx.cluster().ok_or(PublishError::NotConnected)?.clone();
@@ -123,8 +123,13 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
             name: name.clone(),
             source,
         })?;
+    let which = if cfg.publish_to_default_location {
+        "the namespace's default content library"
+    } else {
+        "content library"
+    };
     ctx.say(&format!(
-        "Publishing VM {ns}/{name} to content library {library:?}..."
+        "Publishing VM {ns}/{name} to {which} {library:?}..."
     ))
     .await;
     let api = cluster.api(&cluster.kinds.publish_request);
