@@ -4,8 +4,9 @@ use packer_rpc::api::{Artifact, BoxError};
 use packer_wire::msgpack::Value;
 use serde_json::Value as Json;
 
+use crate::hcp_metadata::{self, RegistryImage};
 use crate::kube::{code_of, ApiError, Cluster};
-use crate::state::PublishedImage;
+use crate::state::{PublishedImage, ResolvedImage};
 
 /// Builder id Packer and post-processors see.
 pub const BUILDER_ID: &str = "vsphere.supervisor";
@@ -20,6 +21,8 @@ pub struct SupervisorArtifact {
     pub source_name: String,
     pub vm_ip: Option<String>,
     pub published: Option<PublishedImage>,
+    /// The image the VM was deployed from.
+    pub source_image: Option<ResolvedImage>,
     /// Whether the source VM outlives the build (`keep_input_artifact`).
     pub vm_kept: bool,
     pub cluster: Option<Cluster>,
@@ -116,6 +119,14 @@ impl Artifact for SupervisorArtifact {
     fn state(&self, name: &str) -> Value {
         if name == "generated_data" {
             return self.generated_data();
+        }
+        if name == hcp_metadata::ARTIFACT_STATE_URI {
+            let image = RegistryImage::for_build(
+                &self.namespace,
+                self.published.as_ref(),
+                self.source_image.as_ref(),
+            );
+            return hcp_metadata::state_value(image.as_ref());
         }
         self.pairs()
             .into_iter()
@@ -231,6 +242,7 @@ mod tests {
                 display_name: "golden".into(),
                 library: "lib".into(),
             }),
+            source_image: None,
             vm_kept: false,
             cluster: None,
             destroy_image: false,

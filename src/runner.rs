@@ -96,6 +96,7 @@ pub async fn run_build(
                 source_name: config.source_name.clone(),
                 vm_ip: state.vm_ip.clone(),
                 published: state.published.clone(),
+                source_image: state.image.clone(),
                 vm_kept: config.keep_input_artifact,
                 cluster: state.cluster.clone(),
                 destroy_image: std::env::var(DESTROY_IMAGE_ENV)
