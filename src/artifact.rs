@@ -4,6 +4,7 @@ use packer_rpc::api::{Artifact, BoxError};
 use packer_wire::msgpack::Value;
 use serde_json::Value as Json;
 
+use crate::generated::Generated;
 use crate::hcp_metadata::{self, RegistryImage};
 use crate::kube::{code_of, ApiError, Cluster};
 use crate::state::{PublishedImage, ResolvedImage};
@@ -52,27 +53,20 @@ impl SupervisorArtifact {
         ]
     }
 
-    /// `build.*`-style generated data, the same names as the builder's generated vars.
+    /// `build.*`-style generated data, the same names as the builder's generated vars (the
+    /// published image's now filled in), plus the artifact's `ID`.
     fn generated_data(&self) -> Value {
-        let p = self.published.as_ref();
-        let entries = [
-            ("ID", self.id()),
-            ("Namespace", self.namespace.clone()),
-            ("SourceName", self.source_name.clone()),
-            (
-                "ImageName",
-                p.map(|p| p.vmi_name.clone()).unwrap_or_default(),
-            ),
-            (
-                "ImageDisplayName",
-                p.map(|p| p.display_name.clone()).unwrap_or_default(),
-            ),
-            ("Library", p.map(|p| p.library.clone()).unwrap_or_default()),
-            ("VMIP", self.vm_ip.clone().unwrap_or_default()),
-        ];
+        let generated = Generated {
+            namespace: &self.namespace,
+            source_name: &self.source_name,
+            source_image: self.source_image.as_ref(),
+            publish_library: None,
+            published: self.published.as_ref(),
+            vm_ip: self.vm_ip.as_deref(),
+        };
         Value::Map(
-            entries
-                .into_iter()
+            std::iter::once(("ID", self.id()))
+                .chain(generated.entries())
                 .map(|(k, v)| (Value::Str(k.into()), Value::Str(v)))
                 .collect(),
         )
@@ -268,7 +262,7 @@ mod tests {
         assert_eq!(a.state("nope"), Value::Nil);
         match a.state("generated_data") {
             Value::Map(m) => assert!(m.contains(&(
-                Value::Str("ImageName".into()),
+                Value::Str("PublishedImageName".into()),
                 Value::Str("vmi-0123456789abcdef0".into())
             ))),
             other => panic!("{other:?}"),

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod builder;
 pub mod comm;
 pub mod config;
+pub mod generated;
 pub mod hcp_metadata;
 pub mod kube;
 pub mod runner;
