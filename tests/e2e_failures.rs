@@ -133,6 +133,40 @@ async fn target_location_not_found_ends_the_publish_within_two_seconds() {
     env.stop().await;
 }
 
+/// A reason the VM Operator documentation does not name is shown as soon as it appears; the
+/// build goes on waiting (here until vm-operator gives up with `Complete=False Fatal`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_publish_reason_is_shown_as_it_appears() {
+    let faults = FaultConfig {
+        controllers: ControllerFaults {
+            publish_failure: Some(PublishFailure {
+                reason: "DatastoreHiccup".into(),
+                message: "datastore1 blinked".into(),
+            }),
+            ..ControllerFaults::default()
+        },
+        ..FaultConfig::default()
+    };
+    let env = SimEnv::start(SimSetup {
+        faults,
+        ..SimSetup::default()
+    })
+    .await;
+    let src = basic_source(
+        "e2e-pubodd",
+        "  publish_location_name = \"golden-images\"\n  watch_publish_timeout_sec = 300\n",
+    );
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, &src, ECHO));
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(1), "{out}");
+    let shown = "Publish request: Uploaded=False DatastoreHiccup: datastore1 blinked (reason not documented by VM Operator; still waiting)";
+    assert_eq!(lines_with(&out, shown).len(), 1, "{out}");
+    let line = errored_line(&out);
+    assert!(line.contains("Complete=False Fatal"), "{out}");
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_without_ip_times_out_clearly_and_cleans_up() {
     let faults = FaultConfig {
