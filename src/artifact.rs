@@ -104,7 +104,7 @@ impl Artifact for SupervisorArtifact {
                 self.namespace, self.source_name
             ),
             None => format!(
-                "VirtualMachine {}/{} (not published: publish_location_name is not set; deleted at cleanup)",
+                "VirtualMachine {}/{} (not published: neither publish_location_name nor publish_to_default_location is set; deleted at cleanup)",
                 self.namespace, self.source_name
             ),
         }
