@@ -4,8 +4,10 @@ use packer_rpc::api::{Artifact, BoxError};
 use packer_wire::msgpack::Value;
 use serde_json::Value as Json;
 
+use crate::generated::Generated;
+use crate::hcp_metadata::{self, RegistryImage};
 use crate::kube::{code_of, ApiError, Cluster};
-use crate::state::PublishedImage;
+use crate::state::{PublishedImage, ResolvedImage};
 
 /// Builder id Packer and post-processors see.
 pub const BUILDER_ID: &str = "vsphere.supervisor";
@@ -20,6 +22,8 @@ pub struct SupervisorArtifact {
     pub source_name: String,
     pub vm_ip: Option<String>,
     pub published: Option<PublishedImage>,
+    /// The image the VM was deployed from.
+    pub source_image: Option<ResolvedImage>,
     /// Whether the source VM outlives the build (`keep_input_artifact`).
     pub vm_kept: bool,
     pub cluster: Option<Cluster>,
@@ -49,27 +53,20 @@ impl SupervisorArtifact {
         ]
     }
 
-    /// `build.*`-style generated data, the same names as the builder's generated vars.
+    /// `build.*`-style generated data, the same names as the builder's generated vars (the
+    /// published image's now filled in), plus the artifact's `ID`.
     fn generated_data(&self) -> Value {
-        let p = self.published.as_ref();
-        let entries = [
-            ("ID", self.id()),
-            ("Namespace", self.namespace.clone()),
-            ("SourceName", self.source_name.clone()),
-            (
-                "ImageName",
-                p.map(|p| p.vmi_name.clone()).unwrap_or_default(),
-            ),
-            (
-                "ImageDisplayName",
-                p.map(|p| p.display_name.clone()).unwrap_or_default(),
-            ),
-            ("Library", p.map(|p| p.library.clone()).unwrap_or_default()),
-            ("VMIP", self.vm_ip.clone().unwrap_or_default()),
-        ];
+        let generated = Generated {
+            namespace: &self.namespace,
+            source_name: &self.source_name,
+            source_image: self.source_image.as_ref(),
+            publish_library: None,
+            published: self.published.as_ref(),
+            vm_ip: self.vm_ip.as_deref(),
+        };
         Value::Map(
-            entries
-                .into_iter()
+            std::iter::once(("ID", self.id()))
+                .chain(generated.entries())
                 .map(|(k, v)| (Value::Str(k.into()), Value::Str(v)))
                 .collect(),
         )
@@ -107,7 +104,7 @@ impl Artifact for SupervisorArtifact {
                 self.namespace, self.source_name
             ),
             None => format!(
-                "VirtualMachine {}/{} (not published: publish_location_name is not set; deleted at cleanup)",
+                "VirtualMachine {}/{} (not published: neither publish_location_name nor publish_to_default_location is set; deleted at cleanup)",
                 self.namespace, self.source_name
             ),
         }
@@ -116,6 +113,14 @@ impl Artifact for SupervisorArtifact {
     fn state(&self, name: &str) -> Value {
         if name == "generated_data" {
             return self.generated_data();
+        }
+        if name == hcp_metadata::ARTIFACT_STATE_URI {
+            let image = RegistryImage::for_build(
+                &self.namespace,
+                self.published.as_ref(),
+                self.source_image.as_ref(),
+            );
+            return hcp_metadata::state_value(image.as_ref());
         }
         self.pairs()
             .into_iter()
@@ -231,6 +236,7 @@ mod tests {
                 display_name: "golden".into(),
                 library: "lib".into(),
             }),
+            source_image: None,
             vm_kept: false,
             cluster: None,
             destroy_image: false,
@@ -256,7 +262,7 @@ mod tests {
         assert_eq!(a.state("nope"), Value::Nil);
         match a.state("generated_data") {
             Value::Map(m) => assert!(m.contains(&(
-                Value::Str("ImageName".into()),
+                Value::Str("PublishedImageName".into()),
                 Value::Str("vmi-0123456789abcdef0".into())
             ))),
             other => panic!("{other:?}"),

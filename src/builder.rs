@@ -12,7 +12,7 @@ use crate::orphan::{self, OrphanAwareUi};
 use crate::runner;
 
 /// Names of the generated data this builder hands to provisioners (`build.<Name>` in HCL2).
-pub const GENERATED_VARS: &[&str] = &["Namespace", "SourceName", "ImageName", "VMIP"];
+pub use crate::generated::GENERATED_VARS;
 
 /// The builder; Packer calls `prepare` once and then `run` once per process.
 #[derive(Default)]

@@ -3,13 +3,15 @@
 //! Layout: [`builder`] is what Packer calls; [`runner`] runs the [`steps`] in order and then
 //! cleanup; [`state`] is the typed build state with the ledger of created objects; [`kube`]
 //! talks to the Supervisor (kubeconfig, discovery, watches); [`bootstrap`] makes the bootstrap
-//! Secret's data; [`artifact`] is the result; [`orphan`] is where a build reports once Packer
-//! core is gone.
+//! Secret's data; [`artifact`] is the result, with [`hcp_metadata`] for HCP Packer; [`orphan`]
+//! is where a build reports once Packer core is gone.
 pub mod artifact;
 pub mod bootstrap;
 pub mod builder;
 pub mod comm;
 pub mod config;
+pub mod generated;
+pub mod hcp_metadata;
 pub mod kube;
 pub mod orphan;
 pub mod runner;

@@ -59,8 +59,11 @@ async fn run_steps(ctx: &mut Ctx<'_>) -> Result<(), StepError> {
     }
     step!("keygen", steps::keygen::run(ctx));
     step!("connect", steps::connect::run(ctx));
-    step!("import_image", steps::import_image::run(ctx));
+    // Every check that can fail without creating anything runs before the import creates its
+    // request; the imported image is checked once it exists.
     step!("check", steps::check::run(ctx));
+    step!("import_image", steps::import_image::run(ctx));
+    step!("check_imported_image", steps::check::imported_image(ctx));
     step!("create_source", steps::create_source::run(ctx));
     step!("wait_source", steps::wait_source::run(ctx));
     step!(@own "provision", steps::provision::run(ctx));
@@ -139,6 +142,7 @@ fn artifact(config: &Config, state: &BuildState) -> SupervisorArtifact {
         source_name: config.source_name.clone(),
         vm_ip: state.vm_ip.clone(),
         published: state.published.clone(),
+        source_image: state.image.clone(),
         vm_kept: config.keep_input_artifact,
         cluster: state.cluster.clone(),
         destroy_image: std::env::var(DESTROY_IMAGE_ENV).is_ok_and(|v| v == "1" || v == "true"),

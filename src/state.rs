@@ -19,16 +19,15 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    /// Input artifacts are what `keep_input_artifact` keeps: the machine and what it needs to
-    /// run. The publish request is bookkeeping of the publish and never kept (the image stays).
+    /// Input artifacts are what `keep_input_artifact` keeps: the machine, what it needs to run,
+    /// and its publish request, as HashiCorp's builder does (the request's
+    /// `publish_request_ttl_sec` then has vm-operator delete it).
     pub fn is_input_artifact(self) -> bool {
         // Import objects follow keep_import_request / clean_imported_image instead: the build
         // records them only when they are to be deleted.
         !matches!(
             self,
-            ObjectKind::VirtualMachinePublishRequest
-                | ObjectKind::ContentLibraryItemImportRequest
-                | ObjectKind::ContentLibraryItem
+            ObjectKind::ContentLibraryItemImportRequest | ObjectKind::ContentLibraryItem
         )
     }
 
@@ -181,6 +180,8 @@ pub struct BuildState {
     pub vm_ip: Option<String>,
     /// Where the communicator connects: `ssh_host` or the service's ingress IP.
     pub comm_host: Option<String>,
+    /// The content library the publish goes to, found and checked before anything is created.
+    pub publish_library: Option<String>,
     pub published: Option<PublishedImage>,
 }
 
@@ -214,14 +215,17 @@ mod tests {
     }
 
     #[test]
-    fn keep_input_artifact_keeps_machine_but_not_publish_request() {
-        let plan = ledger().plan(true);
+    fn keep_input_artifact_keeps_machine_and_publish_request() {
+        let mut l = ledger();
+        l.record(ObjectKind::ContentLibraryItemImportRequest, "ns", "imp");
+        let plan = l.plan(true);
         let del: Vec<_> = plan.delete.iter().map(|e| e.kind).collect();
         let keep: Vec<_> = plan.keep.iter().map(|e| e.kind).collect();
-        assert_eq!(del, [ObjectKind::VirtualMachinePublishRequest]);
+        assert_eq!(del, [ObjectKind::ContentLibraryItemImportRequest]);
         assert_eq!(
             keep,
             [
+                ObjectKind::VirtualMachinePublishRequest,
                 ObjectKind::VirtualMachineService,
                 ObjectKind::VirtualMachine,
                 ObjectKind::Secret

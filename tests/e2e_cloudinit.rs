@@ -167,7 +167,7 @@ async fn build_as_namespace_user_with_context_option() {
     let tpl = template(
         &env.kubeconfig,
         src,
-        "  provisioner \"shell\" {\n    inline = [\"id -un\"]\n  }\n",
+        "  provisioner \"shell\" {\n    inline = [\"echo user=$(id -un) uid=$(id -u)\", \"echo sudo=$(sudo id -un)\", \"touch /etc/no-sudo 2>/dev/null && echo etc-written || echo etc-refused\", \"echo 'with sudo' | sudo tee /etc/with-sudo\"]\n  }\n",
     )
     .replace("  supervisor_namespace = \"demo\"\n", "");
     env.write("b.pkr.hcl", &tpl);
@@ -178,6 +178,12 @@ async fn build_as_namespace_user_with_context_option() {
         out.contains("(context supervisor-sim-demo-user); using namespace demo"),
         "{out}"
     );
+    // The guest runs provisioners as the SSH user the template names, with passwordless sudo
+    // (before, everything ran as root).
+    assert!(out.contains("user=packer uid=1"), "{out}");
+    assert!(out.contains("sudo=root"), "{out}");
+    assert!(out.contains("etc-refused"), "{out}");
+    assert!(out.contains("with sudo"), "{out}");
     assert!(out.contains("Published as image vmi-"), "{out}");
     assert_eq!(
         env.leftovers("e2e-user").await,

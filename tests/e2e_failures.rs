@@ -81,6 +81,92 @@ async fn publish_failure_fails_at_once_with_reason_and_cleans_up() {
     env.stop().await;
 }
 
+/// `TargetLocationNotFound` is documented as terminal but was not in the builder's list: the
+/// build waited for the whole publish timeout. Now it ends as soon as the condition appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_location_not_found_ends_the_publish_within_two_seconds() {
+    let faults = FaultConfig {
+        controllers: ControllerFaults {
+            publish_failure: Some(PublishFailure {
+                reason: "TargetLocationNotFound".into(),
+                message: "content library golden-images is gone".into(),
+            }),
+            ..ControllerFaults::default()
+        },
+        ..FaultConfig::default()
+    };
+    let env = SimEnv::start(SimSetup {
+        faults,
+        ..SimSetup::default()
+    })
+    .await;
+    let src = basic_source(
+        "e2e-pubtarget",
+        "  publish_location_name = \"golden-images\"\n  watch_publish_timeout_sec = 300\n",
+    );
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, &src, ECHO));
+    let mut publish_started = None;
+    let run = env
+        .packer(&["build", "-color=false", "b.pkr.hcl"], |line, _| {
+            if publish_started.is_none() && line.contains("Publishing VM demo/e2e-pubtarget") {
+                publish_started = Some(Instant::now());
+            }
+        })
+        .await;
+    let out = run.output();
+    let took = publish_started
+        .expect("the build reached the publish step")
+        .elapsed();
+    assert_eq!(run.code, Some(1), "{out}");
+    assert!(took < Duration::from_secs(2), "took {took:?}\n{out}");
+    let line = errored_line(&out);
+    assert!(
+        line.contains("TargetValid=False TargetLocationNotFound")
+            && line.contains("content library golden-images is gone"),
+        "{out}"
+    );
+    assert_eq!(
+        env.leftovers("e2e-pubtarget").await,
+        Vec::<String>::new(),
+        "{out}"
+    );
+    env.stop().await;
+}
+
+/// A reason the VM Operator documentation does not name is shown as soon as it appears; the
+/// build goes on waiting (here until vm-operator gives up with `Complete=False Fatal`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_publish_reason_is_shown_as_it_appears() {
+    let faults = FaultConfig {
+        controllers: ControllerFaults {
+            publish_failure: Some(PublishFailure {
+                reason: "DatastoreHiccup".into(),
+                message: "datastore1 blinked".into(),
+            }),
+            ..ControllerFaults::default()
+        },
+        ..FaultConfig::default()
+    };
+    let env = SimEnv::start(SimSetup {
+        faults,
+        ..SimSetup::default()
+    })
+    .await;
+    let src = basic_source(
+        "e2e-pubodd",
+        "  publish_location_name = \"golden-images\"\n  watch_publish_timeout_sec = 300\n",
+    );
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, &src, ECHO));
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(1), "{out}");
+    let shown = "Publish request: Uploaded=False DatastoreHiccup: datastore1 blinked (reason not documented by VM Operator; still waiting)";
+    assert_eq!(lines_with(&out, shown).len(), 1, "{out}");
+    let line = errored_line(&out);
+    assert!(line.contains("Complete=False Fatal"), "{out}");
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_without_ip_times_out_clearly_and_cleans_up() {
     let faults = FaultConfig {

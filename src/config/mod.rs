@@ -211,6 +211,9 @@ pub struct Config {
     pub watch_source_timeout: Duration,
     pub watch_publish_timeout: Duration,
     pub publish_location_name: Option<String>,
+    /// `publish_to_default_location`: publish into the namespace's library labelled
+    /// `imageregistry.vmware.com/default` (exclusive with `publish_location_name`).
+    pub publish_to_default_location: bool,
     pub publish_image_name: Option<String>,
     pub publish_image_description: Option<String>,
     /// `publish_request_ttl_sec`: `ttlSecondsAfterFinished` of the publish request.
@@ -219,6 +222,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether the build publishes the VM (to a named library or the namespace's default one).
+    pub fn publishes(&self) -> bool {
+        self.publish_location_name.is_some() || self.publish_to_default_location
+    }
+
     /// The namespace every object is created in: `supervisor_namespace`, else the kubeconfig
     /// context's namespace, else `default`.
     pub fn namespace(&self) -> &str {

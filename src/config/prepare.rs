@@ -290,6 +290,10 @@ impl Preparer<'_> {
             watch_publish_timeout: self
                 .secs("watch_publish_timeout_sec", DEFAULT_WATCH_PUBLISH_SECS),
             publish_location_name: self.d.non_empty("publish_location_name"),
+            publish_to_default_location: self
+                .d
+                .bool("publish_to_default_location")
+                .unwrap_or(false),
             publish_image_name: self.d.non_empty("publish_image_name"),
             publish_image_description: self.d.non_empty("publish_image_description"),
             publish_request_ttl_sec: self.ttl(),
@@ -597,7 +601,10 @@ impl Preparer<'_> {
     }
 
     fn publish(&mut self, config: &Config) {
-        if config.publish_location_name.is_none() {
+        if config.publish_location_name.is_some() && config.publish_to_default_location {
+            self.err("publish_location_name and publish_to_default_location = true: set exactly one of them (a named library, or the namespace's default library)");
+        }
+        if !config.publishes() {
             let ignored: Vec<&str> = [
                 ("publish_image_name", config.publish_image_name.is_some()),
                 (
@@ -618,7 +625,7 @@ impl Preparer<'_> {
             .collect();
             if !ignored.is_empty() {
                 self.warnings.push(format!(
-                    "{} ignored because publish_location_name is not set (the image is not published)",
+                    "{} ignored because neither publish_location_name nor publish_to_default_location is set (the image is not published)",
                     ignored.join(", ")
                 ));
             }

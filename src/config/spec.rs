@@ -86,6 +86,7 @@ pub(crate) const OPTIONS: &[(&str, Kind)] = &[
     ("watch_publish_timeout_sec", Kind::Int),
     // Publishing.
     ("publish_location_name", Kind::Str),
+    ("publish_to_default_location", Kind::Bool),
     ("publish_image_name", Kind::Str),
     ("publish_image_description", Kind::Str),
     ("publish_request_ttl_sec", Kind::Int),

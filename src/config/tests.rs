@@ -821,8 +821,31 @@ fn publish_options_without_a_location_warn() {
     ]));
     assert_eq!(
         p.warnings,
-        vec!["publish_image_name, publish_request_ttl_sec ignored because publish_location_name is not set (the image is not published)".to_string()]
+        vec!["publish_image_name, publish_request_ttl_sec ignored because neither publish_location_name nor publish_to_default_location is set (the image is not published)".to_string()]
     );
+}
+
+#[test]
+fn default_publish_location_is_exclusive_with_a_named_one() {
+    let f = Fixture::new();
+    let p = f.ok(&f.with(&[
+        ("publish_to_default_location", json!(true)),
+        ("publish_image_name", json!("x")),
+    ]));
+    assert!(p.config.publish_to_default_location);
+    assert!(p.config.publishes());
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let errs = f.errs(&f.with(&[
+        ("publish_to_default_location", json!(true)),
+        ("publish_location_name", json!("golden-images")),
+    ]));
+    assert_eq!(
+        errs,
+        ["publish_location_name and publish_to_default_location = true: set exactly one of them (a named library, or the namespace's default library)"]
+    );
+    let p = f.ok(&f.with(&[]));
+    assert!(!p.config.publish_to_default_location);
+    assert!(!p.config.publishes());
 }
 
 #[test]
@@ -865,7 +888,7 @@ fn spec_declares_every_option_with_its_type() {
     for key in sdk_keys.split(' ') {
         assert!(attrs.contains_key(key), "spec lacks {key}");
     }
-    let builder_keys = "kubeconfig_path kubeconfig_context supervisor_namespace import_source_url import_source_ssl_certificate import_target_location_name import_target_image_type import_target_image_name import_request_name watch_import_timeout_sec keep_import_request clean_imported_image class_name storage_class image_name source_name keep_input_artifact bootstrap_provider bootstrap_data_file guest_os_type iso_boot_disk_size watch_source_timeout_sec watch_publish_timeout_sec publish_location_name publish_image_name publish_image_description publish_request_ttl_sec";
+    let builder_keys = "kubeconfig_path kubeconfig_context supervisor_namespace import_source_url import_source_ssl_certificate import_target_location_name import_target_image_type import_target_image_name import_request_name watch_import_timeout_sec keep_import_request clean_imported_image class_name storage_class image_name source_name keep_input_artifact bootstrap_provider bootstrap_data_file guest_os_type iso_boot_disk_size watch_source_timeout_sec watch_publish_timeout_sec publish_location_name publish_to_default_location publish_image_name publish_image_description publish_request_ttl_sec";
     for key in builder_keys.split(' ') {
         assert!(attrs.contains_key(key), "spec lacks {key}");
     }

@@ -1,6 +1,7 @@
 //! Talking to the Supervisor: kubeconfig, discovery of the served VM Operator version, and
 //! error rendering that names the cluster and the object.
 pub mod create;
+pub mod publish_status;
 pub mod resources;
 pub mod retry;
 pub mod status;

@@ -185,62 +185,6 @@ pub fn judge_service(data: &Json) -> Verdict<String> {
     }
 }
 
-/// Publish reasons that end the request for good (the controller stops, or the user must act).
-pub const PUBLISH_FAILURE_REASONS: &[&str] = &[
-    "SourceVirtualMachineNotExist",
-    "SourceVirtualMachineUnsupportedEncryption",
-    "TargetContentLibraryNotExist",
-    "TargetContentLibraryNotWritable",
-    "TargetContentLibraryFailedQuotaCheck",
-    "TargetContentLibraryIncompatibleStorageClass",
-    "TargetItemAlreadyExists",
-    "ItemIDInvalid",
-    "UploadFailure",
-    "Fatal",
-];
-
-/// The publish request's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    pub image_name: String,
-}
-
-/// Judges a VirtualMachinePublishRequest; `announce` gets each condition type the first time it
-/// is seen True (so the caller can tell the user).
-pub fn judge_publish(data: &Json, mut announce: impl FnMut(&Cond)) -> Verdict<Published> {
-    let conds = conditions(data);
-    for c in conds.iter().filter(|c| c.is_true()) {
-        announce(c);
-    }
-    if let Some(c) = conds
-        .iter()
-        .find(|c| c.is_false() && PUBLISH_FAILURE_REASONS.contains(&c.reason.as_str()))
-    {
-        return Verdict::Failed(c.describe());
-    }
-    let ready = data
-        .get("status")
-        .and_then(|s| s.get("ready"))
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let image = str_at(data, &["status", "imageName"]).unwrap_or("");
-    if ready && !image.is_empty() {
-        return Verdict::Done(Published {
-            image_name: image.to_string(),
-        });
-    }
-    let pending: Vec<String> = conds
-        .iter()
-        .filter(|c| !c.is_true())
-        .map(Cond::describe)
-        .collect();
-    Verdict::Pending(Some(if pending.is_empty() {
-        "no conditions yet".to_string()
-    } else {
-        pending.join("; ")
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,48 +248,5 @@ mod tests {
         assert!(matches!(judge_service(&hostname_only), Verdict::Pending(_)));
         let ip = json!({"status": {"loadBalancer": {"ingress": [{"ip": "127.77.0.3"}]}}});
         assert_eq!(judge_service(&ip), Verdict::Done("127.77.0.3".into()));
-    }
-
-    #[test]
-    fn publish_progress_and_failure() {
-        let mut seen = Vec::new();
-        let uploading = json!({"status": {"conditions": [
-            cond("SourceValid", "True", ""), cond("TargetValid", "True", ""),
-            cond("Uploaded", "False", "Uploading"),
-        ]}});
-        assert!(matches!(
-            judge_publish(&uploading, |c| seen.push(c.type_.clone())),
-            Verdict::Pending(_)
-        ));
-        assert_eq!(seen, ["SourceValid", "TargetValid"]);
-
-        let exists = json!({"status": {"conditions": [
-            cond("SourceValid", "True", ""), cond("TargetValid", "False", "TargetItemAlreadyExists"),
-        ]}});
-        match judge_publish(&exists, |_| {}) {
-            Verdict::Failed(r) => assert!(r.contains("TargetItemAlreadyExists"), "{r}"),
-            other => panic!("{other:?}"),
-        }
-        let queued = json!({"status": {"conditions": [cond("Uploaded", "False", "Queued")]}});
-        assert!(matches!(
-            judge_publish(&queued, |_| {}),
-            Verdict::Pending(_)
-        ));
-
-        let done = json!({"status": {"ready": true, "imageName": "vmi-0123456789abcdef0", "conditions": [
-            cond("Complete", "True", ""),
-        ]}});
-        assert_eq!(
-            judge_publish(&done, |_| {}),
-            Verdict::Done(Published {
-                image_name: "vmi-0123456789abcdef0".into()
-            })
-        );
-        // Ready without an image name is not done yet.
-        let ready_no_image = json!({"status": {"ready": true}});
-        assert!(matches!(
-            judge_publish(&ready_no_image, |_| {}),
-            Verdict::Pending(_)
-        ));
     }
 }

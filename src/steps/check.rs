@@ -1,5 +1,7 @@
 //! Step 3: check everything the build will reference before creating anything: the image (by
-//! object name or display name), the VM class, the storage class and the publish library.
+//! object name or display name), the VM class, the storage class, the publish library and the
+//! published item's name ([`super::publish_target`]). It runs before the import step, so a
+//! build that would fail here creates nothing; the imported image is checked after the import.
 use ::kube::api::{DynamicObject, ListParams};
 use serde_json::Value as Json;
 use thiserror::Error;
@@ -176,7 +178,11 @@ async fn list_images(
 }
 
 /// The names of the objects of a kind, for "did you mean" lists.
-async fn names(cluster: &Cluster, res: &::kube::api::ApiResource, namespaced: bool) -> String {
+pub(super) async fn names(
+    cluster: &Cluster,
+    res: &::kube::api::ApiResource,
+    namespaced: bool,
+) -> String {
     let api = if namespaced {
         cluster.api(res)
     } else {
@@ -215,6 +221,75 @@ pub fn library_writable(version: LibraryVersion, data: &Json) -> (bool, &'static
     }
 }
 
+/// Finds the image the VM is deployed from and checks it can be deployed: `Ok(Err(problem))`
+/// when it cannot.
+async fn source_image(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    wanted: &str,
+) -> Result<Result<ResolvedImage, String>, ObjectError> {
+    let ns = &cluster.namespace;
+    ctx.say(&format!("Checking source image {wanted:?}..."))
+        .await;
+    let ns_images = list_images(cluster, "VirtualMachineImage", true).await?;
+    let cluster_images = list_images(cluster, "ClusterVirtualMachineImage", false).await?;
+    let img = match resolve_image(wanted, ns, &ns_images, &cluster_images) {
+        Ok(img) => img,
+        Err(p) => return Ok(Err(p)),
+    };
+    if !matches!(img.image_type.as_str(), "" | "OVF" | "ISO") {
+        // Upstream logs this and ends the build as a "success" with nothing built.
+        return Ok(Err(format!(
+            "image_name {wanted:?}: image {} has type {:?}; this builder deploys OVF and ISO images only",
+            img.name, img.image_type
+        )));
+    }
+    if img.image_type == "ISO" && !cluster.kinds.vmop.has_cdrom() {
+        return Ok(Err(format!(
+            "image_name {wanted:?}: image {} is an ISO, and an ISO build needs CD-ROMs, which vmoperator.vmware.com/{} does not have (v1alpha3 and later do)",
+            img.name,
+            cluster.kinds.vmop.as_str()
+        )));
+    }
+    let scope = if img.kind == "VirtualMachineImage" {
+        "namespace"
+    } else {
+        "cluster"
+    };
+    let t = if img.image_type.is_empty() {
+        "OVF"
+    } else {
+        img.image_type.as_str()
+    };
+    ctx.say(&format!(
+        "Found {scope}-scoped image {} ({:?}) of type {t}",
+        img.name, img.display_name
+    ))
+    .await;
+    Ok(Ok(img))
+}
+
+/// Step 4b: after an import, checks the image it produced (unless `image_name` names another).
+pub async fn imported_image(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
+    if ctx.state.image.is_some() {
+        return Ok(());
+    }
+    let Some(wanted) = ctx.state.imported_image.clone() else {
+        return Ok(());
+    };
+    let cluster = ctx.state.cluster.clone().ok_or(CheckError::NotConnected)?;
+    match source_image(ctx, &cluster, &wanted).await? {
+        Ok(img) => {
+            ctx.state.image = Some(img);
+            Ok(())
+        }
+        Err(problem) => Err(CheckError::Problems {
+            namespace: cluster.namespace.clone(),
+            problems: vec![problem],
+        }),
+    }
+}
+
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
     let cfg = ctx.config;
     let Some(cluster) = ctx.state.cluster.clone() else {
@@ -234,56 +309,18 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
         );
     }
 
-    // Image.
-    // image_name wins over the imported image (Prepare warned about it).
-    let wanted = cfg
-        .image_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| ctx.state.imported_image.clone());
-    match wanted.as_deref() {
-        None => problems.push("image_name is not set".to_string()),
-        Some(wanted) => {
-            ctx.say(&format!("Checking source image {wanted:?}..."))
-                .await;
-            let ns_images = list_images(&cluster, "VirtualMachineImage", true).await?;
-            let cluster_images = list_images(&cluster, "ClusterVirtualMachineImage", false).await?;
-            match resolve_image(wanted, &ns, &ns_images, &cluster_images) {
-                Ok(img) if !matches!(img.image_type.as_str(), "" | "OVF" | "ISO") => {
-                    // Upstream logs this and ends the build as a "success" with nothing built.
-                    problems.push(format!(
-                        "image_name {wanted:?}: image {} has type {:?}; this builder deploys OVF and ISO images only",
-                        img.name, img.image_type
-                    ));
-                }
-                Ok(img) if img.image_type == "ISO" && !cluster.kinds.vmop.has_cdrom() => {
-                    problems.push(format!(
-                        "image_name {wanted:?}: image {} is an ISO, and an ISO build needs CD-ROMs, which vmoperator.vmware.com/{} does not have (v1alpha3 and later do)",
-                        img.name,
-                        cluster.kinds.vmop.as_str()
-                    ));
-                }
-                Ok(img) => {
-                    let scope = if img.kind == "VirtualMachineImage" {
-                        "namespace"
-                    } else {
-                        "cluster"
-                    };
-                    let t = if img.image_type.is_empty() {
-                        "OVF"
-                    } else {
-                        img.image_type.as_str()
-                    };
-                    ctx.say(&format!(
-                        "Found {scope}-scoped image {} ({:?}) of type {t}",
-                        img.name, img.display_name
-                    ))
-                    .await;
-                    ctx.state.image = Some(img);
-                }
-                Err(p) => problems.push(p),
-            }
+    // Image. image_name wins over the imported image (Prepare warned about it); an image still
+    // to be imported is checked by [`imported_image`] once the import made it.
+    match cfg.image_name.clone().filter(|n| !n.is_empty()) {
+        Some(wanted) => match source_image(ctx, &cluster, &wanted).await? {
+            Ok(img) => ctx.state.image = Some(img),
+            Err(p) => problems.push(p),
+        },
+        None if cfg.import.is_some() => {
+            ctx.say("The source image is imported once every other check has passed")
+                .await
         }
+        None => problems.push("image_name is not set".to_string()),
     }
 
     // VM class.
@@ -332,44 +369,8 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
         }
     }
 
-    // Publish library.
-    match cfg
-        .publish_location_name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-    {
-        None => {
-            ctx.say("publish_location_name is not set; the VM will not be published")
-                .await
-        }
-        Some(lib) => {
-            ctx.say(&format!("Validating VM publish location {lib:?}..."))
-                .await;
-            let libs = cluster.kinds.library.as_ref().map(|r| cluster.api(r));
-            match (&cluster.kinds.library, cluster.kinds.library_version, &libs) {
-                (Some(res), Some(version), Some(libs)) => match read("getting the ContentLibrary", || libs.get_opt(lib)).await {
-                    Ok(Some(obj)) => {
-                        let (writable, field) = library_writable(version, &obj.data);
-                        if writable {
-                            ctx.say(&format!("VM publish location {lib:?} is valid")).await;
-                        } else {
-                            problems.push(format!(
-                                "publish_location_name {lib:?}: ContentLibrary {ns}/{lib} is not writable ({field} is not true)"
-                            ));
-                        }
-                    }
-                    Ok(None) => problems.push(format!(
-                        "publish_location_name {lib:?}: no ContentLibrary of that name in namespace {ns} (available: {})",
-                        names(&cluster, res, true).await
-                    )),
-                    Err(e) => return Err(ObjectError::new("getting", "ContentLibrary", Some(&ns), lib, e).into()),
-                },
-                _ => problems.push(format!(
-                    "publish_location_name {lib:?}: the Supervisor does not serve imageregistry.vmware.com ContentLibrary (v1alpha1 or v1alpha2)"
-                )),
-            }
-        }
-    }
+    // Publish library (named or the namespace's default) and the new item's name.
+    ctx.state.publish_library = super::publish_target::check(ctx, &cluster, &mut problems).await?;
 
     if problems.is_empty() {
         Ok(())

@@ -1,6 +1,7 @@
 //! The build's steps, one file each, in the order [`crate::runner`] runs them:
-//! [`keygen`], [`connect`], [`check`], [`create_source`], [`wait_source`], [`provision`],
-//! [`publish`]; [`cleanup`] walks the ledger afterwards.
+//! [`keygen`], [`connect`], [`check`] (with [`publish_target`]), [`import_image`] and the
+//! imported image's check, [`create_source`], [`wait_source`], [`provision`], [`publish`];
+//! [`cleanup`] walks the ledger afterwards.
 pub mod check;
 pub mod cleanup;
 pub mod connect;
@@ -11,6 +12,7 @@ pub mod keygen;
 pub mod no_comm;
 pub mod provision;
 pub mod publish;
+pub mod publish_target;
 pub mod wait_source;
 
 use std::sync::Arc;

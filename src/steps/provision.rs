@@ -8,6 +8,7 @@ use thiserror::Error;
 use super::no_comm::NoCommunicator;
 use super::Ctx;
 use crate::config::{CommKind, Config};
+use crate::generated::Generated;
 use crate::state::BuildState;
 
 #[derive(Debug, Error)]
@@ -86,21 +87,19 @@ pub fn hook_data(cfg: &Config, state: &BuildState, namespace: &str, run_uuid: &s
             "PackerHTTPAddr",
             s("ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER"),
         ),
-        ("Namespace", s(namespace)),
-        ("SourceName", s(&cfg.source_name)),
-        (
-            "ImageName",
-            s(state
-                .image
-                .as_ref()
-                .map(|i| i.name.as_str())
-                .unwrap_or_default()),
-        ),
-        ("VMIP", s(state.vm_ip.as_deref().unwrap_or_default())),
     ];
+    let generated = Generated {
+        namespace,
+        source_name: &cfg.source_name,
+        source_image: state.image.as_ref(),
+        publish_library: state.publish_library.as_deref(),
+        published: None,
+        vm_ip: state.vm_ip.as_deref(),
+    };
     Value::Map(
         entries
             .into_iter()
+            .chain(generated.entries().into_iter().map(|(k, v)| (k, s(&v))))
             .map(|(k, v)| (Value::Str(k.to_string()), v))
             .collect(),
     )

@@ -10,8 +10,8 @@ use super::create_source::{labels, LABEL_BUILD_ID};
 use super::Ctx;
 use crate::config::Config;
 use crate::kube::create::create_owned;
+use crate::kube::publish_status::{judge_publish, PublishEvent};
 use crate::kube::retry::read;
-use crate::kube::status::judge_publish;
 use crate::kube::wait::{wait_for, Target, WaitError};
 use crate::kube::{ObjectError, VmopVersion};
 use crate::state::{ObjectKind, PublishedImage};
@@ -76,19 +76,38 @@ pub fn publish_request_json(
 
 /// What the user reads when a publish condition turns true.
 pub fn condition_line(type_: &str) -> String {
+    use vmop_types::conditions::publish as cond;
     match type_ {
-        "SourceValid" => "Publish request: source VM is valid".to_string(),
-        "TargetValid" => "Publish request: target content library is valid".to_string(),
-        "Uploaded" => "Publish request: VM uploaded to the content library".to_string(),
-        "ImageAvailable" => "Publish request: VirtualMachineImage is available".to_string(),
-        "Complete" => "Publish request: complete".to_string(),
+        cond::SOURCE_VALID => "Publish request: source VM is valid".to_string(),
+        cond::TARGET_VALID => "Publish request: target content library is valid".to_string(),
+        cond::UPLOADED => "Publish request: VM uploaded to the content library".to_string(),
+        cond::IMAGE_AVAILABLE => "Publish request: VirtualMachineImage is available".to_string(),
+        cond::COMPLETE => "Publish request: complete".to_string(),
         other => format!("Publish request: {other}"),
+    }
+}
+
+/// What the user reads, once, when a condition is False with a reason the VM Operator
+/// documentation does not name: the build keeps waiting, but the user sees why.
+pub fn unknown_reason_line(describe: &str) -> String {
+    format!("Publish request: {describe} (reason not documented by VM Operator; still waiting)")
+}
+
+/// The line to show for an event, once per condition (and per unknown reason).
+fn event_line(event: PublishEvent<'_>, announced: &mut HashSet<String>) -> Option<String> {
+    match event {
+        PublishEvent::Reached(c) => announced
+            .insert(c.type_.clone())
+            .then(|| condition_line(&c.type_)),
+        PublishEvent::UnknownReason(c) => announced
+            .insert(format!("{}={}", c.type_, c.reason))
+            .then(|| unknown_reason_line(&c.describe())),
     }
 }
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
     let cfg = ctx.config;
-    let Some(library) = cfg.publish_location_name.clone().filter(|l| !l.is_empty()) else {
+    let Some(library) = ctx.state.publish_library.clone() else {
         return Ok(());
     };
     let cluster = ctx.cluster().ok_or(PublishError::NotConnected)?.clone();
@@ -106,8 +125,13 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
             name: name.clone(),
             source,
         })?;
+    let which = if cfg.publish_to_default_location {
+        "the namespace's default content library"
+    } else {
+        "content library"
+    };
     ctx.say(&format!(
-        "Publishing VM {ns}/{name} to content library {library:?}..."
+        "Publishing VM {ns}/{name} to {which} {library:?}..."
     ))
     .await;
     let api = cluster.api(&cluster.kinds.publish_request);
@@ -146,9 +170,9 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
         cfg.watch_publish_timeout,
         &ctx.cancel,
         |obj| {
-            judge_publish(&obj.data, |c| {
-                if announced.insert(c.type_.clone()) {
-                    let _ = tx.send(condition_line(&c.type_));
+            judge_publish(&obj.data, |event| {
+                if let Some(line) = event_line(event, &mut announced) {
+                    let _ = tx.send(line);
                 }
             })
         },

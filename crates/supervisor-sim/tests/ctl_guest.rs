@@ -99,7 +99,7 @@ async fn cloud_init_guest_serves_ssh_exec_scp_sftp_inside_its_root() {
     let host_marker = format!("/tmp/ctl-guest-{}", std::process::id());
     let mut c = ssh_base(addr.port());
     c.args(["-o", "BatchMode=yes", "-i"]).arg(&key).arg("packer@127.0.0.1").arg(format!(
-        "echo out; echo err >&2; echo x > /etc/x; echo t > {host_marker}; cat /etc/os-release; echo $HOME; exit 7"
+        "echo out; echo err >&2; echo x | sudo tee /etc/x >/dev/null; echo t > {host_marker}; cat /etc/os-release; echo $HOME; echo user=$(id -un); touch /etc/y 2>/dev/null || echo etc-refused; exit 7"
     ));
     let out = run(c).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -112,6 +112,10 @@ async fn cloud_init_guest_serves_ssh_exec_scp_sftp_inside_its_root() {
     assert!(stdout.starts_with("out\n"), "{stdout}");
     assert!(stdout.contains("VERSION_ID=\"22.04\""), "{stdout}");
     assert!(stdout.contains("/home/packer"), "{stdout}");
+    // Commands run as the login, not as root: /etc needs sudo.
+    assert!(stdout.contains("user=packer\n"), "{stdout}");
+    assert!(stdout.contains("etc-refused\n"), "{stdout}");
+    assert!(!root.join("etc/y").exists());
     assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "err");
     assert!(root.join("etc/x").exists());
     assert!(root.join(host_marker.trim_start_matches('/')).exists());
@@ -133,7 +137,7 @@ async fn cloud_init_guest_serves_ssh_exec_scp_sftp_inside_its_root() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Packer-style privilege escalation works (commands already run as root in the sandbox).
+    // Packer-style privilege escalation works: passwordless sudo for the cloud-config's user.
     let mut c = ssh_base(addr.port());
     c.args(["-o", "BatchMode=yes", "-i"])
         .arg(&key)

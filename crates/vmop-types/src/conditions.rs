@@ -100,6 +100,47 @@ pub mod publish {
         pub const IMAGE_UNAVAILABLE: &str = "ImageUnavailable";
         /// Gave up (backoffLimit reached).
         pub const FATAL: &str = "Fatal";
+        /// The source named by the request does not exist (newer API spelling).
+        pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
+        /// The source VM's encryption cannot be published.
+        pub const SOURCE_VM_UNSUPPORTED_ENCRYPTION: &str =
+            "SourceVirtualMachineUnsupportedEncryption";
+        /// The target location named by the request does not exist (newer API spelling).
+        pub const TARGET_LOCATION_NOT_FOUND: &str = "TargetLocationNotFound";
+        /// The target library has no room for the item.
+        pub const TARGET_CL_FAILED_QUOTA_CHECK: &str = "TargetContentLibraryFailedQuotaCheck";
+        /// The target library's storage does not suit the source VM.
+        pub const TARGET_CL_INCOMPATIBLE_STORAGE_CLASS: &str =
+            "TargetContentLibraryIncompatibleStorageClass";
+
+        /// Reasons on a False condition that end the request for good: the controller stops
+        /// or goes on failing until the user acts.
+        pub const TERMINAL: &[&str] = &[
+            SOURCE_VM_NOT_EXIST,
+            SOURCE_NOT_FOUND,
+            SOURCE_VM_UNSUPPORTED_ENCRYPTION,
+            TARGET_CL_NOT_EXIST,
+            TARGET_LOCATION_NOT_FOUND,
+            TARGET_CL_NOT_WRITABLE,
+            TARGET_CL_FAILED_QUOTA_CHECK,
+            TARGET_CL_INCOMPATIBLE_STORAGE_CLASS,
+            TARGET_ITEM_ALREADY_EXISTS,
+            ITEM_ID_INVALID,
+            UPLOAD_FAILURE,
+            FATAL,
+        ];
+
+        /// Reasons on a False condition that mean "not yet": the request is still under way.
+        pub const IN_PROGRESS: &[&str] = &[
+            SOURCE_VM_NOT_CREATED,
+            TARGET_CL_NOT_READY,
+            VMI_NOT_FOUND,
+            NOT_STARTED,
+            QUEUED,
+            UPLOADING,
+            HAS_NOT_BEEN_UPLOADED,
+            IMAGE_UNAVAILABLE,
+        ];
     }
 }
 

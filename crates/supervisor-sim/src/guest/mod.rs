@@ -4,6 +4,7 @@
 //! [`sandbox`] for the isolation provided).
 
 pub mod bootstrap;
+pub mod identity;
 pub mod sandbox;
 mod ssh;
 
@@ -244,6 +245,26 @@ fn write_file(path: &Path, content: &[u8], mode: Option<u32>) -> std::io::Result
     Ok(())
 }
 
+/// Makes a user's home (with `.ssh`) theirs, when sessions run under the user's uid.
+fn give_home(plan: &BootstrapPlan, user: &str, home: &Path) -> std::io::Result<()> {
+    let Some(uid) = identity::uid_of(plan, user).filter(|uid| *uid != 0) else {
+        return Ok(());
+    };
+    if !identity::can_switch_users() {
+        return Ok(());
+    }
+    for p in [
+        home.to_path_buf(),
+        home.join(".ssh"),
+        home.join(".ssh/authorized_keys"),
+    ] {
+        if p.exists() {
+            std::os::unix::fs::chown(&p, Some(uid), Some(uid))?;
+        }
+    }
+    Ok(())
+}
+
 /// The file-system part of first boot: image content, base directories, accounts, homes with
 /// `authorized_keys`, `write_files`, vApp properties.
 fn first_boot_files(
@@ -282,11 +303,10 @@ fn first_boot_files(
     let mut passwd = String::from("root:x:0:0:root:/root:/bin/bash\n");
     let mut group = String::from("root:x:0:\n");
     let mut sudoers = String::from("root ALL=(ALL:ALL) ALL\n");
-    for (i, u) in plan.users.iter().enumerate() {
-        if u.name == "root" {
+    for u in &plan.users {
+        let Some(uid) = identity::uid_of(plan, &u.name).filter(|uid| *uid != 0) else {
             continue;
-        }
-        let uid = 1000 + i;
+        };
         let shell = u.shell.clone().unwrap_or_else(|| "/bin/sh".into());
         passwd.push_str(&format!("{0}:x:{uid}:{uid}::/home/{0}:{shell}\n", u.name));
         group.push_str(&format!("{}:x:{uid}:\n", u.name));
@@ -297,10 +317,9 @@ fn first_boot_files(
     write_file(&root.join("etc/passwd"), passwd.as_bytes(), Some(0o644))?;
     write_file(&root.join("etc/group"), group.as_bytes(), Some(0o644))?;
     write_file(&root.join("etc/sudoers"), sudoers.as_bytes(), Some(0o440))?;
-    // Commands already run as uid 0 in the sandbox; `sudo` only has to drop its own options.
     write_file(
         &root.join("usr/local/bin/sudo"),
-        SUDO_SHIM.as_bytes(),
+        identity::SUDO_SHIM.as_bytes(),
         Some(0o755),
     )?;
     for u in &plan.users {
@@ -319,6 +338,7 @@ fn first_boot_files(
                 Some(0o600),
             )?;
         }
+        give_home(plan, &u.name, &home)?;
     }
     for wf in &plan.write_files {
         let Some(path) = sandbox::host_path(root, &wf.path) else {
@@ -351,21 +371,6 @@ fn first_boot_files(
     Ok(())
 }
 
-const SUDO_SHIM: &str = r#"#!/bin/sh
-# supervisor-sim guest: commands already run as root inside the VM sandbox.
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -S) read -r _sim_pw || true; shift ;;
-    -u|-g|-p|-C|-h|-D|-r|-t|-U) shift 2 ;;
-    --) shift; break ;;
-    -*) shift ;;
-    *) break ;;
-  esac
-done
-[ $# -eq 0 ] && exit 0
-exec "$@"
-"#;
-
 /// Runs `runcmd` once, as root in the sandbox, logging to `/var/log/cloud-init-output.log`.
 async fn run_first_boot_commands(ctx: &ssh::GuestCtx, limit: Duration) -> std::io::Result<()> {
     if ctx.plan.runcmd.is_empty() {
@@ -388,11 +393,7 @@ async fn run_first_boot_commands(ctx: &ssh::GuestCtx, limit: Duration) -> std::i
         .append(true)
         .open(&log_path)?;
     let log2 = log.try_clone()?;
-    let run_as = sandbox::RunAs {
-        user: "root".into(),
-        home: "/root".into(),
-        shell: "/bin/sh".into(),
-    };
+    let run_as = sandbox::RunAs::root();
     let mut cmd = ctx.sandbox.command(
         &run_as,
         &[],

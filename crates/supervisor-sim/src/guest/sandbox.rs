@@ -5,9 +5,12 @@
 //! `<root>/usr/local` is bound over `/usr/local`; `/proc` and `/dev` are fresh; `/tmp` is the
 //! root's own `tmp` directory. All namespaces are unshared (user, pid, ipc, uts, cgroup, network:
 //! the guest has no network, not even loopback to the host), the environment is cleared, and
-//! `--die-with-parent` kills the sandbox with the simulator. Commands run as uid 0 *inside* the
-//! sandbox (the simulator itself runs as root in CI); a guest therefore has full control of its
-//! own root directory and nothing else of the host file system except reading `/usr`.
+//! `--die-with-parent` kills the sandbox with the simulator. A session runs as its SSH user
+//! ([`super::identity`]): when the simulator runs as root on the host (as in CI) the sandbox has
+//! no user namespace, keeps only CAP_SETUID/CAP_SETGID, and `setpriv` drops to the user's uid
+//! before the command starts; otherwise, and for first boot's `runcmd`, commands run as uid 0 of
+//! a user namespace. A guest therefore controls its own root directory (as root through `sudo`)
+//! and nothing else of the host file system except reading `/usr`.
 //! No host path other than `/usr` is visible, so a command writing `/etc/x` or `/tmp/x` writes
 //! `<root>/etc/x` / `<root>/tmp/x`.
 
@@ -22,13 +25,7 @@ pub enum SandboxError {
     Unavailable { path: String, reason: String },
 }
 
-/// The account a command runs for (only HOME/USER/SHELL differ; the uid is always 0).
-#[derive(Debug, Clone)]
-pub struct RunAs {
-    pub user: String,
-    pub home: String,
-    pub shell: String,
-}
+pub use super::identity::RunAs;
 
 /// A bubblewrap launcher for one VM root.
 #[derive(Debug, Clone)]
@@ -121,8 +118,25 @@ impl Sandbox {
             }
         }
         cmd.args(["--proc", "/proc", "--dev", "/dev"]);
+        let switch = run_as.switches_user();
+        if switch {
+            // Every namespace but the user one, so setpriv can reach the user's real uid; the
+            // two capabilities setpriv (and the user's sudo) need, and none other.
+            cmd.args([
+                "--unshare-ipc",
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--cap-add",
+                "CAP_SETUID",
+                "--cap-add",
+                "CAP_SETGID",
+            ]);
+        } else {
+            cmd.arg("--unshare-all");
+        }
         cmd.args([
-            "--unshare-all",
             "--die-with-parent",
             "--new-session",
             "--hostname",
@@ -157,6 +171,9 @@ impl Sandbox {
             "/"
         };
         cmd.args(["--chdir", chdir, "--"]);
+        if switch {
+            cmd.args(run_as.setpriv_prefix());
+        }
         cmd.args(argv);
         cmd.kill_on_drop(true);
         cmd

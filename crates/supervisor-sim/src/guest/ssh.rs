@@ -39,6 +39,9 @@ impl GuestCtx {
             shell: u
                 .and_then(|u| u.shell.clone())
                 .unwrap_or_else(|| "/bin/sh".to_string()),
+            // An account the bootstrap does not know has no uid of its own: nobody's.
+            uid: super::identity::uid_of(&self.plan, user).unwrap_or(65534),
+            sudo: user == "root" || u.is_some_and(|u| u.sudo.is_some()),
         }
     }
 
