@@ -180,7 +180,7 @@ impl Artifact for SupervisorArtifact {
             (Some(item), Some(v)) => {
                 let res = ::kube::api::ApiResource::from_gvk_with_plural(
                     &::kube::api::GroupVersionKind::gvk(
-                        "imageregistry.vmware.com",
+                        vmop_types::api::IMAGEREGISTRY_GROUP,
                         v.as_str(),
                         "ContentLibraryItem",
                     ),

@@ -99,6 +99,11 @@ impl LibraryVersion {
             Self::V1alpha2 => "v1alpha2",
         }
     }
+
+    /// `imageregistry.vmware.com/<version>`.
+    pub fn api_version(self) -> String {
+        format!("{IMAGEREGISTRY_GROUP}/{}", self.as_str())
+    }
 }
 
 fn res(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {

@@ -246,9 +246,9 @@ async fn source_image(
     }
     if img.image_type == "ISO" && !cluster.kinds.vmop.has_cdrom() {
         return Ok(Err(format!(
-            "image_name {wanted:?}: image {} is an ISO, and an ISO build needs CD-ROMs, which vmoperator.vmware.com/{} does not have (v1alpha3 and later do)",
+            "image_name {wanted:?}: image {} is an ISO, and an ISO build needs CD-ROMs, which {} does not have (v1alpha3 and later do)",
             img.name,
-            cluster.kinds.vmop.as_str()
+            cluster.kinds.vmop.api_version()
         )));
     }
     let scope = if img.kind == "VirtualMachineImage" {

@@ -12,11 +12,11 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ConnectError> {
     )
     .await?;
     ctx.say(&format!(
-        "Connected to Supervisor {} (context {}); using namespace {} and vmoperator.vmware.com/{}",
+        "Connected to Supervisor {} (context {}); using namespace {} and {}",
         cluster.server,
         cluster.context,
         cluster.namespace,
-        cluster.kinds.vmop.as_str()
+        cluster.kinds.vmop.api_version()
     ))
     .await;
     ctx.state.cluster = Some(cluster);

@@ -19,7 +19,7 @@ use crate::state::ObjectKind;
 pub enum ImportError {
     #[error("import_target_location_name {library:?}: {problem}")]
     Target { library: String, problem: String },
-    #[error("the Supervisor does not serve imageregistry.vmware.com ContentLibrary (v1alpha1 or v1alpha2); it cannot import images")]
+    #[error("the Supervisor does not serve {} ContentLibrary (v1alpha1 or v1alpha2); it cannot import images", vmop_types::api::IMAGEREGISTRY_GROUP)]
     NoImageRegistry,
     #[error("building the ContentLibraryItemImportRequest {name}: {source}")]
     Encode {
@@ -77,7 +77,7 @@ pub fn request_json(
 ) -> Json {
     let library = match version {
         LibraryVersion::V1alpha1 => json!({
-            "apiVersion": "imageregistry.vmware.com/v1alpha1",
+            "apiVersion": LibraryVersion::V1alpha1.api_version(),
             "kind": "ContentLibrary",
             "name": imp.target_location_name,
         }),
@@ -92,7 +92,7 @@ pub fn request_json(
         source["sslCertificate"] = json!(c);
     }
     json!({
-        "apiVersion": format!("imageregistry.vmware.com/{}", version.as_str()),
+        "apiVersion": version.api_version(),
         "kind": "ContentLibraryItemImportRequest",
         "metadata": {"name": imp.request_name, "namespace": namespace, "labels": labels},
         "spec": {"source": source, "target": {"library": library, "item": item}},

@@ -13,7 +13,7 @@ use crate::kube::create::create_owned;
 use crate::kube::publish_status::{judge_publish, PublishEvent};
 use crate::kube::retry::read;
 use crate::kube::wait::{wait_for, Target, WaitError};
-use crate::kube::{ObjectError, VmopVersion};
+use crate::kube::{LibraryVersion, ObjectError, VmopVersion};
 use crate::state::{ObjectKind, PublishedImage};
 
 #[derive(Debug, Error)]
@@ -60,7 +60,7 @@ pub fn publish_request_json(
         "source": {"apiVersion": api_version, "kind": "VirtualMachine", "name": cfg.source_name},
         "target": {
             "item": item,
-            "location": {"apiVersion": "imageregistry.vmware.com/v1alpha1", "kind": "ContentLibrary", "name": library},
+            "location": {"apiVersion": LibraryVersion::V1alpha1.api_version(), "kind": "ContentLibrary", "name": library},
         },
     });
     if let Some(ttl) = cfg.publish_request_ttl_sec {

@@ -4,6 +4,7 @@
 //! item named like `publish_image_name` already.
 use ::kube::api::ListParams;
 use serde_json::Value as Json;
+use vmop_types::api::IMAGEREGISTRY_GROUP;
 use vmop_types::naming::LABEL_DEFAULT_LIBRARY;
 
 use super::check::{library_writable, names};
@@ -74,7 +75,7 @@ pub async fn check(
     let default = cfg.publish_to_default_location;
     let (Some(res), Some(version)) = (&cluster.kinds.library, cluster.kinds.library_version) else {
         problems.push(format!(
-            "{}: the Supervisor does not serve imageregistry.vmware.com ContentLibrary (v1alpha1 or v1alpha2)",
+            "{}: the Supervisor does not serve {IMAGEREGISTRY_GROUP} ContentLibrary (v1alpha1 or v1alpha2)",
             option(default)
         ));
         return Ok(None);
