@@ -109,8 +109,8 @@ async fn replay(sim: &targets::Target, real: &targets::Target) -> Tally {
         let a = request::send(sim, req, &mut sim_vars).await;
         let b = request::send(real, req, &mut real_vars).await;
         let diffs = compare::differences(&a, &b);
-        if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
-            eprintln!("{}: sim {} real {} {:?}", req.name, a.code, b.code, diffs);
+        if std::env::var("CONFORMANCE_DUMP").is_ok_and(|d| req.name.contains(d.as_str())) {
+            eprintln!("== {}\nsim {} {}\nreal {} {}", req.name, a.code, a.body, b.code, b.body);
         }
         tally.record(&req.name, diffs);
     }

@@ -211,6 +211,9 @@ fn col(name: &str, type_: &str, path: &str, priority: i64) -> PrinterColumn {
     }
 }
 
+/// kube-apiserver's description of the Age column of a CRD without printer columns.
+const CREATION_TIMESTAMP_DOC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+
 /// The columns of `info` at `version` (without Name).
 pub fn columns(info: &ResourceInfo, version: &str) -> Vec<PrinterColumn> {
     if info.gr.group.is_empty() || info.gr.group == "storage.k8s.io" {
@@ -262,7 +265,9 @@ pub fn columns(info: &ResourceInfo, version: &str) -> Vec<PrinterColumn> {
         .map(|v| v.columns.clone())
         .unwrap_or_default();
     if cols.is_empty() {
-        vec![col("Age", "date", ".metadata.creationTimestamp", 0)]
+        let mut age = col("Age", "date", ".metadata.creationTimestamp", 0);
+        age.description = CREATION_TIMESTAMP_DOC.into();
+        vec![age]
     } else {
         cols
     }

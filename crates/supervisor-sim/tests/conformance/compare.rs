@@ -90,6 +90,11 @@ pub fn normalize(v: &mut Value) {
             if let Some(Value::Object(meta)) = m.get_mut("metadata") {
                 normalize_metadata(meta);
             }
+            if m.get("kind").and_then(Value::as_str) == Some("Status") {
+                if let Some(Value::Object(d)) = m.get_mut("details") {
+                    d.remove("uid");
+                }
+            }
             if m.get("kind").and_then(Value::as_str) == Some("Table") {
                 blank_age_cells(m);
             }

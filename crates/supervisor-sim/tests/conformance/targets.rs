@@ -76,6 +76,9 @@ pub async fn start_sim() -> (Sim, Target) {
     let opts = RunOptions {
         controllers: false,
         default_seed: false,
+        // A short watch history, so that an old resourceVersion is gone (410) as it is on the
+        // real server, whose watch cache starts when the CRD is established.
+        history_limit: 20,
         ..Default::default()
     };
     let sim = Sim::start(opts, listener).await.unwrap();
