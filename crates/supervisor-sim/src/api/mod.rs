@@ -701,12 +701,28 @@ impl Target<'_> {
                     Ok(())
                 }
             },
-            Err(causes) => Err(ApiError::invalid(
-                &self.info.kind,
-                &self.info.gr.group,
-                &name,
-                causes,
-            )),
+            Err(mut causes) => {
+                // kube-apiserver reports a bad name together with the schema errors.
+                if let Some(msg) =
+                    crate::store::validate_dns1123_subdomain(&name).filter(|_| !name.is_empty())
+                {
+                    let message = format!("Invalid value: {name:?}: {msg}");
+                    causes.insert(
+                        0,
+                        Cause {
+                            field: "metadata.name".into(),
+                            reason: "FieldValueInvalid".into(),
+                            message,
+                        },
+                    );
+                }
+                Err(ApiError::invalid(
+                    &self.info.kind,
+                    &self.info.gr.group,
+                    &name,
+                    causes,
+                ))
+            }
         }
     }
 
@@ -733,10 +749,18 @@ impl Target<'_> {
         }
         match obj.get("kind").and_then(Value::as_str) {
             Some(k) if k != self.info.kind => {
-                return Err(ApiError::bad_request(format!(
-                    "the kind in the data ({k}) does not match the expected kind ({})",
-                    self.info.kind
-                )))
+                let name = obj.pointer("/metadata/name").and_then(Value::as_str);
+                let cause = Cause {
+                    field: "kind".into(),
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("Invalid value: {k:?}: must be {}", self.info.kind),
+                };
+                return Err(ApiError::invalid(
+                    k,
+                    &self.info.gr.group,
+                    name.unwrap_or_default(),
+                    vec![cause],
+                ));
             }
             _ => obj["kind"] = json!(self.info.kind),
         }
@@ -773,8 +797,9 @@ impl Target<'_> {
         }
     }
 
-    /// kube-apiserver labels every Namespace with `kubernetes.io/metadata.name: <name>`.
-    fn label_namespace(&self, obj: &mut Value) {
+    /// kube-apiserver labels every Namespace with `kubernetes.io/metadata.name: <name>` and
+    /// gives it the `kubernetes` finalizer in `spec.finalizers`.
+    fn namespace_defaults(&self, obj: &mut Value) {
         if !(self.info.gr.group.is_empty() && self.info.gr.resource == "namespaces") {
             return;
         }
@@ -789,6 +814,13 @@ impl Target<'_> {
         if let Some(l) = labels.as_object_mut() {
             l.insert("kubernetes.io/metadata.name".into(), name);
         }
+        if let Some(o) = obj.as_object_mut() {
+            let spec = o.entry("spec").or_insert_with(|| json!({}));
+            if let Some(spec) = spec.as_object_mut() {
+                spec.entry("finalizers")
+                    .or_insert_with(|| json!(["kubernetes"]));
+            }
+        }
     }
 
     fn create_obj(
@@ -799,7 +831,7 @@ impl Target<'_> {
     ) -> Result<Response<Body>, ApiError> {
         self.check_type(&mut obj)?;
         self.validate_meta(&obj)?;
-        self.label_namespace(&mut obj);
+        self.namespace_defaults(&mut obj);
         if self.info.has_status {
             if let Some(o) = obj.as_object_mut() {
                 o.remove("status");
@@ -837,8 +869,12 @@ impl Target<'_> {
             Some(_) => {}
             None => obj["metadata"]["name"] = json!(url_name),
         }
-        self.label_namespace(&mut obj);
+        self.namespace_defaults(&mut obj);
         if self.info.custom
+            && self
+                .store()
+                .get_arc(&self.info.gr, self.ns(), url_name)
+                .is_ok()
             && obj
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
@@ -935,7 +971,7 @@ impl Target<'_> {
                 }
                 self.check_type(&mut o)?;
                 self.validate_meta(&o)?;
-                self.label_namespace(&mut o);
+                self.namespace_defaults(&mut o);
                 local_warnings.clear();
                 self.schema(r, &mut o, &mut local_warnings)?;
                 to_hub(&self.info, &self.version, &mut o);
@@ -1019,7 +1055,7 @@ impl Target<'_> {
         }
         Ok(json_response(
             200,
-            &json!({"apiVersion": self.info.api_version(&self.version), "kind": format!("{}List", self.info.kind), "metadata": {}, "items": deleted}),
+            &json!({"apiVersion": self.info.api_version(&self.version), "kind": format!("{}List", self.info.kind), "metadata": if self.info.custom { json!({"continue": ""}) } else { json!({}) }, "items": deleted}),
         ))
     }
 

@@ -187,6 +187,8 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
                 .collect::<Vec<_>>()
                 .join(",")),
             Value::Object(_) => json!(found[0].to_string()),
+            // kube-apiserver prints numbers and booleans of a string column as text.
+            v @ (Value::Number(_) | Value::Bool(_)) if col.type_ == "string" => json!(v.to_string()),
             v => v.clone(),
         };
     }

@@ -129,8 +129,7 @@ fn cluster_library_item(name: &str) -> Value {
 }
 fn import_request(name: &str) -> Value {
     let spec = json!({"source": {"url": "https://example.com/images/photon.ova"},
-        "target": {"library": {"apiVersion": "imageregistry.vmware.com/v1alpha2",
-            "kind": "ContentLibrary", "name": "golden-images"}}});
+        "target": {"library": "golden-images"}});
     object(
         "imageregistry.vmware.com/v1alpha2",
         "ContentLibraryItemImportRequest",
