@@ -1145,11 +1145,18 @@ fn refuse_new_finalizers_while_deleting(
     let list = |o: &Value| -> Vec<String> {
         o.pointer("/metadata/finalizers")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let before = list(old);
-    let added: Vec<String> = list(new).into_iter().filter(|f| !before.contains(f)).collect();
+    let added: Vec<String> = list(new)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
     if added.is_empty() {
         return Ok(());
     }
@@ -1160,5 +1167,10 @@ fn refuse_new_finalizers_while_deleting(
             "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
         ),
     };
-    Err(ApiError::invalid(&info.kind, &info.gr.group, name, vec![cause]))
+    Err(ApiError::invalid(
+        &info.kind,
+        &info.gr.group,
+        name,
+        vec![cause],
+    ))
 }

@@ -80,18 +80,27 @@ fn conformance() {
         sim.stop().await;
         tally
     });
-    for f in &tally.failed {
-        eprintln!("conformance: FAILED {f}");
-    }
-    println!(
-        "conformance: {} matched, {} known differences, {} failed",
-        tally.matched,
-        tally.known,
-        tally.failed.len()
-    );
+    report(&tally);
     assert!(
         tally.failed.is_empty(),
         "{} requests differ",
+        tally.failed.len()
+    );
+}
+
+/// Prints the failures and the summary line past the test harness's output capture, so the
+/// counts show also when the test passes.
+fn report(tally: &Tally) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr();
+    for f in &tally.failed {
+        let _ = writeln!(err, "conformance: FAILED {f}");
+    }
+    let _ = writeln!(
+        std::io::stdout(),
+        "conformance: {} matched, {} known differences, {} failed",
+        tally.matched,
+        tally.known,
         tally.failed.len()
     );
 }
@@ -110,7 +119,10 @@ async fn replay(sim: &targets::Target, real: &targets::Target) -> Tally {
         let b = request::send(real, req, &mut real_vars).await;
         let diffs = compare::differences(&a, &b);
         if std::env::var("CONFORMANCE_DUMP").is_ok_and(|d| req.name.contains(d.as_str())) {
-            eprintln!("== {}\nsim {} {}\nreal {} {}", req.name, a.code, a.body, b.code, b.body);
+            eprintln!(
+                "== {}\nsim {} {}\nreal {} {}",
+                req.name, a.code, a.body, b.code, b.body
+            );
         }
         tally.record(&req.name, diffs);
     }

@@ -6,6 +6,7 @@
 //! convert to the hub → [`crate::store::Store`] (admission hooks run there) → convert back →
 //! JSON or Table.
 
+mod builtin;
 pub mod discovery;
 mod options;
 mod paging;
@@ -675,7 +676,19 @@ impl Target<'_> {
             .version(&self.version)
             .and_then(|v| v.schema.clone())
         else {
-            return Ok(());
+            if self.info.custom {
+                return Ok(());
+            }
+            let unknown = builtin::process(&self.info, &self.version, obj)?;
+            return match r.query.get("fieldValidation").map(String::as_str) {
+                _ if unknown.is_empty() => Ok(()),
+                Some("Strict") => Err(builtin::strict_error(&self.info, &self.version, &unknown)),
+                Some("Ignore") => Ok(()),
+                _ => {
+                    warnings.extend(unknown.iter().map(|u| format!("unknown field \"{u}\"")));
+                    Ok(())
+                }
+            };
         };
         let name = obj
             .pointer("/metadata/name")
@@ -838,6 +851,7 @@ impl Target<'_> {
             }
         }
         self.schema(r, &mut obj, warnings)?;
+        builtin::create_defaults(&self.info, &mut obj);
         to_hub(&self.info, &self.version, &mut obj);
         let created = self.store().create(
             &self.info.gr,

@@ -6,7 +6,13 @@ use crate::catalog::ResourceInfo;
 use crate::error::{ApiError, Cause};
 use std::collections::HashMap;
 
-fn invalid(info: &ResourceInfo, name: &str, field: &str, reason: &str, message: String) -> ApiError {
+fn invalid(
+    info: &ResourceInfo,
+    name: &str,
+    field: &str,
+    reason: &str,
+    message: String,
+) -> ApiError {
     let cause = Cause {
         field: field.into(),
         reason: reason.into(),
@@ -23,12 +29,21 @@ pub fn check(
     query: &HashMap<String, String>,
     content_type: &str,
 ) -> Result<(), ApiError> {
-    if !matches!(verb, "create" | "update" | "patch" | "delete" | "deletecollection") {
+    if !matches!(
+        verb,
+        "create" | "update" | "patch" | "delete" | "deletecollection"
+    ) {
         return Ok(());
     }
     if let Some(v) = query.get("dryRun").filter(|v| *v != "All") {
         let message = format!("Unsupported value: {v:?}: supported values: \"All\"");
-        return Err(invalid(info, name, "dryRun", "FieldValueNotSupported", message));
+        return Err(invalid(
+            info,
+            name,
+            "dryRun",
+            "FieldValueNotSupported",
+            message,
+        ));
     }
     if verb != "patch" {
         return Ok(());
@@ -44,7 +59,13 @@ pub fn check(
     }
     if apply && query.get("fieldManager").is_none_or(|m| m.is_empty()) {
         let message = "Required value: is required for apply patch".to_string();
-        return Err(invalid(info, name, "fieldManager", "FieldValueRequired", message));
+        return Err(invalid(
+            info,
+            name,
+            "fieldManager",
+            "FieldValueRequired",
+            message,
+        ));
     }
     Ok(())
 }

@@ -66,7 +66,11 @@ pub fn page(
     if let Some(limit) = limit.filter(|l| items.len() > *l) {
         let remaining = items.len() - limit;
         items.truncate(limit);
-        token = items.last().map(key).map(|k| encode_token(rv, &k)).unwrap_or_default();
+        token = items
+            .last()
+            .map(key)
+            .map(|k| encode_token(rv, &k))
+            .unwrap_or_default();
         let selected = ["labelSelector", "fieldSelector"]
             .iter()
             .any(|s| query.get(*s).is_some_and(|v| !v.is_empty()));

@@ -81,7 +81,11 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
 
 fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
     let (parent, last) = split_pointer(path)?;
-    let missing = || rejected(format!("json patch: unable to remove nonexistent key: {path:?}"));
+    let missing = || {
+        rejected(format!(
+            "json patch: unable to remove nonexistent key: {path:?}"
+        ))
+    };
     match doc.pointer_mut(&parent).ok_or_else(missing)? {
         Value::Object(m) => m.remove(&last).ok_or_else(missing),
         Value::Array(a) => {

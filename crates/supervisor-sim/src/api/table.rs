@@ -188,7 +188,9 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
                 .join(",")),
             Value::Object(_) => json!(found[0].to_string()),
             // kube-apiserver prints numbers and booleans of a string column as text.
-            v @ (Value::Number(_) | Value::Bool(_)) if col.type_ == "string" => json!(v.to_string()),
+            v @ (Value::Number(_) | Value::Bool(_)) if col.type_ == "string" => {
+                json!(v.to_string())
+            }
             v => v.clone(),
         };
     }
