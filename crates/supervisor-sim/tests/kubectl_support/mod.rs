@@ -18,8 +18,8 @@ use tokio::io::AsyncReadExt;
 /// Where kubectl runs its checks.
 pub enum Server {
     /// An in-process simulator (controllers off) and the kubeconfig it wrote.
-    Sim(Sim, tempfile::TempDir),
-    /// A real kube-apiserver: the kubeconfig `real::kubeconfig` wrote.
+    Sim(Box<Sim>, tempfile::TempDir),
+    /// A real kube-apiserver: the kubeconfig `real::start` wrote.
     Real(PathBuf),
 }
 
@@ -34,7 +34,7 @@ impl Server {
             ..Default::default()
         };
         let sim = Sim::start(opts, listener).await.unwrap();
-        Server::Sim(sim, dir)
+        Server::Sim(Box::new(sim), dir)
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
