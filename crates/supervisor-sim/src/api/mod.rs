@@ -14,6 +14,7 @@ pub mod patch;
 mod protobuf_body;
 pub mod requests;
 pub mod table;
+mod table_builtin;
 
 use crate::auth::{Auth, User};
 use crate::catalog::{Catalog, ResourceInfo};

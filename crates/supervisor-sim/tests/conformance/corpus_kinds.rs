@@ -208,6 +208,17 @@ fn invalid_objects() -> Vec<Req> {
             "/apis/storage.k8s.io/v1/storageclasses",
             without(make(16, "bad-1"), "provisioner"),
         ),
+        get("table Namespace", "/api/v1/namespaces/demo").accept(TABLE),
+        bad(
+            "invalid name Namespace",
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "Bad_Name"}}),
+        ),
+        bad(
+            "unknown field strict Namespace",
+            "/api/v1/namespaces?fieldValidation=Strict",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-strict"}, "bogus": 1}),
+        ),
         bad("wrong kind for collection", VMS, make(1, "bad-kind")),
         post("body not JSON", VMS, json!("not an object")),
     ]

@@ -101,8 +101,28 @@ fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
-/// Sends `req` to `t` and records the saved values in `vars`.
+/// Sends `req` to `t` and records the saved values in `vars`. A `429` (kube-apiserver's watch
+/// cache of a new CRD still initializing) is retried after its Retry-After, as clients do.
 pub async fn send(t: &Target, req: &Req, vars: &mut HashMap<String, String>) -> Outcome {
+    let mut attempts = 0;
+    let outcome = loop {
+        let outcome = send_once(t, req, vars).await;
+        attempts += 1;
+        if outcome.code != 429 || attempts == 10 {
+            break outcome;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    for (var, pointer) in &req.saves {
+        if let Some(v) = outcome.body.pointer(pointer) {
+            let v = v.as_str().map(str::to_string).unwrap_or(v.to_string());
+            vars.insert(var.to_string(), v);
+        }
+    }
+    outcome
+}
+
+async fn send_once(t: &Target, req: &Req, vars: &HashMap<String, String>) -> Outcome {
     let path = substitute(&req.path, vars);
     let mut rb = t.request(req.method, &path, req.user);
     if let Some(b) = &req.body {
@@ -125,12 +145,6 @@ pub async fn send(t: &Target, req: &Req, vars: &mut HashMap<String, String>) -> 
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         }
     };
-    for (var, pointer) in &req.saves {
-        if let Some(v) = body.pointer(pointer) {
-            let v = v.as_str().map(str::to_string).unwrap_or(v.to_string());
-            vars.insert(var.to_string(), v);
-        }
-    }
     Outcome { code, body }
 }
 
