@@ -230,6 +230,11 @@ mod tests {
         assert!(t(""));
         assert!(LabelSelector::parse("app in web").is_err());
         assert!(LabelSelector::parse("a b=c").is_err());
+        // values must be label values, as kube-apiserver checks
+        assert!(LabelSelector::parse("app===").is_err());
+        assert!(LabelSelector::parse("app in (we b)").is_err());
+        assert!(LabelSelector::parse("app=-web").is_err());
+        assert!(LabelSelector::parse("app=").is_ok());
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! object showing the API's own error, `get -w` showing a change, server-side apply, the
 //! restricted user's 403, `delete`.
 //!
+//! `kubectl_pairs_with_kube_apiserver` runs the same checks against a real kube-apiserver with
+//! the same CRDs and seed too (`kubectl_support/real.rs`): a difference fails the pair.
+//!
 //! A kubectl that is not installed makes its test return early (printing why), so the suite
 //! runs on machines without google-cloud-cli; CI installs both families.
 

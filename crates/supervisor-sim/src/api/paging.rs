@@ -83,3 +83,58 @@ pub fn page(
     }
     Ok(Page { items, metadata })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objs(names: &[&str]) -> Vec<Value> {
+        names
+            .iter()
+            .map(|n| json!({"metadata": {"namespace": "demo", "name": n}}))
+            .collect()
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn pages_follow_the_continue_token() {
+        let first = page(objs(&["a", "b", "c"]), &q(&[("limit", "2")]), 7, true).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.metadata["remainingItemCount"], 1);
+        let token = first.metadata["continue"].as_str().unwrap().to_string();
+        let q2 = q(&[("limit", "2"), ("continue", &token)]);
+        let second = page(objs(&["a", "b", "c"]), &q2, 7, true).unwrap();
+        assert_eq!(second.items, objs(&["c"]));
+        assert_eq!(second.metadata["continue"], "");
+        assert!(second.metadata.get("remainingItemCount").is_none());
+    }
+
+    #[test]
+    fn built_in_lists_omit_an_empty_continue_and_selectors_omit_the_count() {
+        let all = page(objs(&["a"]), &q(&[]), 1, false).unwrap();
+        assert!(all.metadata.get("continue").is_none());
+        let sel = q(&[("limit", "1"), ("labelSelector", "x=y")]);
+        let p = page(objs(&["a", "b"]), &sel, 1, false).unwrap();
+        assert!(p.metadata.get("remainingItemCount").is_none());
+        assert!(!p.metadata["continue"].as_str().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_bad_token_is_a_bad_request() {
+        let e = page(objs(&["a"]), &q(&[("continue", "garbage!")]), 1, true)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, 400);
+        assert!(
+            e.message.starts_with("continue key is not valid"),
+            "{}",
+            e.message
+        );
+    }
+}
