@@ -155,11 +155,18 @@ fn columns(v: &Value) -> Vec<PrinterColumn> {
                         .unwrap_or_default()
                         .to_string(),
                     priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
+                    // kube-apiserver's text for a column without a description.
                     description: c
                         .get("description")
                         .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
+                        .map(str::to_string)
+                        .unwrap_or_else(|| {
+                            let path = c.get("jsonPath").and_then(Value::as_str);
+                            format!(
+                                "Custom resource definition column (in JSONPath format): {}",
+                                path.unwrap_or_default()
+                            )
+                        }),
                     format: c
                         .get("format")
                         .and_then(Value::as_str)

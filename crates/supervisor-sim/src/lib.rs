@@ -25,9 +25,11 @@
 //!   v1alpha1 and v1alpha2 (stored as v1alpha2, `writable` ⇔ `allowPublish`/`allowDelete`),
 //!   core Namespace/Secret/ConfigMap/PersistentVolumeClaim/Service, storage.k8s.io StorageClass;
 //! * get, list, watch (`?watch=true`, `/watch/` paths, resume by resourceVersion, 410 as an
-//!   ERROR event, bookmarks, `sendInitialEvents`), create (`dryRun=All`, `generateName`),
-//!   update, patch (merge, JSON, strategic ≈ merge, server-side apply ≈ merge/create), delete
-//!   (finalizers), deletecollection, `/status`;
+//!   ERROR event, bookmarks, `sendInitialEvents`), list `limit`/`continue`, create
+//!   (`dryRun=All`, `generateName`), update, patch (merge, JSON, strategic ≈ merge for built-in
+//!   kinds and 415 for custom resources, server-side apply ≈ merge/create), delete
+//!   (finalizers), deletecollection, `/status`; held to kube-apiserver by
+//!   `tests/conformance.rs` (differences in docs/simulator.md);
 //! * CRD schema validation at the client's version (prune + defaults + types/enums/patterns/…,
 //!   API-server error texts), `fieldValidation` Strict/Warn/Ignore;
 //! * discovery (plain and aggregated v2/v2beta1), `/version` (1.30), OpenAPI v3 per group

@@ -51,6 +51,17 @@ fn valid_key(k: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
 }
 
+/// A label value: empty, or at most 63 alphanumerics, `-`, `_`, `.`, starting and ending
+/// alphanumeric.
+fn valid_value(v: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && edge_ok(v.chars().next())
+        && edge_ok(v.chars().last())
+}
+
 fn parse_set(rest: &str, whole: &str) -> Result<Vec<String>, ApiError> {
     let rest = rest.trim();
     let inner = rest
@@ -107,6 +118,14 @@ impl LabelSelector {
             };
             if !valid_key(key) {
                 return Err(bad(&format!("invalid label key {key:?}")));
+            }
+            let values: &[String] = match &req {
+                Requirement::Equals(_, v) | Requirement::NotEquals(_, v) => std::slice::from_ref(v),
+                Requirement::In(_, vs) | Requirement::NotIn(_, vs) => vs,
+                _ => &[],
+            };
+            if let Some(v) = values.iter().find(|v| !valid_value(v)) {
+                return Err(bad(&format!("invalid label value: {v:?}")));
             }
             reqs.push(req);
         }
@@ -211,6 +230,11 @@ mod tests {
         assert!(t(""));
         assert!(LabelSelector::parse("app in web").is_err());
         assert!(LabelSelector::parse("a b=c").is_err());
+        // values must be label values, as kube-apiserver checks
+        assert!(LabelSelector::parse("app===").is_err());
+        assert!(LabelSelector::parse("app in (we b)").is_err());
+        assert!(LabelSelector::parse("app=-web").is_err());
+        assert!(LabelSelector::parse("app=").is_ok());
     }
 
     #[test]

@@ -53,7 +53,7 @@
 //! * Secrets: `stringData` is folded into base64 `data` on every write, as the API server does.
 
 use crate::catalog::{Catalog, Gr, ResourceInfo};
-use crate::error::{ApiError, Target};
+use crate::error::{ApiError, Cause, Target};
 use crate::selector::{FieldSelector, LabelSelector};
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -905,6 +905,7 @@ impl Store {
                 }
                 m.insert("resourceVersion".into(), json!(old_rv));
             }
+            refuse_new_finalizers_while_deleting(&info, &name, &old, &new)?;
             let req = AdmissionRequest {
                 operation: Operation::Update,
                 gr,
@@ -1129,4 +1130,47 @@ impl Store {
     pub fn state_dir(&self) -> Option<&Path> {
         self.inner.opts.state_dir.as_deref()
     }
+}
+
+/// kube-apiserver refuses to add finalizers to an object that is being deleted.
+fn refuse_new_finalizers_while_deleting(
+    info: &ResourceInfo,
+    name: &str,
+    old: &Value,
+    new: &Value,
+) -> Result<(), ApiError> {
+    if old.pointer("/metadata/deletionTimestamp").is_none() {
+        return Ok(());
+    }
+    let list = |o: &Value| -> Vec<String> {
+        o.pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = list(old);
+    let added: Vec<String> = list(new)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let cause = Cause {
+        field: "metadata.finalizers".into(),
+        reason: "FieldValueForbidden".into(),
+        message: format!(
+            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+        ),
+    };
+    Err(ApiError::invalid(
+        &info.kind,
+        &info.gr.group,
+        name,
+        vec![cause],
+    ))
 }

@@ -789,7 +789,7 @@ async fn malformed_bodies_are_400_not_crashes() {
     assert_eq!(code, 400);
     let (code, _) = c
         .patch(
-            &format!("{VMS3}/new"),
+            &format!("{VMS3}/new?fieldManager=t"),
             "application/apply-patch+yaml",
             json!({"metadata": "x"}),
         )

@@ -320,3 +320,33 @@ async fn state_survives_restart() {
     );
     assert!(s.watch(&vms(), Some("demo"), Some(rv_before)).is_ok());
 }
+
+#[tokio::test]
+async fn no_new_finalizers_once_deleting() {
+    let s = new_store(StoreOptions::default());
+    let mut o = vm("f");
+    o["metadata"]["finalizers"] = json!(["x/y"]);
+    s.create(&vms(), Some("demo"), o, &WriteOptions::default())
+        .unwrap();
+    s.delete(&vms(), Some("demo"), "f", &DeleteOptions::default())
+        .unwrap();
+    let err = s
+        .modify(&vms(), Some("demo"), "f", Subresource::Main, |o| {
+            o["metadata"]["finalizers"] = json!(["x/y", "x/z"]);
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert!(
+        err.message.contains("no new finalizers can be added"),
+        "{}",
+        err.message
+    );
+    // removing them still works, and the object goes
+    s.modify(&vms(), Some("demo"), "f", Subresource::Main, |o| {
+        o["metadata"]["finalizers"] = json!([]);
+        Ok(())
+    })
+    .unwrap();
+    assert!(s.get_arc(&vms(), Some("demo"), "f").is_err());
+}

@@ -6,11 +6,15 @@
 //! convert to the hub → [`crate::store::Store`] (admission hooks run there) → convert back →
 //! JSON or Table.
 
+mod builtin;
 pub mod discovery;
+mod options;
+mod paging;
 pub mod patch;
 mod protobuf_body;
 pub mod requests;
 pub mod table;
+mod table_builtin;
 
 use crate::auth::{Auth, User};
 use crate::catalog::{Catalog, ResourceInfo};
@@ -521,6 +525,13 @@ async fn resource(
     }
     api.auth
         .authorize(&r.user, verb, &t.info, t.ns.as_deref(), t.name.as_deref())?;
+    options::check(
+        &t.info,
+        verb,
+        t.name.as_deref().unwrap_or_default(),
+        &r.query,
+        &r.content_type,
+    )?;
     let mut warnings = Vec::new();
     if t.info.version(version).is_some_and(|v| v.deprecated) {
         warnings.push(format!(
@@ -622,6 +633,10 @@ impl Target<'_> {
         let opts = label_field_opts(r)?;
         let (items, rv) = self.store().list_arc(&self.info.gr, self.ns(), &opts)?;
         let items: Vec<Value> = items.iter().map(|o| self.out(o)).collect();
+        let paging::Page {
+            mut items,
+            metadata,
+        } = paging::page(items, &r.query, rv, self.info.custom)?;
         if wants_table(&r.accept) {
             let include =
                 table::IncludeObject::parse(r.query.get("includeObject").map(String::as_str));
@@ -637,12 +652,19 @@ impl Target<'_> {
                 ),
             ));
         }
+        if !self.info.custom {
+            // Built-in kinds' list items carry no kind/apiVersion in kube-apiserver's JSON.
+            for o in items.iter_mut().filter_map(Value::as_object_mut) {
+                o.remove("kind");
+                o.remove("apiVersion");
+            }
+        }
         Ok(json_response(
             200,
             &json!({
                 "apiVersion": self.info.api_version(&self.version),
                 "kind": format!("{}List", self.info.kind),
-                "metadata": {"resourceVersion": rv.to_string()},
+                "metadata": metadata,
                 "items": items,
             }),
         ))
@@ -655,7 +677,19 @@ impl Target<'_> {
             .version(&self.version)
             .and_then(|v| v.schema.clone())
         else {
-            return Ok(());
+            if self.info.custom {
+                return Ok(());
+            }
+            let unknown = builtin::process(&self.info, &self.version, obj)?;
+            return match r.query.get("fieldValidation").map(String::as_str) {
+                _ if unknown.is_empty() => Ok(()),
+                Some("Strict") => Err(builtin::strict_error(&self.info, &self.version, &unknown)),
+                Some("Ignore") => Ok(()),
+                _ => {
+                    warnings.extend(unknown.iter().map(|u| format!("unknown field \"{u}\"")));
+                    Ok(())
+                }
+            };
         };
         let name = obj
             .pointer("/metadata/name")
@@ -681,12 +715,28 @@ impl Target<'_> {
                     Ok(())
                 }
             },
-            Err(causes) => Err(ApiError::invalid(
-                &self.info.kind,
-                &self.info.gr.group,
-                &name,
-                causes,
-            )),
+            Err(mut causes) => {
+                // kube-apiserver reports a bad name together with the schema errors.
+                if let Some(msg) =
+                    crate::store::validate_dns1123_subdomain(&name).filter(|_| !name.is_empty())
+                {
+                    let message = format!("Invalid value: {name:?}: {msg}");
+                    causes.insert(
+                        0,
+                        Cause {
+                            field: "metadata.name".into(),
+                            reason: "FieldValueInvalid".into(),
+                            message,
+                        },
+                    );
+                }
+                Err(ApiError::invalid(
+                    &self.info.kind,
+                    &self.info.gr.group,
+                    &name,
+                    causes,
+                ))
+            }
         }
     }
 
@@ -713,10 +763,18 @@ impl Target<'_> {
         }
         match obj.get("kind").and_then(Value::as_str) {
             Some(k) if k != self.info.kind => {
-                return Err(ApiError::bad_request(format!(
-                    "the kind in the data ({k}) does not match the expected kind ({})",
-                    self.info.kind
-                )))
+                let name = obj.pointer("/metadata/name").and_then(Value::as_str);
+                let cause = Cause {
+                    field: "kind".into(),
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("Invalid value: {k:?}: must be {}", self.info.kind),
+                };
+                return Err(ApiError::invalid(
+                    k,
+                    &self.info.gr.group,
+                    name.unwrap_or_default(),
+                    vec![cause],
+                ));
             }
             _ => obj["kind"] = json!(self.info.kind),
         }
@@ -731,27 +789,51 @@ impl Target<'_> {
             .unwrap_or_default();
         for key in ["labels", "annotations"] {
             if let Some(m) = obj.pointer(&format!("/metadata/{key}")) {
-                let ok = m
-                    .as_object()
-                    .is_some_and(|m| m.values().all(Value::is_string));
+                let ok = m.is_null()
+                    || m.as_object()
+                        .is_some_and(|m| m.values().all(Value::is_string));
                 if !ok {
                     causes.push(Cause {
                         field: format!("metadata.{key}"),
                         reason: "FieldValueTypeInvalid".into(),
-                        message: format!("Invalid value: {m}: must be a map of strings"),
+                        message: m.to_string(),
                     });
                 }
             }
         }
-        if causes.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(
-                &self.info.kind,
-                &self.info.gr.group,
-                name,
-                causes,
-            ))
+        match causes.first() {
+            None => Ok(()),
+            // kube-apiserver cannot decode such metadata at all: 400, not 422.
+            Some(c) => Err(ApiError::bad_request(format!(
+                "{kind} in version \"{v}\" cannot be handled as a {kind}: json: cannot unmarshal {} into Go struct field ObjectMeta.{} of type map[string]string (object {name:?})",
+                c.message, c.field, kind = self.info.kind, v = self.version
+            ))),
+        }
+    }
+
+    /// kube-apiserver labels every Namespace with `kubernetes.io/metadata.name: <name>` and
+    /// gives it the `kubernetes` finalizer in `spec.finalizers`.
+    fn namespace_defaults(&self, obj: &mut Value) {
+        if !(self.info.gr.group.is_empty() && self.info.gr.resource == "namespaces") {
+            return;
+        }
+        let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str) else {
+            return;
+        };
+        let name = json!(name);
+        let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let labels = meta.entry("labels").or_insert_with(|| json!({}));
+        if let Some(l) = labels.as_object_mut() {
+            l.insert("kubernetes.io/metadata.name".into(), name);
+        }
+        if let Some(o) = obj.as_object_mut() {
+            let spec = o.entry("spec").or_insert_with(|| json!({}));
+            if let Some(spec) = spec.as_object_mut() {
+                spec.entry("finalizers")
+                    .or_insert_with(|| json!(["kubernetes"]));
+            }
         }
     }
 
@@ -763,12 +845,14 @@ impl Target<'_> {
     ) -> Result<Response<Body>, ApiError> {
         self.check_type(&mut obj)?;
         self.validate_meta(&obj)?;
+        self.namespace_defaults(&mut obj);
         if self.info.has_status {
             if let Some(o) = obj.as_object_mut() {
                 o.remove("status");
             }
         }
         self.schema(r, &mut obj, warnings)?;
+        builtin::create_defaults(&self.info, &mut obj);
         to_hub(&self.info, &self.version, &mut obj);
         let created = self.store().create(
             &self.info.gr,
@@ -799,6 +883,29 @@ impl Target<'_> {
             }
             Some(_) => {}
             None => obj["metadata"]["name"] = json!(url_name),
+        }
+        self.namespace_defaults(&mut obj);
+        if self.info.custom
+            && self
+                .store()
+                .get_arc(&self.info.gr, self.ns(), url_name)
+                .is_ok()
+            && obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            let cause = Cause {
+                field: "metadata.resourceVersion".into(),
+                reason: "FieldValueInvalid".into(),
+                message: "Invalid value: 0x0: must be specified for an update".into(),
+            };
+            return Err(ApiError::invalid(
+                &self.info.kind,
+                &self.info.gr.group,
+                url_name,
+                vec![cause],
+            ));
         }
         self.schema(r, &mut obj, warnings)?;
         to_hub(&self.info, &self.version, &mut obj);
@@ -879,6 +986,7 @@ impl Target<'_> {
                 }
                 self.check_type(&mut o)?;
                 self.validate_meta(&o)?;
+                self.namespace_defaults(&mut o);
                 local_warnings.clear();
                 self.schema(r, &mut o, &mut local_warnings)?;
                 to_hub(&self.info, &self.version, &mut o);
@@ -933,7 +1041,14 @@ impl Target<'_> {
         let opts = self.delete_options(r)?;
         let name = self.name.as_deref().unwrap_or_default();
         let obj = self.store().delete(&self.info.gr, self.ns(), name, &opts)?;
-        Ok(json_response(200, &self.out(&obj)))
+        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            return Ok(json_response(200, &self.out(&obj)));
+        }
+        // Gone (or would be, with dryRun): kube-apiserver answers with a Success Status.
+        let uid = obj.pointer("/metadata/uid").cloned().unwrap_or_default();
+        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": self.info.gr.group, "kind": self.info.gr.resource, "uid": uid}});
+        Ok(json_response(200, &status))
     }
 
     fn delete_collection(&self, r: &Req) -> Result<Response<Body>, ApiError> {
@@ -955,7 +1070,7 @@ impl Target<'_> {
         }
         Ok(json_response(
             200,
-            &json!({"apiVersion": self.info.api_version(&self.version), "kind": format!("{}List", self.info.kind), "metadata": {}, "items": deleted}),
+            &json!({"apiVersion": self.info.api_version(&self.version), "kind": format!("{}List", self.info.kind), "metadata": if self.info.custom { json!({"continue": ""}) } else { json!({}) }, "items": deleted}),
         ))
     }
 

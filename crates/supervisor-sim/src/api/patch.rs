@@ -28,6 +28,11 @@ fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
 }
 
+/// A patch that cannot be applied to the object: kube-apiserver answers 422 Invalid.
+fn rejected(message: String) -> ApiError {
+    ApiError::custom(422, "Invalid", message)
+}
+
 fn split_pointer(path: &str) -> Result<(String, String), ApiError> {
     if path.is_empty() {
         return Ok((String::new(), String::new()));
@@ -44,9 +49,9 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
         return Ok(());
     }
     let (parent, last) = split_pointer(path)?;
-    let p = doc.pointer_mut(&parent).ok_or_else(|| {
-        ApiError::bad_request(format!("json patch: doc is missing path: {parent:?}"))
-    })?;
+    let p = doc
+        .pointer_mut(&parent)
+        .ok_or_else(|| rejected(format!("json patch: doc is missing path: {parent:?}")))?;
     match p {
         Value::Object(m) => {
             m.insert(last, value);
@@ -77,7 +82,7 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
 fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
     let (parent, last) = split_pointer(path)?;
     let missing = || {
-        ApiError::bad_request(format!(
+        rejected(format!(
             "json patch: unable to remove nonexistent key: {path:?}"
         ))
     };

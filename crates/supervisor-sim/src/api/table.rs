@@ -166,6 +166,10 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
                 .unwrap_or(0);
         return json!(n);
     }
+    if col.json_path == "#allowVolumeExpansion" {
+        // The StorageClass printer shows an unset allowVolumeExpansion as false.
+        return json!(obj["allowVolumeExpansion"].as_bool().unwrap_or(false));
+    }
     let found = eval(obj, &col.json_path);
     if found.is_empty() {
         return Value::Null;
@@ -187,6 +191,10 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
                 .collect::<Vec<_>>()
                 .join(",")),
             Value::Object(_) => json!(found[0].to_string()),
+            // kube-apiserver prints numbers and booleans of a string column as text.
+            v @ (Value::Number(_) | Value::Bool(_)) if col.type_ == "string" => {
+                json!(v.to_string())
+            }
             v => v.clone(),
         };
     }
@@ -200,69 +208,25 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
         .join(","))
 }
 
-fn col(name: &str, type_: &str, path: &str, priority: i64) -> PrinterColumn {
-    PrinterColumn {
-        name: name.into(),
-        type_: type_.into(),
-        json_path: path.into(),
-        priority,
-        description: String::new(),
-        format: String::new(),
-    }
+/// kube-apiserver's description of an Age column (built-in kinds, CRDs without printer columns).
+pub(crate) const CREATION_TIMESTAMP_DOC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+
+/// Built-in kinds, whose columns come from kube-apiserver's printers.
+fn is_builtin(info: &ResourceInfo) -> bool {
+    info.gr.group.is_empty() || info.gr.group == "storage.k8s.io"
 }
 
 /// The columns of `info` at `version` (without Name).
 pub fn columns(info: &ResourceInfo, version: &str) -> Vec<PrinterColumn> {
-    if info.gr.group.is_empty() || info.gr.group == "storage.k8s.io" {
-        let age = col("Age", "date", ".metadata.creationTimestamp", 0);
-        return match info.kind.as_str() {
-            "Namespace" => vec![col("Status", "string", ".status.phase", 0), age],
-            "Secret" => vec![
-                col("Type", "string", ".type", 0),
-                col("Data", "integer", "#datacount", 0),
-                age,
-            ],
-            "ConfigMap" => vec![col("Data", "integer", "#datacount", 0), age],
-            "PersistentVolumeClaim" => vec![
-                col("Status", "string", ".status.phase", 0),
-                col("Volume", "string", ".spec.volumeName", 0),
-                col("Capacity", "string", ".status.capacity.storage", 0),
-                col("Access Modes", "string", ".spec.accessModes", 0),
-                col("StorageClass", "string", ".spec.storageClassName", 0),
-                age,
-            ],
-            "Service" => vec![
-                col("Type", "string", ".spec.type", 0),
-                col("Cluster-IP", "string", ".spec.clusterIP", 0),
-                col(
-                    "External-IP",
-                    "string",
-                    ".status.loadBalancer.ingress[*].ip",
-                    0,
-                ),
-                age,
-            ],
-            "StorageClass" => vec![
-                col("Provisioner", "string", ".provisioner", 0),
-                col("ReclaimPolicy", "string", ".reclaimPolicy", 0),
-                col("VolumeBindingMode", "string", ".volumeBindingMode", 0),
-                col(
-                    "AllowVolumeExpansion",
-                    "boolean",
-                    ".allowVolumeExpansion",
-                    0,
-                ),
-                age,
-            ],
-            _ => vec![age],
-        };
+    if is_builtin(info) {
+        return super::table_builtin::columns(&info.kind);
     }
     let cols = info
         .version(version)
         .map(|v| v.columns.clone())
         .unwrap_or_default();
     if cols.is_empty() {
-        vec![col("Age", "date", ".metadata.creationTimestamp", 0)]
+        vec![super::table_builtin::age()]
     } else {
         cols
     }
@@ -303,7 +267,15 @@ pub fn table(
     let mut defs = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names", "priority": 0}),
     ];
-    defs.extend(cols.iter().map(|c| json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})));
+    // kube-apiserver's printers declare every built-in column a string (cells keep their type).
+    let declared = |c: &PrinterColumn| {
+        if is_builtin(info) {
+            "string".to_string()
+        } else {
+            c.type_.clone()
+        }
+    };
+    defs.extend(cols.iter().map(|c| json!({"name": c.name, "type": declared(c), "format": c.format, "description": c.description, "priority": c.priority})));
     let rows: Vec<Value> = objs
         .iter()
         .map(|o| {
@@ -349,7 +321,7 @@ mod tests {
         assert_eq!(eval(&o, ".spec.devs[*].id"), vec![&json!(1), &json!(2)]);
         assert_eq!(eval(&o, ".spec.devs[1].id"), vec![&json!(2)]);
         assert!(eval(&o, ".nope.x").is_empty());
-        let c = col("Caps", "string", ".status.caps", 0);
+        let c = super::super::table_builtin::col("Caps", "string", ".status.caps", "");
         assert_eq!(cell(&c, &o), json!("a,b"));
     }
 
