@@ -56,18 +56,21 @@ struct CloudUser<'a> {
     lock_passwd: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     plain_text_passwd: Option<&'a str>,
-    sudo: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sudo: Option<&'a str>,
     shell: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ssh_authorized_keys: Vec<&'a str>,
 }
 
-/// A `#cloud-config` that creates `user` with passwordless sudo, the given authorized key and/or
-/// password. Rendered through a YAML serialiser so odd passwords cannot break the document.
+/// A `#cloud-config` that creates `user` (with passwordless sudo when `sudo`), the given
+/// authorized key and/or password. Rendered through a YAML serialiser so odd passwords cannot
+/// break the document.
 pub fn default_cloud_config(
     user: &str,
     password: Option<&str>,
     public_key: Option<&str>,
+    sudo: bool,
 ) -> Result<String, BootstrapError> {
     let password = password.filter(|p| !p.is_empty());
     let key = public_key.map(str::trim).filter(|k| !k.is_empty());
@@ -77,7 +80,7 @@ pub fn default_cloud_config(
             name: user,
             lock_passwd: password.is_none(),
             plain_text_passwd: password,
-            sudo: "ALL=(ALL) NOPASSWD:ALL",
+            sudo: sudo.then_some("ALL=(ALL) NOPASSWD:ALL"),
             shell: "/bin/bash",
             ssh_authorized_keys: key.into_iter().collect(),
         }],
@@ -267,8 +270,8 @@ mod tests {
 
     #[test]
     fn default_cloud_config_with_key() {
-        let doc =
-            default_cloud_config("packer", None, Some("ssh-ed25519 AAAAC3Nz packer\n")).unwrap();
+        let doc = default_cloud_config("packer", None, Some("ssh-ed25519 AAAAC3Nz packer\n"), true)
+            .unwrap();
         let v = parse(&doc);
         let user = &v["users"][0];
         assert_eq!(user["name"], "packer");
@@ -283,9 +286,18 @@ mod tests {
     }
 
     #[test]
+    fn default_cloud_config_without_sudo_has_no_sudo_rule() {
+        let doc =
+            default_cloud_config("packer", None, Some("ssh-ed25519 AAAAC3Nz k"), false).unwrap();
+        let v = parse(&doc);
+        assert!(v["users"][0].get("sudo").is_none(), "{doc}");
+        assert_eq!(v["users"][0]["name"], "packer");
+    }
+
+    #[test]
     fn default_cloud_config_with_awkward_password() {
         let pw = "p: #'\"\n{x}";
-        let doc = default_cloud_config("ops", Some(pw), None).unwrap();
+        let doc = default_cloud_config("ops", Some(pw), None, true).unwrap();
         let v = parse(&doc);
         assert_eq!(v["ssh_pwauth"], true);
         assert_eq!(v["users"][0]["plain_text_passwd"], pw);

@@ -36,7 +36,6 @@ async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
   publish_location_name = "golden-images"
   publish_image_name    = "{source_name}-golden"
   publish_request_ttl_sec = 300
-  ssh_clear_authorized_keys = true
 "#
         ),
         SHELL_AND_FILE,
@@ -81,7 +80,7 @@ async fn cloudinit_build(env: SimEnv, source_name: &str, version: &str) {
         env.library_files("golden-images", "/etc/e2e-marker").len(),
         1
     );
-    // ssh_clear_authorized_keys: the image does not trust the build's temporary key.
+    // ssh_clear_authorized_keys (on by default): the image does not trust the build's temporary key.
     assert!(
         out.contains("Removing the temporary SSH key from authorized_keys"),
         "{out}"
@@ -187,6 +186,45 @@ async fn build_as_namespace_user_with_context_option() {
     assert!(out.contains("Published as image vmi-"), "{out}");
     assert_eq!(
         env.leftovers("e2e-user").await,
+        Vec::<String>::new(),
+        "{out}"
+    );
+    env.stop().await;
+}
+
+/// `cloud_config_passwordless_sudo = false`: the built-in cloud-config gives the user no sudo
+/// rule; `ssh_clear_authorized_keys = false`: the published image keeps the temporary key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sudo_rule_off_and_temporary_key_kept_when_asked() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    let src = r#"
+  source_name                    = "e2e-nosudo"
+  image_name                     = "ubuntu-24.04"
+  ssh_username                   = "packer"
+  publish_location_name          = "golden-images"
+  cloud_config_passwordless_sudo = false
+  ssh_clear_authorized_keys      = false
+"#;
+    let tpl = template(
+        &env.kubeconfig,
+        src,
+        "  provisioner \"shell\" {\n    inline = [\"sudo -n true 2>/dev/null && echo sudo-allowed || echo sudo-refused\"]\n  }\n",
+    );
+    env.write("b.pkr.hcl", &tpl);
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(out.contains("sudo-refused"), "{out}");
+    assert!(!out.contains("Removing the temporary SSH key"), "{out}");
+    let keys = env.library_files("golden-images", "/.ssh/authorized_keys");
+    assert!(
+        keys.iter().any(|k| std::fs::read_to_string(k)
+            .unwrap_or_default()
+            .contains("ssh-ed25519")),
+        "the kept key is in the published image: {keys:?}"
+    );
+    assert_eq!(
+        env.leftovers("e2e-nosudo").await,
         Vec::<String>::new(),
         "{out}"
     );

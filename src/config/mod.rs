@@ -29,9 +29,7 @@ mod suggest;
 mod tests;
 mod tls;
 
-pub use prepare::{
-    prepare, prepare_with, ConfigErrors, Environment, Prepared, IMPORT_SUPPORTED, REJECTED,
-};
+pub use prepare::{prepare, prepare_with, ConfigErrors, Environment, Prepared, REJECTED};
 pub use spec::hcl_spec;
 
 /// Values Packer core sets (`packer_*` keys).
@@ -202,6 +200,9 @@ pub struct Config {
     pub keep_input_artifact: bool,
     pub bootstrap_provider: BootstrapProvider,
     pub bootstrap_data_file: Option<PathBuf>,
+    /// The built-in cloud-config gives `ssh_username` passwordless sudo (`ALL=(ALL)
+    /// NOPASSWD:ALL`); `false` gives no sudo rule.
+    pub cloud_config_passwordless_sudo: bool,
     /// The contents of `bootstrap_data_file` (a flat string map), read and checked in Prepare.
     pub bootstrap_data: Option<BTreeMap<String, String>>,
     pub guest_os_type: String,

@@ -70,11 +70,6 @@ pub const DEFAULT_WATCH_IMPORT_SECS: u64 = 600;
 
 const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
-/// Whether the build steps implement the image import. Until they do, Prepare still checks the
-/// `import_*` options, but a build that needs the imported image is refused and one that
-/// also names `image_name` is warned that the import is skipped. Flip when the import step lands.
-pub const IMPORT_SUPPORTED: bool = true;
-
 /// SDK options this plugin refuses at Prepare, each with the reason (one line).
 pub const REJECTED: &[(&str, &str)] = &[
     ("ssh_bastion_interactive", "keyboard-interactive prompts need a terminal, and a Packer plugin has none; use ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth"),
@@ -275,6 +270,10 @@ impl Preparer<'_> {
             keep_input_artifact: self.d.bool("keep_input_artifact").unwrap_or(false),
             bootstrap_provider: BootstrapProvider::CloudInit,
             bootstrap_data_file: self.path("bootstrap_data_file"),
+            cloud_config_passwordless_sudo: self
+                .d
+                .bool("cloud_config_passwordless_sudo")
+                .unwrap_or(true),
             bootstrap_data: None,
             guest_os_type: self
                 .d
@@ -305,14 +304,6 @@ impl Preparer<'_> {
         config.import = self.import(config.image_name.is_some());
         if config.image_name.is_none() && config.import.is_none() {
             self.err("image_name: required unless import_source_url is set (the VirtualMachineImage or ClusterVirtualMachineImage to deploy)");
-        }
-        if !IMPORT_SUPPORTED && config.import.is_some() {
-            if config.image_name.is_none() {
-                self.err("import_source_url: importing images is not supported yet by this plugin; import the image into a content library first and set image_name");
-            } else {
-                self.warnings.push("import_source_url: importing images is not supported yet by this plugin; the import is skipped and image_name is deployed".into());
-                config.import = None;
-            }
         }
         self.publish(&config);
         config.comm = self.comm(comm_kind, &config);
@@ -476,6 +467,14 @@ impl Preparer<'_> {
             BootstrapProvider::Sysprep => "Sysprep",
             BootstrapProvider::VAppConfig => "vAppConfig",
         };
+        if self.d.is_set("cloud_config_passwordless_sudo")
+            && (config.bootstrap_data_file.is_some()
+                || config.bootstrap_provider != BootstrapProvider::CloudInit)
+        {
+            self.warnings.push(
+                "cloud_config_passwordless_sudo: has no effect: only the built-in cloud-config (CloudInit without bootstrap_data_file) has a sudo rule to set".into(),
+            );
+        }
         match &config.bootstrap_data_file {
             None if config.bootstrap_provider != BootstrapProvider::CloudInit => {
                 self.err(format!(
@@ -766,7 +765,9 @@ impl Preparer<'_> {
                 .d
                 .str_list("ssh_key_exchange_algorithms")
                 .unwrap_or_default(),
-            clear_authorized_keys: self.d.bool("ssh_clear_authorized_keys").unwrap_or(false),
+            // On by default: the published image must not trust the build's temporary key (only a
+            // key the builder generated is ever removed; `false` keeps it).
+            clear_authorized_keys: self.d.bool("ssh_clear_authorized_keys").unwrap_or(true),
             pty: self.d.bool("ssh_pty").unwrap_or(false),
             timeout,
             handshake_attempts,

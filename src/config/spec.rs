@@ -79,6 +79,7 @@ pub(crate) const OPTIONS: &[(&str, Kind)] = &[
     ("keep_input_artifact", Kind::Bool),
     ("bootstrap_provider", Kind::Str),
     ("bootstrap_data_file", Kind::Str),
+    ("cloud_config_passwordless_sudo", Kind::Bool),
     ("guest_os_type", Kind::Str),
     ("iso_boot_disk_size", Kind::Str),
     // Watching.

@@ -233,7 +233,7 @@ fn every_default() {
     assert_eq!(ssh.proxy, None);
     assert!(ssh.ciphers.is_empty() && ssh.key_exchange_algorithms.is_empty());
     assert!(
-        !ssh.pty && !ssh.agent_auth && !ssh.clear_authorized_keys && !ssh.disable_agent_forwarding
+        !ssh.pty && !ssh.agent_auth && ssh.clear_authorized_keys && !ssh.disable_agent_forwarding
     );
     assert_eq!(comm.winrm.port, 5985);
     assert_eq!(comm.winrm.timeout, Duration::from_secs(1800));
@@ -719,33 +719,17 @@ fn import_configuration() {
         v.extend(extra.iter().cloned());
         v
     };
-    if IMPORT_SUPPORTED {
-        let i = f.ok(&import(&[])).config.import.expect("import");
-        assert_eq!(i.target_image_type, "OVF");
-        assert!(i.keep_import_request && !i.clean_imported_image);
-        let suffix = i
-            .request_name
-            .strip_prefix("packer-vsphere-supervisor-import-req-")
-            .expect("default name");
-        assert!(
-            suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
-            "{suffix}"
-        );
-    } else {
-        assert_eq!(
-            f.errs(&import(&[])),
-            vec!["import_source_url: importing images is not supported yet by this plugin; import the image into a content library first and set image_name"]
-        );
-        let p = f.ok(&import(&[("image_name", json!("photon-5"))]));
-        assert_eq!(p.config.import, None);
-        assert_eq!(
-            p.warnings,
-            vec![
-                "image_name is set, so the build deploys it, not the imported image",
-                "import_source_url: importing images is not supported yet by this plugin; the import is skipped and image_name is deployed"
-            ]
-        );
-    }
+    let i = f.ok(&import(&[])).config.import.expect("import");
+    assert_eq!(i.target_image_type, "OVF");
+    assert!(i.keep_import_request && !i.clean_imported_image);
+    let suffix = i
+        .request_name
+        .strip_prefix("packer-vsphere-supervisor-import-req-")
+        .expect("default name");
+    assert!(
+        suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+        "{suffix}"
+    );
     // The import options are checked either way.
     let e = f.errs(&import(&[("import_target_image_type", json!("vmdk"))]));
     assert_eq!(
@@ -888,7 +872,7 @@ fn spec_declares_every_option_with_its_type() {
     for key in sdk_keys.split(' ') {
         assert!(attrs.contains_key(key), "spec lacks {key}");
     }
-    let builder_keys = "kubeconfig_path kubeconfig_context supervisor_namespace import_source_url import_source_ssl_certificate import_target_location_name import_target_image_type import_target_image_name import_request_name watch_import_timeout_sec keep_import_request clean_imported_image class_name storage_class image_name source_name keep_input_artifact bootstrap_provider bootstrap_data_file guest_os_type iso_boot_disk_size watch_source_timeout_sec watch_publish_timeout_sec publish_location_name publish_to_default_location publish_image_name publish_image_description publish_request_ttl_sec";
+    let builder_keys = "kubeconfig_path kubeconfig_context supervisor_namespace import_source_url import_source_ssl_certificate import_target_location_name import_target_image_type import_target_image_name import_request_name watch_import_timeout_sec keep_import_request clean_imported_image class_name storage_class image_name source_name keep_input_artifact bootstrap_provider bootstrap_data_file cloud_config_passwordless_sudo guest_os_type iso_boot_disk_size watch_source_timeout_sec watch_publish_timeout_sec publish_location_name publish_to_default_location publish_image_name publish_image_description publish_request_ttl_sec";
     for key in builder_keys.split(' ') {
         assert!(attrs.contains_key(key), "spec lacks {key}");
     }

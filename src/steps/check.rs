@@ -297,11 +297,6 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
     };
     let ns = cluster.namespace.clone();
     let mut problems = Vec::new();
-    if cfg.import.is_some() && !crate::config::IMPORT_SUPPORTED {
-        problems.push(
-            "import_source_url: importing an image from a URL is not supported by this builder yet; import it into a content library first and set image_name".to_string(),
-        );
-    }
     if cfg.comm.kind == CommKind::WinRm {
         problems.push(
             "communicator \"winrm\" is not supported by this builder yet; use \"ssh\" or \"none\""

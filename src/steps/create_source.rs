@@ -262,6 +262,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CreateError> {
                         &ssh.username,
                         ssh.password.as_deref(),
                         public_key.as_deref(),
+                        cfg.cloud_config_passwordless_sudo,
                     )
                 },
             )
