@@ -260,7 +260,7 @@ const EXAMPLE_DIRS: [&str; 6] = [
 #[test]
 fn every_example_template_validates() {
     // Packer 1.6 does not know `required_plugins`: it validates each `build.pkr.hcl` alone
-    // (tests/e2e_examples.rs builds the directories with Packer 1.9).
+    // (tests/e2e/examples.rs builds the directories with Packer 1.9).
     let sb = Sandbox::new();
     let ex = repo().join("packer-examples");
     let s = |p: PathBuf| p.display().to_string();

@@ -1,7 +1,6 @@
 //! `keep_input_artifact` and `-on-error=abort`: what stays, and that the build says so.
-mod common;
 
-use common::*;
+use crate::common::*;
 
 const KEPT: [&str; 3] = ["Secret/", "VirtualMachine/", "VirtualMachineService/"];
 

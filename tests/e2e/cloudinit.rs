@@ -1,8 +1,7 @@
 //! Real Packer 1.6.6 → our plugin → supervisor-sim: CloudInit builds with SSH provisioners,
 //! publishing and the manifest post-processor.
-mod common;
 
-use common::*;
+use crate::common::*;
 use supervisor_sim::faults::{FaultConfig, WatchFault};
 
 const SHELL_AND_FILE: &str = r#"

@@ -1,9 +1,8 @@
 //! Failing builds: each fails fast with one clear line, exits 1 and leaves nothing behind.
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use supervisor_sim::faults::{ControllerFaults, FaultConfig, PublishFailure};
 
 fn basic_source(source_name: &str, extra: &str) -> String {

@@ -1,11 +1,10 @@
 //! The builder's waits against a real supervisor-sim, without Packer: failure conditions end a
 //! wait at once, cancellation ends it at once, and deletion waits see finalizers through.
-mod common;
 
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use ::kube::api::{DynamicObject, PostParams};
-use common::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use vsphere_supervisor::kube::status::judge_vm;

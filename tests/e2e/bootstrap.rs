@@ -1,8 +1,7 @@
 //! Sysprep and vAppConfig builds with `communicator = "none"`: no service, no SSH, the hook
 //! still runs (local provisioners work), the VM is published and everything else cleaned up.
-mod common;
 
-use common::*;
+use crate::common::*;
 
 const LOCAL_AND_MANIFEST: &str = r#"
   provisioner "shell-local" {

@@ -2,13 +2,12 @@
 //! HTTP then built and published (imported image cleaned up), an import that fails at once
 //! with the Supervisor's reason, and an ISO build that prints the web console URL and
 //! provisions over SSH with the ISO's credentials.
-mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Serves every file of `dir` over HTTP/1.0 on 127.0.0.1 until the test process ends.
 fn serve_dir(dir: &Path) -> u16 {

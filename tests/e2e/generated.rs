@@ -1,9 +1,8 @@
 //! The generated variables as the reference page documents them: its example, run by real
 //! Packer, prints what the page says (`ImageName` is the source image; the published image has
 //! names of its own, empty while provisioning and filled in for post-processors).
-mod common;
 
-use common::*;
+use crate::common::*;
 
 /// The HCL block after `<!-- generated-variables-example -->` in the reference page.
 fn documented_example() -> String {

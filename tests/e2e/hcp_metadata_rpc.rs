@@ -2,11 +2,10 @@
 //! (net/rpc over broker streams), builds and publishes against the simulator, and core's
 //! `Artifact.State("par.artifact.metadata")` call reads the registry image. (Packer 1.9.5 only
 //! asks for it with an HCP Packer registry to push to, so the harness plays that core.)
-mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use packer_rpc::service::SpecEncoding;
 use packer_wire::msgpack::{from_json, Value};
 use serde_json::json;

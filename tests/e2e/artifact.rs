@@ -1,9 +1,8 @@
 //! The artifact through real Packer: a post-processor that does not keep its input (artifice
 //! with `keep_input_artifact = false`) makes Packer call `Artifact.Destroy`, which deletes the
 //! published image only when explicitly asked (PACKER_VSPHERE_SUPERVISOR_DESTROY_IMAGE=1).
-mod common;
 
-use common::*;
+use crate::common::*;
 
 const DISCARDING_PP: &str = r#"
   provisioner "shell" {

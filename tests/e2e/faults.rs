@@ -2,12 +2,11 @@
 //! during provisioning and during cleanup, a persistent 500 on deleting the VM, one 500 on a
 //! read, Packer core SIGKILLed mid-build, and Ctrl-C with 2 s of API latency. After each,
 //! either nothing of the build is left, or the build's exit and output say exactly what is.
-mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use supervisor_sim::faults::{FaultConfig, HttpFault};
 use supervisor_sim::{RunOptions, Sim};
 

@@ -3,12 +3,11 @@
 //! records the artifact. Under Packer 1.9 (`E2E_PACKER=1.9`) each example directory is first
 //! checked by `packer init` (its `required_plugins` block) and then built as a directory; under
 //! Packer 1.6 its `build.pkr.hcl` is built alone.
-mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 fn example(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

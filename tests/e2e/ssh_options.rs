@@ -1,10 +1,9 @@
 //! Real Packer 1.6.6 → our plugin → supervisor-sim: the SSH communicator options that the
 //! reference documents, each doing what the page says (issue 9, item 1).
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use ssh_comm::testing::socks5::Socks5Server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,8 @@
 //! value Prepare accepts: the build runs, publishes and cleans up as with small values (no
 //! deadline overflows; the saturating arithmetic itself is unit-tested in `kube::wait` and
 //! `ssh-comm`'s session).
-mod common;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_with_every_timeout_at_its_maximum_succeeds_and_cleans_up() {

@@ -1,11 +1,10 @@
 //! Ctrl-C (SIGINT to Packer) during provisioning and during publishing: Packer cancels the
 //! build over RPC, the plugin cleans up everything it created, and Packer exits.
-mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 async fn interrupt_when(env: &SimEnv, source_name: &str, publish: bool, marker: &str) {
     let publish_opts = if publish {

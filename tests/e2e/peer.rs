@@ -5,11 +5,10 @@
 //! Both publish a `vmi-` image and leave the namespace without VM, service, publish request or
 //! bootstrap Secret. This keeps the simulator honest to a client we did not write: theirs speaks
 //! vmoperator v1alpha1 (and client-go's protobuf for Secrets), ours the newest version served.
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use kube::api::{DynamicObject, ListParams};
 
 const BUILD: &str = r#"

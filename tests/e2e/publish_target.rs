@@ -1,10 +1,9 @@
 //! The publish target and the order of the checks: the namespace's default library is found,
 //! used and named; a publish image name already in the library, or any other problem, stops the
 //! build before anything (not even an import request) is created.
-mod common;
 
+use crate::common::*;
 use ::kube::api::{Patch, PatchParams};
-use common::*;
 use serde_json::json;
 use vmop_types::naming::LABEL_DEFAULT_LIBRARY;
 
