@@ -24,7 +24,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (end-to-end under Packer 1.6.6)"
 cargo test --workspace --locked --no-fail-fast
 echo "== cargo test: the end-to-end tier under Packer 1.9.5"
-E2E_PACKER=1.9 cargo test --locked --no-fail-fast --test e2e
+E2E_PACKER=1.9 cargo test --workspace --locked --no-fail-fast --test e2e
 if [ -z "${SKIP_RELEASE:-}" ]; then
   echo "== release: goreleaser check"
   bash scripts/release.sh check
