@@ -16,10 +16,11 @@ set -euo pipefail
 die() { echo "sshd-local: $*" >&2; exit 1; }
 
 stop_server() {
-  local dir=$1 f
+  local dir=$1 f pid
   [ -d "$dir" ] || return 0
   for f in sshd.child sshd.pid; do
-    [ -f "$dir/$f" ] && kill "$(cat "$dir/$f")" 2>/dev/null || true
+    # sshd removes its pid file as it exits: read it once, quietly.
+    pid=$(cat "$dir/$f" 2>/dev/null) && kill "$pid" 2>/dev/null || true
   done
   rm -rf -- "$dir"
 }
