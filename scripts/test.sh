@@ -24,7 +24,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (end-to-end under Packer 1.6.6)"
 cargo test --workspace --locked --no-fail-fast
 echo "== cargo test: the end-to-end tier under Packer 1.9.5"
-E2E_PACKER=1.9 cargo test --workspace --locked --no-fail-fast --test e2e
+# (the comm:: scenarios use Packer 1.6.6 whatever E2E_PACKER says: run once)
+E2E_PACKER=1.9 cargo test --workspace --locked --no-fail-fast --test e2e -- --skip comm::
 if [ -z "${SKIP_RELEASE:-}" ]; then
   echo "== release: goreleaser check"
   bash scripts/release.sh check
