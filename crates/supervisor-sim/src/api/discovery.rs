@@ -3,7 +3,7 @@
 //! the CRD schemas — enough for kubectl to see that the server validates fields itself
 //! (`fieldValidation` on PATCH), so `kubectl apply` works without `--validate=false`.
 
-use crate::catalog::{Catalog, ResourceInfo};
+use crate::catalog::{Catalog, ResourceInfo, VersionInfo};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -234,82 +234,17 @@ pub fn openapi_v3(cat: &Catalog, group: &str, version: &str) -> Option<Value> {
         any = true;
         let gvk = json!({"group": group, "version": version, "kind": r.kind});
         let name = schema_name(group, version, &r.kind);
-        let mut schema = v.schema.as_deref().cloned().unwrap_or_else(
-            || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-        );
-        schema["x-kubernetes-group-version-kind"] = json!([gvk]);
-        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-            props.insert("metadata".into(), json!({"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}], "default": {}}));
-        }
+        let schema = kind_schema(v, &gvk);
         schemas.insert(name.clone(), schema);
         let sref = json!({"$ref": format!("#/components/schemas/{name}")});
-        let list_ref = json!({"type": "object"});
-        let base = if r.namespaced {
-            format!("{prefix}/namespaces/{{namespace}}/{}", r.gr.resource)
-        } else {
-            format!("{prefix}/{}", r.gr.resource)
-        };
-        let mut common = vec![param("pretty", "query", false)];
-        if r.namespaced {
-            common.push(param("namespace", "path", true));
-        }
-        let write_params = || {
-            vec![
-                param("dryRun", "query", false),
-                param("fieldManager", "query", false),
-                param("fieldValidation", "query", false),
-            ]
-        };
-        let k = &r.kind;
-        paths.insert(
-            base.clone(),
-            json!({
-                "get": op(&format!("list{k}"), &gvk, vec![param("labelSelector", "query", false), param("fieldSelector", "query", false), param("watch", "query", false), param("resourceVersion", "query", false)], None, &list_ref),
-                "post": op(&format!("create{k}"), &gvk, write_params(), Some(vec!["application/json", "application/yaml"]), &sref),
-                "delete": op(&format!("deletecollection{k}"), &gvk, vec![param("labelSelector", "query", false)], None, &list_ref),
-                "parameters": common.clone(),
-            }),
-        );
-        let mut item_common = common.clone();
-        item_common.push(param("name", "path", true));
-        let mut patch_params = write_params();
-        patch_params.push(param("force", "query", false));
-        paths.insert(
-            format!("{base}/{{name}}"),
-            json!({
-                "get": op(&format!("read{k}"), &gvk, vec![], None, &sref),
-                "put": op(&format!("replace{k}"), &gvk, write_params(), Some(vec!["application/json", "application/yaml"]), &sref),
-                "patch": op(&format!("patch{k}"), &gvk, patch_params.clone(), Some(vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]), &sref),
-                "delete": op(&format!("delete{k}"), &gvk, vec![param("dryRun", "query", false), param("propagationPolicy", "query", false)], Some(vec!["application/json"]), &sref),
-                "parameters": item_common.clone(),
-            }),
-        );
-        if r.has_status {
-            paths.insert(
-                format!("{base}/{{name}}/status"),
-                json!({
-                    "get": op(&format!("read{k}Status"), &gvk, vec![], None, &sref),
-                    "put": op(&format!("replace{k}Status"), &gvk, write_params(), Some(vec!["application/json", "application/yaml"]), &sref),
-                    "patch": op(&format!("patch{k}Status"), &gvk, patch_params, Some(vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]), &sref),
-                    "parameters": item_common,
-                }),
-            );
-        }
+        kind_paths(&mut paths, r, &prefix, &gvk, &sref);
     }
     if !any {
         return None;
     }
     schemas.insert(
         "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into(),
-        json!({"type": "object", "properties": {
-            "name": {"type": "string"}, "generateName": {"type": "string"}, "namespace": {"type": "string"},
-            "labels": {"type": "object", "additionalProperties": {"type": "string", "default": ""}},
-            "annotations": {"type": "object", "additionalProperties": {"type": "string", "default": ""}},
-            "finalizers": {"type": "array", "items": {"type": "string", "default": ""}},
-            "resourceVersion": {"type": "string"}, "uid": {"type": "string"}, "generation": {"type": "integer", "format": "int64"},
-            "creationTimestamp": {"type": "string", "format": "date-time"}, "deletionTimestamp": {"type": "string", "format": "date-time"},
-            "ownerReferences": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
-            "managedFields": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}),
+        object_meta_schema(),
     );
     Some(json!({
         "openapi": "3.0.0",
@@ -317,6 +252,95 @@ pub fn openapi_v3(cat: &Catalog, group: &str, version: &str) -> Option<Value> {
         "paths": paths,
         "components": {"schemas": schemas},
     }))
+}
+
+/// A kind's schema at one version (open when the kind has none), tagged with its GVK and with
+/// `metadata` pointing at `ObjectMeta`.
+fn kind_schema(v: &VersionInfo, gvk: &Value) -> Value {
+    let mut schema =
+        v.schema.as_deref().cloned().unwrap_or_else(
+            || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+        );
+    schema["x-kubernetes-group-version-kind"] = json!([gvk]);
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert("metadata".into(), json!({"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}], "default": {}}));
+    }
+    schema
+}
+
+/// The collection, item and (when served) status paths of one kind.
+fn kind_paths(
+    paths: &mut Map<String, Value>,
+    r: &ResourceInfo,
+    prefix: &str,
+    gvk: &Value,
+    sref: &Value,
+) {
+    let list_ref = json!({"type": "object"});
+    let base = if r.namespaced {
+        format!("{prefix}/namespaces/{{namespace}}/{}", r.gr.resource)
+    } else {
+        format!("{prefix}/{}", r.gr.resource)
+    };
+    let mut common = vec![param("pretty", "query", false)];
+    if r.namespaced {
+        common.push(param("namespace", "path", true));
+    }
+    let write_params = || {
+        vec![
+            param("dryRun", "query", false),
+            param("fieldManager", "query", false),
+            param("fieldValidation", "query", false),
+        ]
+    };
+    let k = &r.kind;
+    paths.insert(
+        base.clone(),
+        json!({
+            "get": op(&format!("list{k}"), gvk, vec![param("labelSelector", "query", false), param("fieldSelector", "query", false), param("watch", "query", false), param("resourceVersion", "query", false)], None, &list_ref),
+            "post": op(&format!("create{k}"), gvk, write_params(), Some(vec!["application/json", "application/yaml"]), sref),
+            "delete": op(&format!("deletecollection{k}"), gvk, vec![param("labelSelector", "query", false)], None, &list_ref),
+            "parameters": common.clone(),
+        }),
+    );
+    let mut item_common = common.clone();
+    item_common.push(param("name", "path", true));
+    let mut patch_params = write_params();
+    patch_params.push(param("force", "query", false));
+    paths.insert(
+        format!("{base}/{{name}}"),
+        json!({
+            "get": op(&format!("read{k}"), gvk, vec![], None, sref),
+            "put": op(&format!("replace{k}"), gvk, write_params(), Some(vec!["application/json", "application/yaml"]), sref),
+            "patch": op(&format!("patch{k}"), gvk, patch_params.clone(), Some(vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]), sref),
+            "delete": op(&format!("delete{k}"), gvk, vec![param("dryRun", "query", false), param("propagationPolicy", "query", false)], Some(vec!["application/json"]), sref),
+            "parameters": item_common.clone(),
+        }),
+    );
+    if r.has_status {
+        paths.insert(
+            format!("{base}/{{name}}/status"),
+            json!({
+                "get": op(&format!("read{k}Status"), gvk, vec![], None, sref),
+                "put": op(&format!("replace{k}Status"), gvk, write_params(), Some(vec!["application/json", "application/yaml"]), sref),
+                "patch": op(&format!("patch{k}Status"), gvk, patch_params, Some(vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]), sref),
+                "parameters": item_common,
+            }),
+        );
+    }
+}
+
+/// The `ObjectMeta` schema every kind's `metadata` refers to.
+fn object_meta_schema() -> Value {
+    json!({"type": "object", "properties": {
+            "name": {"type": "string"}, "generateName": {"type": "string"}, "namespace": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string", "default": ""}},
+            "annotations": {"type": "object", "additionalProperties": {"type": "string", "default": ""}},
+            "finalizers": {"type": "array", "items": {"type": "string", "default": ""}},
+            "resourceVersion": {"type": "string"}, "uid": {"type": "string"}, "generation": {"type": "integer", "format": "int64"},
+            "creationTimestamp": {"type": "string", "format": "date-time"}, "deletionTimestamp": {"type": "string", "format": "date-time"},
+            "ownerReferences": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+            "managedFields": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}})
 }
 
 /// Every group version with an OpenAPI v3 document, as `api/v1` / `apis/<g>/<v>` keys.

@@ -38,6 +38,29 @@ impl RequestLog {
     }
 }
 
+/// `/sim/v1/requests`: `GET` the counts, `DELETE` to reset them (admin only).
+pub(super) fn requests_endpoint(
+    api: &super::Api,
+    r: &super::route::Req,
+) -> Result<http::Response<super::Body>, crate::error::ApiError> {
+    if !r.user.is_admin() {
+        return Err(crate::error::ApiError::forbidden(format!(
+            "User \"{}\" cannot read the simulator's request counts",
+            r.user.name
+        )));
+    }
+    match r.method {
+        http::Method::GET => {}
+        http::Method::DELETE => api.requests.reset(),
+        _ => {
+            return Err(crate::error::ApiError::method_not_allowed(
+                "use GET or DELETE",
+            ))
+        }
+    }
+    Ok(super::respond::json_response(200, &api.requests.snapshot()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
