@@ -96,15 +96,33 @@ impl ServiceController {
         }
     }
 
+    /// One pass over a service: a short sequence of phases.
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
         let (Some(ns), name) = key else {
             return Ok(None);
         };
+        let Some(svc) = self.fetch_active(&ns, &name).await? else {
+            return Ok(None);
+        };
+        let spec = Spec::of(&svc);
+        let mut failures = Vec::new();
+        let Some(ip) = self
+            .ensure_listeners(&ns, &name, &svc, &spec, &mut failures)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.report_status(&ns, &name, ip, &failures)
+    }
+
+    /// Phase: reads the service; a gone, deleting or non-LoadBalancer one stops its listeners
+    /// and yields `None`.
+    async fn fetch_active(&self, ns: &str, name: &str) -> Result<Option<Value>, CtlError> {
         let gr = Gr::from(&k::VIRTUAL_MACHINE_SERVICE);
-        let svc = match self.store.get(&gr, Some(&ns), &name) {
+        let svc = match self.store.get(&gr, Some(ns), name) {
             Ok(s) => s,
             Err(e) if e.code == 404 => {
-                self.stop(&ns, &name).await;
+                self.stop(ns, name).await;
                 return Ok(None);
             }
             Err(e) => {
@@ -119,9 +137,173 @@ impl ServiceController {
             .is_some_and(|v| !v.is_null())
             || svc.pointer("/spec/type").and_then(Value::as_str) != Some("LoadBalancer")
         {
-            self.stop(&ns, &name).await;
+            self.stop(ns, name).await;
             return Ok(None);
         }
+        Ok(Some(svc))
+    }
+
+    /// Phase: the service's load balancer (allocated on first sight) listening on exactly the
+    /// spec's ports; returns its address. Ports that cannot bind are added to `failures`.
+    async fn ensure_listeners(
+        &self,
+        ns: &str,
+        name: &str,
+        svc: &Value,
+        spec: &Spec,
+        failures: &mut Vec<String>,
+    ) -> Result<Option<Ipv4Addr>, CtlError> {
+        let mut lbs = self.lbs.lock().await;
+        let lb_key = (ns.to_string(), name.to_string());
+        if !lbs.contains_key(&lb_key) {
+            let (lb, errors) = self.allocate_lb(ns, name, svc, spec, &lbs).await?;
+            failures.extend(errors);
+            lbs.insert(lb_key.clone(), lb);
+        }
+        let Some(lb) = lbs.get_mut(&lb_key) else {
+            return Ok(None);
+        };
+        self.sync_listeners(ns, name, lb, spec, failures).await;
+        Ok(Some(lb.ip))
+    }
+
+    /// Picks the ingress address (the persisted one, else the first free one in 127.77.0.0/16)
+    /// and starts a listener per port; returns the load balancer and the bind errors.
+    async fn allocate_lb(
+        &self,
+        ns: &str,
+        name: &str,
+        svc: &Value,
+        spec: &Spec,
+        lbs: &HashMap<(String, String), Lb>,
+    ) -> Result<(Lb, Vec<String>), CtlError> {
+        let persisted = svc
+            .pointer("/status/loadBalancer/ingress/0/ip")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Ipv4Addr>().ok())
+            .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 77);
+        let used = self.ips_in_store();
+        // Another simulator (process or instance) may hold an address: binding is the
+        // only reliable test, so try candidates until every port binds.
+        let candidates: Vec<Ipv4Addr> = match persisted {
+            Some(ip) => vec![ip],
+            None => (1u32..65000)
+                .map(|n| Ipv4Addr::new(127, 77, (n / 254) as u8, (n % 254 + 1) as u8))
+                .collect(),
+        };
+        for ip in candidates {
+            if persisted.is_none() && (used.contains(&ip) || lbs.values().any(|l| l.ip == ip)) {
+                continue;
+            }
+            let Some((bound, errors)) = bind_all(ip, &spec.ports, persisted.is_none()).await else {
+                continue;
+            };
+            let mut listeners = HashMap::new();
+            for (port, target, l) in bound {
+                let stop = CancellationToken::new();
+                let task = tokio::spawn(
+                    self.forwarder(ns, &spec.selector, target)
+                        .serve(l, stop.clone()),
+                );
+                listeners.insert((port, target), (stop, task));
+                tracing::info!(service = %format!("{ns}/{name}"), addr = %SocketAddr::new(ip.into(), port), target, "load balancer listening");
+            }
+            return Ok((Lb { ip, listeners }, errors));
+        }
+        Err(CtlError::Api {
+            op: "allocating a load-balancer address for VirtualMachineService",
+            object: format!("{ns}/{name}"),
+            source: Box::new(crate::error::ApiError::internal(
+                "127.77.0.0/16 is exhausted",
+            )),
+        })
+    }
+
+    /// Stops the listeners of ports removed from the spec and starts those missing.
+    async fn sync_listeners(
+        &self,
+        ns: &str,
+        name: &str,
+        lb: &mut Lb,
+        spec: &Spec,
+        failures: &mut Vec<String>,
+    ) {
+        let ports = &spec.ports;
+        // Ports removed from the spec stop listening.
+        let stale: Vec<(u16, u16)> = lb
+            .listeners
+            .keys()
+            .filter(|p| !ports.contains(p))
+            .copied()
+            .collect();
+        for p in stale {
+            if let Some((stop, _)) = lb.listeners.remove(&p) {
+                stop.cancel();
+            }
+        }
+        for (port, target) in ports {
+            if lb.listeners.contains_key(&(*port, *target)) {
+                continue;
+            }
+            let addr = SocketAddr::new(lb.ip.into(), *port);
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    let stop = CancellationToken::new();
+                    let task = tokio::spawn(
+                        self.forwarder(ns, &spec.selector, *target)
+                            .serve(listener, stop.clone()),
+                    );
+                    lb.listeners.insert((*port, *target), (stop, task));
+                    tracing::info!(service = %format!("{ns}/{name}"), %addr, target, "load balancer listening");
+                }
+                Err(e) => failures.push(format!("cannot listen on {addr}: {e}")),
+            }
+        }
+    }
+
+    /// Phase: the ingress address and LoadBalancerReady; requeues while a port cannot bind.
+    fn report_status(
+        &self,
+        ns: &str,
+        name: &str,
+        ip: Ipv4Addr,
+        failures: &[String],
+    ) -> Result<Option<Duration>, CtlError> {
+        for f in failures {
+            tracing::error!(service = %format!("{ns}/{name}"), error = %f, "load balancer cannot bind its port (ports below 1024 need root)");
+        }
+        let ip_s = ip.to_string();
+        let failed = !failures.is_empty();
+        let message = failures.join("; ");
+        let gr = Gr::from(&k::VIRTUAL_MACHINE_SERVICE);
+        self.store
+            .modify(&gr, Some(ns), name, Subresource::Status, |o| {
+                o["status"]["loadBalancer"] = json!({"ingress": [{"ip": ip_s}]});
+                if failed {
+                    conditions::set(o, CONDITION_LB_READY, false, "BindFailed", &message);
+                } else {
+                    conditions::set(o, CONDITION_LB_READY, true, "", "");
+                }
+                Ok(())
+            })
+            .map_err(api_err(
+                "updating status of VirtualMachineService",
+                format!("{ns}/{name}"),
+            ))?;
+        // Retry binding later (e.g. a port held by another process).
+        Ok(failed.then_some(Duration::from_secs(5)))
+    }
+}
+
+/// What a service's spec asks of its load balancer.
+struct Spec {
+    selector: serde_json::Map<String, Value>,
+    /// (port, targetPort) of each TCP port.
+    ports: Vec<(u16, u16)>,
+}
+
+impl Spec {
+    fn of(svc: &Value) -> Spec {
         let selector: serde_json::Map<String, Value> = svc
             .pointer("/spec/selector")
             .and_then(Value::as_object)
@@ -144,135 +326,28 @@ impl ServiceController {
                 Some((port, target))
             })
             .collect();
-        let mut failures = Vec::new();
-        let ip = {
-            let mut lbs = self.lbs.lock().await;
-            let lb_key = (ns.clone(), name.clone());
-            if !lbs.contains_key(&lb_key) {
-                let persisted = svc
-                    .pointer("/status/loadBalancer/ingress/0/ip")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse::<Ipv4Addr>().ok())
-                    .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 77);
-                let used = self.ips_in_store();
-                let mut chosen = None;
-                // Another simulator (process or instance) may hold an address: binding is the
-                // only reliable test, so try candidates until every port binds.
-                let candidates: Vec<Ipv4Addr> = match persisted {
-                    Some(ip) => vec![ip],
-                    None => (1u32..65000)
-                        .map(|n| Ipv4Addr::new(127, 77, (n / 254) as u8, (n % 254 + 1) as u8))
-                        .collect(),
-                };
-                for ip in candidates {
-                    if persisted.is_none()
-                        && (used.contains(&ip) || lbs.values().any(|l| l.ip == ip))
-                    {
-                        continue;
-                    }
-                    let mut bound = Vec::new();
-                    let mut in_use = false;
-                    let mut errors = Vec::new();
-                    for (port, target) in &ports {
-                        let addr = SocketAddr::new(ip.into(), *port);
-                        match TcpListener::bind(addr).await {
-                            Ok(l) => bound.push((*port, *target, l)),
-                            Err(e)
-                                if e.kind() == std::io::ErrorKind::AddrInUse
-                                    && persisted.is_none() =>
-                            {
-                                in_use = true;
-                                break;
-                            }
-                            Err(e) => errors.push(format!("cannot listen on {addr}: {e}")),
-                        }
-                    }
-                    if in_use {
-                        continue;
-                    }
-                    let mut listeners = HashMap::new();
-                    for (port, target, l) in bound {
-                        let stop = CancellationToken::new();
-                        let task = tokio::spawn(
-                            self.forwarder(&ns, &selector, target)
-                                .serve(l, stop.clone()),
-                        );
-                        listeners.insert((port, target), (stop, task));
-                        tracing::info!(service = %format!("{ns}/{name}"), addr = %SocketAddr::new(ip.into(), port), target, "load balancer listening");
-                    }
-                    failures.extend(errors);
-                    chosen = Some(Lb { ip, listeners });
-                    break;
-                }
-                let Some(lb) = chosen else {
-                    return Err(CtlError::Api {
-                        op: "allocating a load-balancer address for VirtualMachineService",
-                        object: format!("{ns}/{name}"),
-                        source: Box::new(crate::error::ApiError::internal(
-                            "127.77.0.0/16 is exhausted",
-                        )),
-                    });
-                };
-                lbs.insert(lb_key.clone(), lb);
-            }
-            let Some(lb) = lbs.get_mut(&lb_key) else {
-                return Ok(None);
-            };
-            // Ports removed from the spec stop listening.
-            let stale: Vec<(u16, u16)> = lb
-                .listeners
-                .keys()
-                .filter(|p| !ports.contains(p))
-                .copied()
-                .collect();
-            for p in stale {
-                if let Some((stop, _)) = lb.listeners.remove(&p) {
-                    stop.cancel();
-                }
-            }
-            for (port, target) in &ports {
-                if lb.listeners.contains_key(&(*port, *target)) {
-                    continue;
-                }
-                let addr = SocketAddr::new(lb.ip.into(), *port);
-                match TcpListener::bind(addr).await {
-                    Ok(listener) => {
-                        let stop = CancellationToken::new();
-                        let task = tokio::spawn(
-                            self.forwarder(&ns, &selector, *target)
-                                .serve(listener, stop.clone()),
-                        );
-                        lb.listeners.insert((*port, *target), (stop, task));
-                        tracing::info!(service = %format!("{ns}/{name}"), %addr, target, "load balancer listening");
-                    }
-                    Err(e) => failures.push(format!("cannot listen on {addr}: {e}")),
-                }
-            }
-            lb.ip
-        };
-        for f in &failures {
-            tracing::error!(service = %format!("{ns}/{name}"), error = %f, "load balancer cannot bind its port (ports below 1024 need root)");
-        }
-        let ip_s = ip.to_string();
-        let failed = !failures.is_empty();
-        let message = failures.join("; ");
-        self.store
-            .modify(&gr, Some(&ns), &name, Subresource::Status, |o| {
-                o["status"]["loadBalancer"] = json!({"ingress": [{"ip": ip_s}]});
-                if failed {
-                    conditions::set(o, CONDITION_LB_READY, false, "BindFailed", &message);
-                } else {
-                    conditions::set(o, CONDITION_LB_READY, true, "", "");
-                }
-                Ok(())
-            })
-            .map_err(api_err(
-                "updating status of VirtualMachineService",
-                format!("{ns}/{name}"),
-            ))?;
-        // Retry binding later (e.g. a port held by another process).
-        Ok(failed.then_some(Duration::from_secs(5)))
+        Spec { selector, ports }
     }
+}
+
+/// Binds every port on `ip`; `None` when one is in use and `skip_in_use` (try another address).
+/// Other bind errors are returned beside the listeners that bound.
+async fn bind_all(
+    ip: Ipv4Addr,
+    ports: &[(u16, u16)],
+    skip_in_use: bool,
+) -> Option<(Vec<(u16, u16, TcpListener)>, Vec<String>)> {
+    let mut bound = Vec::new();
+    let mut errors = Vec::new();
+    for (port, target) in ports {
+        let addr = SocketAddr::new(ip.into(), *port);
+        match TcpListener::bind(addr).await {
+            Ok(l) => bound.push((*port, *target, l)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && skip_in_use => return None,
+            Err(e) => errors.push(format!("cannot listen on {addr}: {e}")),
+        }
+    }
+    Some((bound, errors))
 }
 
 /// Forwards connections of one LB port to the selected VM.

@@ -9,6 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,10 +23,12 @@ use super::{
 };
 use crate::catalog::Gr;
 use crate::library;
-use crate::store::{DeleteOptions, Store, Subresource};
+use crate::store::{DeleteOptions, Store};
 use vmop_types::api as k;
 use vmop_types::conditions::import as cond;
 use vmop_types::naming;
+
+mod phases;
 
 /// Per-request fault annotation: fail the upload with this reason (e.g. `UploadFailure`).
 pub const ANNOTATION_IMPORT_FAILURE_REASON: &str =
@@ -224,6 +227,20 @@ fn is_done(req: &Value) -> bool {
         })
 }
 
+/// Where a request imports to, once validated.
+struct Target {
+    url: String,
+    lib_name: String,
+    item_type: &'static str,
+    item_name: String,
+}
+
+/// The ContentLibraryItem created for a request.
+struct Item {
+    uuid: String,
+    res: String,
+}
+
 #[derive(Clone)]
 pub struct ImportController {
     store: Store,
@@ -270,176 +287,31 @@ impl ImportController {
         Ok(None)
     }
 
+    /// One pass over an import request: a short sequence of phases, each ending the pass
+    /// (`Break`) when the request failed or is done.
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
         let (Some(ns), name) = key else {
             return Ok(None);
         };
-        let req = match self.store.get(&Self::gr(), Some(&ns), &name) {
-            Ok(r) => r,
-            Err(e) if e.code == 404 => return Ok(None),
-            Err(e) => {
-                return Err(api_err(
-                    "getting ContentLibraryItemImportRequest",
-                    format!("{ns}/{name}"),
-                )(e))
-            }
-        };
-        if is_done(&req)
-            || req
-                .pointer("/metadata/deletionTimestamp")
-                .is_some_and(|v| !v.is_null())
-        {
+        let Some(req) = self.fetch_open(&ns, &name)? else {
             return Ok(None);
-        }
-        self.status(&ns, &name, |o| {
-            if o.pointer("/status/startTime").is_none() {
-                o["status"]["startTime"] = json!(crate::store::now_rfc3339());
-            }
-        })?;
-
-        // Source.
-        let url = s(&req, "/spec/source/url").to_string();
-        let source = match parse_source(&url) {
-            Ok(src) => src,
-            Err(p) => return self.fail(&ns, &name, cond::SOURCE_VALID, &p),
         };
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::SOURCE_VALID, true, "", "");
-        })?;
-        self.step().await;
-
-        // Target library (hub shape: spec.target.library is the name).
-        let lib_name = match req.pointer("/spec/target/library") {
-            Some(Value::String(n)) => n.clone(),
-            Some(v) => s(v, "/name").to_string(),
-            None => String::new(),
+        let (url, source) = match self.validate_source(&ns, &name, &req).await? {
+            ControlFlow::Continue(x) => x,
+            ControlFlow::Break(after) => return Ok(after),
         };
-        let library = match self
-            .store
-            .get(&Gr::from(&k::CONTENT_LIBRARY), Some(&ns), &lib_name)
+        let target = match self.validate_target(&ns, &name, &req, url).await? {
+            ControlFlow::Continue(t) => t,
+            ControlFlow::Break(after) => return Ok(after),
+        };
+        let item = self.create_item(&ns, &name, &target).await?;
+        if let ControlFlow::Break(after) = self
+            .upload(&ns, &name, &req, source, &target, &item)
+            .await?
         {
-            Ok(l) => l,
-            Err(_) => {
-                let p = problem(
-                    "TargetLibraryInvalid",
-                    format!("ContentLibrary {ns}/{lib_name:?} not found"),
-                );
-                return self.fail(&ns, &name, cond::TARGET_VALID, &p);
-            }
-        };
-        let flag = |k: &str| {
-            library
-                .pointer(&format!("/spec/{k}"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        if !flag("allowImport") || !(flag("allowPublish") || flag("allowDelete")) {
-            let p = problem(
-                "TargetLibraryInvalid",
-                format!("ContentLibrary {ns}/{lib_name} is not writable or does not allow imports"),
-            );
-            return self.fail(&ns, &name, cond::TARGET_VALID, &p);
+            return Ok(after);
         }
-        let item_type = match s(&req, "/spec/target/item/type") {
-            "" | "OVF" => "OVF",
-            "ISO" => "ISO",
-            other => {
-                let p = problem(
-                    "TargetLibraryItemInvalid",
-                    format!("item type {other:?} is not OVF or ISO"),
-                );
-                return self.fail(&ns, &name, cond::TARGET_VALID, &p);
-            }
-        };
-        let item_name = Some(s(&req, "/spec/target/item/name"))
-            .filter(|n| !n.is_empty())
-            .map(String::from)
-            .unwrap_or_else(|| default_item_name(&url));
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::TARGET_VALID, true, "", "");
-        })?;
-        self.step().await;
-
-        // Item.
-        let uuid = uuid::Uuid::new_v4().to_string();
-        let item_res = naming::item_name_for_item(&uuid);
-        super::create_library_item(
-            &self.store,
-            &super::NewLibraryItem {
-                ns: &ns,
-                res: &item_res,
-                uuid: &uuid,
-                library: &lib_name,
-                name: &item_name,
-                description: None,
-                item_type,
-                size: 0,
-            },
-        )?;
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::ITEM_CREATED, true, "", "");
-            o["status"]["itemName"] = json!(item_res);
-        })?;
-        self.step().await;
-
-        // Upload.
-        if let Some(r) =
-            annotation(&req, ANNOTATION_IMPORT_FAILURE_REASON).filter(|r| !r.is_empty())
-        {
-            let reason: &'static str = match r {
-                "UploadSessionExpired" => "UploadSessionExpired",
-                "SourceSSLCertificateUntrusted" => "SourceSSLCertificateUntrusted",
-                _ => "UploadFailure",
-            };
-            let p = problem(reason, "simulated import failure");
-            return self.fail(&ns, &name, cond::TEMPLATE_UPLOADED, &p);
-        }
-        let fetched = tokio::task::spawn_blocking(move || fetch(&source))
-            .await
-            .unwrap_or_else(|e| Err(problem("UploadFailure", format!("download task: {e}"))));
-        let bytes = match fetched {
-            Ok(b) => b,
-            Err(p) => return self.fail(&ns, &name, cond::TEMPLATE_UPLOADED, &p),
-        };
-        let size = bytes.len() as u64;
-        if let Err(e) = store_content(
-            &self.cfg.state_dir,
-            &lib_name,
-            &uuid,
-            &item_name,
-            item_type,
-            &url,
-            &bytes,
-        ) {
-            let p = problem("UploadFailure", e.to_string());
-            return self.fail(&ns, &name, cond::TEMPLATE_UPLOADED, &p);
-        }
-        let _ = self.store.modify(
-            &Gr::from(&k::CONTENT_LIBRARY_ITEM),
-            Some(&ns),
-            &item_res,
-            Subresource::Status,
-            |o| {
-                o["status"]["sizeInBytes"] = json!(size.to_string());
-                Ok(())
-            },
-        );
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::TEMPLATE_UPLOADED, true, "", "");
-            o["status"]["fileUploadStatus"] = json!({"sessionUUID": uuid::Uuid::new_v4().to_string(), "completedFiles": [default_item_name(&url)]});
-        })?;
-        self.step().await;
-
-        let creds = annotation(&req, ANNOTATION_ISO_CREDENTIALS)
-            .unwrap_or(DEFAULT_ISO_CREDENTIALS)
-            .to_string();
-        self.create_image(&ns, &item_res, &uuid, &item_name, item_type, &creds)?;
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::ITEM_READY, true, "", "");
-            conditions::set(o, cond::COMPLETE, true, "", "");
-            o["status"]["completionTime"] = json!(crate::store::now_rfc3339());
-        })?;
-        Ok(None)
+        self.complete(&ns, &name, &req, &target, &item)
     }
 
     fn create_image(

@@ -3,6 +3,7 @@
 //! into the library's storage as a new ContentLibraryItem and creates its VirtualMachineImage,
 //! walking the conditions one at a time; TTL deletion; injected failures.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,12 +15,12 @@ use super::{
     NewItemImage, PublishFailure, ReconcilerDyn,
 };
 use crate::catalog::Gr;
-use crate::library::{self, ItemMeta, LibraryError};
-use crate::store::{DeleteOptions, Store, Subresource};
+use crate::store::{DeleteOptions, Store};
 use vmop_types::api as k;
 use vmop_types::conditions::publish as cond;
 use vmop_types::conditions::publish::reason;
-use vmop_types::naming;
+
+mod phases;
 
 const OLD_FINALIZER: &str = "virtualmachinepublishrequest.vmoperator.vmware.com";
 
@@ -35,6 +36,14 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 
 fn annotation<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.pointer("/metadata/annotations")?.get(key)?.as_str()
+}
+
+/// What a request publishes: the source VM and the target item in its library.
+struct Target {
+    source: String,
+    item_name: String,
+    description: String,
+    location: String,
 }
 
 enum Check {
@@ -81,6 +90,8 @@ impl PublishController {
         self.cfg.current_faults().publish_failure
     }
 
+    /// One pass over a publish request: a short sequence of phases, each returning early when
+    /// the request is not ready for the next one.
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
         let (Some(ns), name) = key else {
             return Ok(None);
@@ -91,60 +102,7 @@ impl PublishController {
             Err(e) if e.code == 404 => return Ok(None),
             Err(e) => return Err(api_err("getting VirtualMachinePublishRequest", obj)(e)),
         };
-        let finalizers: Vec<String> = req
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let ours = |f: &String| f == naming::FINALIZER_PUBLISH || f == OLD_FINALIZER;
-        if req
-            .pointer("/metadata/deletionTimestamp")
-            .is_some_and(|v| !v.is_null())
-        {
-            // Deletion only drops the finalizer: the published item and image stay.
-            if finalizers.iter().any(ours) {
-                self.store
-                    .modify(&Self::gr(), Some(&ns), &name, Subresource::Main, |o| {
-                        if let Some(list) = o
-                            .pointer_mut("/metadata/finalizers")
-                            .and_then(Value::as_array_mut)
-                        {
-                            list.retain(|f| {
-                                f.as_str().is_none_or(|f| {
-                                    f != naming::FINALIZER_PUBLISH && f != OLD_FINALIZER
-                                })
-                            });
-                        }
-                        Ok(())
-                    })
-                    .map_err(api_err(
-                        "removing finalizer of VirtualMachinePublishRequest",
-                        obj.clone(),
-                    ))?;
-            }
-            return Ok(None);
-        }
-        if !finalizers.iter().any(ours) {
-            self.store
-                .modify(&Self::gr(), Some(&ns), &name, Subresource::Main, |o| {
-                    if !o["metadata"]["finalizers"].is_array() {
-                        o["metadata"]["finalizers"] = json!([]);
-                    }
-                    if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
-                        list.push(json!(naming::FINALIZER_PUBLISH));
-                    }
-                    Ok(())
-                })
-                .map_err(api_err(
-                    "adding finalizer to VirtualMachinePublishRequest",
-                    obj.clone(),
-                ))?;
-            // The update event brings us back.
+        if self.handle_finalizer(&ns, &name, &obj, &req)? {
             return Ok(None);
         }
         if let Some(c) = conditions::get(&req, cond::COMPLETE) {
@@ -154,160 +112,24 @@ impl PublishController {
             // Complete=False is only ever written for a final failure.
             return Ok(None);
         }
-
-        // Defaults and start time.
-        let source = Some(s(&req, "/spec/source/name"))
-            .filter(|x| !x.is_empty())
-            .unwrap_or(&name)
-            .to_string();
-        let item_name = Some(s(&req, "/spec/target/item/name"))
-            .filter(|x| !x.is_empty())
-            .map(String::from)
-            .unwrap_or_else(|| format!("{source}-image"));
-        let description = s(&req, "/spec/target/item/description").to_string();
-        let location = s(&req, "/spec/target/location/name").to_string();
-        let src_api = Some(s(&req, "/spec/source/apiVersion"))
-            .filter(|x| !x.is_empty())
-            .unwrap_or("vmoperator.vmware.com/v1alpha1")
-            .to_string();
-        let loc_api = Some(s(&req, "/spec/target/location/apiVersion"))
-            .filter(|x| !x.is_empty())
-            .unwrap_or("imageregistry.vmware.com/v1alpha1")
-            .to_string();
-        let req = self.status(&ns, &name, |o| {
-            if o.pointer("/status/startTime").is_none_or(Value::is_null) {
-                o["status"]["startTime"] = json!(crate::store::now_rfc3339());
-            }
-            o["status"]["sourceRef"] =
-                json!({"apiVersion": src_api, "kind": "VirtualMachine", "name": source});
-            o["status"]["targetRef"] = json!({
-                "item": {"name": item_name, "description": description},
-                "location": {"apiVersion": loc_api, "kind": "ContentLibrary", "name": location},
-            });
-            if conditions::get(o, cond::UPLOADED).is_none() {
-                conditions::set(o, cond::UPLOADED, false, reason::NOT_STARTED, "");
-            }
-        })?;
+        let (target, req) = self.apply_defaults(&ns, &name, &req)?;
         let failure = self.injected_failure(&req);
-        let fail_on = |prefix: &str| {
-            failure
-                .as_ref()
-                .filter(|f| f.reason.starts_with(prefix))
-                .cloned()
-        };
-
-        // Source.
-        if let Check::Invalid(after) = self.check_source(&ns, &name, &source, fail_on("Source"))? {
-            return Ok(after);
-        }
-        self.step().await;
-        // Target.
-        let uploaded = conditions::is_true(&req, cond::UPLOADED);
-        let library = match self.check_target(
-            &ns,
-            &name,
-            &location,
-            &item_name,
-            uploaded,
-            fail_on("Target"),
-        )? {
-            (Check::Ok, Some(lib)) => lib,
-            (Check::Invalid(after), _) => return Ok(after),
-            (Check::Ok, None) => return Ok(None),
-        };
-        self.step().await;
-
-        // Upload.
-        let attempts = req
-            .pointer("/status/attempts")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            + 1;
-        self.status(&ns, &name, |o| {
-            o["status"]["attempts"] = json!(attempts);
-            o["status"]["lastAttemptTime"] = json!(crate::store::now_rfc3339());
-            conditions::set(o, cond::UPLOADED, false, reason::QUEUED, "");
-        })?;
-        self.step().await;
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::UPLOADED, false, reason::UPLOADING, "");
-        })?;
-        self.step().await;
-        if let Some(f) =
-            failure.filter(|f| !f.reason.starts_with("Source") && !f.reason.starts_with("Target"))
+        let library = match self
+            .validate(&ns, &name, &target, &req, failure.as_ref())
+            .await?
         {
-            tracing::info!(request = %obj, reason = %f.reason, "fault: publish fails");
-            return self.upload_failed(&ns, &name, &req, attempts, &f.reason, &f.message);
-        }
-        let item_uuid = uuid::Uuid::new_v4().to_string();
-        let vm_root = crate::guest::vm_root(&self.cfg.state_dir, &ns, &source);
-        let capacity = annotation(&library, super::ANNOTATION_LIBRARY_CAPACITY)
-            .and_then(|c| c.parse::<u64>().ok())
-            .or(self.cfg.current_faults().library_capacity_bytes);
-        let meta = ItemMeta {
-            display_name: item_name.clone(),
-            description: description.clone(),
-            item_type: "OVF".into(),
-            source: format!("{ns}/{source}"),
+            ControlFlow::Continue(lib) => lib,
+            ControlFlow::Break(after) => return Ok(after),
         };
-        let state = self.cfg.state_dir.clone();
-        let (lib2, uuid2, root2) = (location.clone(), item_uuid.clone(), vm_root.clone());
-        let copied = tokio::task::spawn_blocking(move || {
-            library::publish_root(&state, &lib2, &uuid2, &root2, &meta, capacity)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(LibraryError::Io {
-                library: location.clone(),
-                item: item_uuid.clone(),
-                path: vm_root.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        });
-        let size = match copied {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(request = %obj, error = %e, "publish upload failed");
-                return self.upload_failed(
-                    &ns,
-                    &name,
-                    &req,
-                    attempts,
-                    reason::UPLOAD_FAILURE,
-                    &e.to_string(),
-                );
-            }
+        let (item_res, item_uuid) = match self
+            .upload(&ns, &name, &target, &req, &library, failure)
+            .await?
+        {
+            ControlFlow::Continue(item) => item,
+            ControlFlow::Break(after) => return Ok(after),
         };
-        let item_res = naming::item_name_for_item(&item_uuid);
-        super::create_library_item(
-            &self.store,
-            &super::NewLibraryItem {
-                ns: &ns,
-                res: &item_res,
-                uuid: &item_uuid,
-                library: &location,
-                name: &item_name,
-                description: Some(&description),
-                item_type: "OVF",
-                size,
-            },
-        )?;
-        self.status(&ns, &name, |o| {
-            conditions::set(o, cond::UPLOADED, true, "", "");
-        })?;
-        self.step().await;
-        let vmi = self.create_image(&ns, &item_res, &item_uuid, &item_name, &source)?;
-        self.status(&ns, &name, |o| {
-            o["status"]["imageName"] = json!(vmi);
-            conditions::set(o, cond::IMAGE_AVAILABLE, true, "", "");
-        })?;
-        self.step().await;
-        let done = self.status(&ns, &name, |o| {
-            conditions::set(o, cond::COMPLETE, true, "", "");
-            o["status"]["ready"] = json!(true);
-            o["status"]["completionTime"] = json!(crate::store::now_rfc3339());
-        })?;
-        self.ttl(&ns, &name, &done)
+        self.complete(&ns, &name, &target, &item_res, &item_uuid)
+            .await
     }
 
     /// A failed upload: retried (each retry is a new attempt) until `attempts` reaches

@@ -4,7 +4,7 @@
 //! a fault says this VM never gets one.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,15 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::{
-    api_err, conditions, update_status, ControllerConfig, CtlError, GuestEndpoint, GuestRegistry,
-    Key, ReconcilerDyn,
-};
+use super::{update_status, ControllerConfig, CtlError, GuestRegistry, Key, ReconcilerDyn};
 use crate::catalog::Gr;
 use crate::guest::bootstrap::{self, BootstrapPlan};
 use crate::guest::Guest;
 use crate::store::Store;
 use vmop_types::api as k;
 use vmop_types::conditions::vm as cond;
+
+mod phases;
 
 /// In-memory state of one VM's simulated hardware.
 #[derive(Default)]
@@ -427,291 +426,38 @@ impl VmController {
         Ipv4Addr::new(127, 88, 255, 254)
     }
 
+    /// One pass over a VM: a short sequence of phases, each returning early when the VM is
+    /// not ready for the next one.
     async fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
         let (Some(ns), name) = key else {
             return Ok(None);
         };
-        let vm = match self.store.get(&Self::gr(), Some(&ns), &name) {
-            Ok(v) => v,
-            Err(e) if e.code == 404 => {
-                self.teardown(&ns, &name, true).await;
-                return Ok(None);
-            }
-            Err(e) => return Err(api_err("getting VirtualMachine", format!("{ns}/{name}"))(e)),
-        };
-        if vm
-            .pointer("/metadata/deletionTimestamp")
-            .is_some_and(|v| !v.is_null())
-        {
-            self.teardown(&ns, &name, false).await;
+        let Some(vm) = self.fetch_live(&ns, &name).await? else {
             return Ok(None);
-        }
+        };
         let uid = vm
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let mut rt_arc = self.runtime(&ns, &name).await;
-        let stale = {
-            let rt = rt_arc.lock().await;
-            !rt.uid.is_empty() && rt.uid != uid
-        };
-        if stale {
-            // Deleted and re-created under the same name before we saw the deletion.
-            self.teardown(&ns, &name, true).await;
-            rt_arc = self.runtime(&ns, &name).await;
-        }
+        let rt_arc = self.claim_runtime(&ns, &name, &uid).await;
         let mut rt = rt_arc.lock().await;
-        rt.uid = uid.clone();
+        rt.uid = uid;
 
-        if rt.guest.is_none() {
-            let (image, plan) = match self.check_dependencies(&ns, &vm) {
-                Ok(x) => x,
-                Err(problems) => {
-                    self.set_status(&ns, &name, |o| {
-                        for c in [
-                            cond::CLASS_READY,
-                            cond::IMAGE_READY,
-                            cond::STORAGE_READY,
-                            cond::BOOTSTRAP_READY,
-                        ] {
-                            match problems.iter().find(|p| p.0 == c) {
-                                Some((_, reason, msg)) => {
-                                    conditions::set(o, c, false, reason, msg);
-                                }
-                                None => {
-                                    conditions::set(o, c, true, "", "");
-                                }
-                            }
-                        }
-                        conditions::set(
-                            o,
-                            cond::READY,
-                            false,
-                            "NotReady",
-                            "dependencies are not ready",
-                        );
-                    })?;
-                    // Dependency kinds are watched; a create of the missing object requeues us.
-                    return Ok(None);
-                }
-            };
-            let content = crate::library::image_content(&self.cfg.state_dir, &image)?;
-            // An ISO "installs" an OS whose account comes from the image's credentials.
-            let mut plan = plan;
-            super::iso::apply_iso_credentials(&image, &mut plan);
-            let mut status_ids = (
-                vm.pointer("/status/uniqueID")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                vm.pointer("/spec/biosUUID")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                vm.pointer("/spec/instanceUUID")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            );
-            if status_ids.0.is_empty() {
-                status_ids.0 = self.allocate_unique_id();
-            }
-            for id in [&mut status_ids.1, &mut status_ids.2] {
-                if id.is_empty() {
-                    *id = uuid::Uuid::new_v4().to_string();
-                }
-            }
-            let (uid, bios, inst) = status_ids.clone();
-            self.set_status(&ns, &name, |o| {
-                for c in [
-                    cond::CLASS_READY,
-                    cond::IMAGE_READY,
-                    cond::STORAGE_READY,
-                    cond::BOOTSTRAP_READY,
-                ] {
-                    conditions::set(o, c, true, "", "");
-                }
-                o["status"]["uniqueID"] = json!(uid);
-                o["status"]["biosUUID"] = json!(bios);
-                o["status"]["instanceUUID"] = json!(inst);
-                if o.pointer("/status/powerState").is_none() {
-                    o["status"]["powerState"] = json!("PoweredOff");
-                }
-            })?;
-            // The disk belongs to one VM object: a leftover from an earlier VM of the same name
-            // (deleted while we were not watching) must not leak into this one.
-            let dir = crate::guest::vm_dir(&self.cfg.state_dir, &ns, &name);
-            let owner = tokio::fs::read_to_string(dir.join("uid")).await.ok();
-            if owner.as_deref().is_some_and(|o| o.trim() != uid) {
-                let _ = tokio::fs::remove_dir_all(&dir).await;
-            }
-            match Guest::boot(
-                &self.cfg.guest,
-                &self.cfg.state_dir,
-                &ns,
-                &name,
-                Some(&content),
-                plan,
-            )
-            .await
-            {
-                Ok(g) => {
-                    rt.guest = Some(g);
-                    if let Err(e) = tokio::fs::write(dir.join("uid"), &uid).await {
-                        tracing::warn!(dir = %dir.display(), error = %e, "recording the VM's disk owner failed");
-                    }
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    tracing::error!(vm = %format!("{ns}/{name}"), error = %msg, "creating the simulated guest failed");
-                    self.set_status(&ns, &name, |o| {
-                        conditions::set(o, cond::CREATED, false, "Error", &msg);
-                        conditions::set(o, cond::READY, false, "Error", &msg);
-                    })?;
-                    return Ok(None);
-                }
-            }
-            let now = Instant::now();
-            // A VM that was already running before a simulator restart comes back at once.
-            let was_on =
-                vm.pointer("/status/powerState").and_then(Value::as_str) == Some("PoweredOn");
-            rt.created_at = Some(if was_on {
-                now - self.cfg.power_on_delay
-            } else {
-                now
-            });
-            if was_on {
-                rt.powered_on_at = Some(now - self.cfg.ip_delay);
-            }
-            self.set_status(&ns, &name, |o| {
-                conditions::set(o, cond::CREATED, true, "", "");
-            })?;
-        }
-
-        let want_on = vm
-            .pointer("/spec/powerState")
-            .and_then(Value::as_str)
-            .unwrap_or("PoweredOn")
-            == "PoweredOn";
-        if !want_on {
-            // Powering off stops the guest's network presence; its disk (root) stays.
-            if rt.powered_on_at.take().is_some() || rt.ip.is_some() {
-                rt.ip = None;
-                self.registry_remove(&ns, &name);
-                if let Some(g) = rt.guest.take() {
-                    g.shutdown().await;
-                }
-            }
-            let target = vm
-                .pointer("/spec/powerState")
-                .and_then(Value::as_str)
-                .unwrap_or("PoweredOff")
-                .to_string();
-            self.set_status(&ns, &name, |o| {
-                o["status"]["powerState"] = json!(target);
-                conditions::set(
-                    o,
-                    cond::READY,
-                    false,
-                    "PoweredOff",
-                    "the virtual machine is not powered on",
-                );
-            })?;
+        if rt.guest.is_none() && !self.create(&ns, &name, &vm, &mut rt).await? {
             return Ok(None);
         }
-
-        let created_at = rt.created_at.unwrap_or_else(Instant::now);
-        if rt.powered_on_at.is_none() {
-            let due = created_at + self.cfg.power_on_delay;
-            let now = Instant::now();
-            if now < due {
-                return Ok(Some(due - now));
-            }
-            rt.powered_on_at = Some(now);
-            let iso = super::iso::is_iso_vm(&vm);
-            self.set_status(&ns, &name, |o| {
-                o["status"]["powerState"] = json!("PoweredOn");
-                if iso {
-                    // The installer runs: network status (config) without an address yet.
-                    o["status"]["network"] = super::iso::network_config_status();
-                }
-                conditions::set(o, cond::READY, true, "", "");
-                // The guest booted with its bootstrap applied (first boot ran before power-on).
-                conditions::set(o, cond::TOOLS, true, cond::reason::RUNNING, "");
-                conditions::set(
-                    o,
-                    cond::GUEST_CUSTOMIZATION,
-                    true,
-                    cond::reason::SUCCEEDED,
-                    "",
-                );
-            })?;
-        }
-        let no_ip = self.cfg.current_faults().no_ip
-            || vm
-                .pointer(&format!(
-                    "/metadata/annotations/{}",
-                    super::ANNOTATION_NO_IP.replace('/', "~1")
-                ))
-                .and_then(Value::as_str)
-                == Some("true");
-        if no_ip {
-            tracing::info!(vm = %format!("{ns}/{name}"), "fault: this VM never gets an IP");
+        if !Self::wants_power_on(&vm) {
+            self.power_off(&ns, &name, &vm, &mut rt).await?;
             return Ok(None);
         }
-        if rt.ip.is_none() {
-            let powered = rt.powered_on_at.unwrap_or_else(Instant::now);
-            let mut due = powered + self.cfg.ip_delay;
-            if super::iso::is_iso_vm(&vm) {
-                due += super::iso::install_delay(&vm);
-            }
-            let now = Instant::now();
-            if now < due {
-                return Ok(Some(due - now));
-            }
-            let ip = vm
-                .pointer("/status/network/primaryIP4")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<Ipv4Addr>().ok())
-                .filter(|ip| ip.octets()[0] == 127 && ip.octets()[1] == 88)
-                .unwrap_or_else(|| self.allocate_ip());
-            let Some(guest) = rt.guest.as_mut() else {
-                return Ok(None);
-            };
-            let ssh = match guest
-                .listen(SocketAddr::new(ip.into(), self.cfg.guest_ssh_port))
-                .await
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(vm = %format!("{ns}/{name}"), error = %e, "guest ssh port busy; using an ephemeral port");
-                    guest.listen(SocketAddr::new(ip.into(), 0)).await?
-                }
-            };
-            rt.ip = Some(ip);
-            self.guests
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert((ns.clone(), name.clone()), GuestEndpoint { ip, ssh });
-            let ip_s = ip.to_string();
-            let host = vm
-                .pointer("/spec/network/hostName")
-                .and_then(Value::as_str)
-                .filter(|h| !h.is_empty())
-                .unwrap_or(&name)
-                .to_string();
-            self.set_status(&ns, &name, |o| {
-                o["status"]["network"] = json!({
-                    "primaryIP4": ip_s,
-                    "hostName": host,
-                    "interfaces": [{"name": "eth0", "ip": {"addresses": [{"address": format!("{ip_s}/8")}]}}],
-                    "config": {"interfaces": [{"name": "eth0", "ip": {"dhcp": {"ip4": {"enabled": true}}}}]},
-                });
-                conditions::set(o, cond::NETWORK_READY, true, "", "");
-            })?;
+        if let Some(wait) = self.power_on(&ns, &name, &vm, &mut rt)? {
+            return Ok(Some(wait));
         }
-        Ok(None)
+        if self.ip_withheld(&ns, &name, &vm) {
+            return Ok(None);
+        }
+        self.assign_ip(&ns, &name, &vm, &mut rt).await
     }
 }
 
