@@ -1016,4 +1016,5 @@ fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
 }
 
 mod checks;
+mod reference_table;
 mod ssh_docs;
