@@ -23,6 +23,25 @@ const ECHO: &str = r#"
   }
 "#;
 
+/// A simulator whose vm-operator fails every publish request with `reason` and `message`.
+async fn sim_failing_publishes(reason: &str, message: &str) -> SimEnv {
+    let faults = FaultConfig {
+        controllers: ControllerFaults {
+            publish_failure: Some(PublishFailure {
+                reason: reason.into(),
+                message: message.into(),
+            }),
+            ..ControllerFaults::default()
+        },
+        ..FaultConfig::default()
+    };
+    SimEnv::start(SimSetup {
+        faults,
+        ..SimSetup::default()
+    })
+    .await
+}
+
 /// The `Build '…' errored: <line>` line of Packer's output.
 fn errored_line(out: &str) -> String {
     lines_with(out, "errored")
@@ -33,21 +52,7 @@ fn errored_line(out: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_failure_fails_at_once_with_reason_and_cleans_up() {
-    let faults = FaultConfig {
-        controllers: ControllerFaults {
-            publish_failure: Some(PublishFailure {
-                reason: "UploadFailure".into(),
-                message: "datastore is full".into(),
-            }),
-            ..ControllerFaults::default()
-        },
-        ..FaultConfig::default()
-    };
-    let env = SimEnv::start(SimSetup {
-        faults,
-        ..SimSetup::default()
-    })
-    .await;
+    let env = sim_failing_publishes("UploadFailure", "datastore is full").await;
     let src = basic_source(
         "e2e-pubfail",
         "  publish_location_name = \"golden-images\"\n  watch_publish_timeout_sec = 300\n",
@@ -84,20 +89,10 @@ async fn publish_failure_fails_at_once_with_reason_and_cleans_up() {
 /// build waited for the whole publish timeout. Now it ends as soon as the condition appears.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_location_not_found_ends_the_publish_within_two_seconds() {
-    let faults = FaultConfig {
-        controllers: ControllerFaults {
-            publish_failure: Some(PublishFailure {
-                reason: "TargetLocationNotFound".into(),
-                message: "content library golden-images is gone".into(),
-            }),
-            ..ControllerFaults::default()
-        },
-        ..FaultConfig::default()
-    };
-    let env = SimEnv::start(SimSetup {
-        faults,
-        ..SimSetup::default()
-    })
+    let env = sim_failing_publishes(
+        "TargetLocationNotFound",
+        "content library golden-images is gone",
+    )
     .await;
     let src = basic_source(
         "e2e-pubtarget",
@@ -136,21 +131,7 @@ async fn target_location_not_found_ends_the_publish_within_two_seconds() {
 /// build goes on waiting (here until vm-operator gives up with `Complete=False Fatal`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_publish_reason_is_shown_as_it_appears() {
-    let faults = FaultConfig {
-        controllers: ControllerFaults {
-            publish_failure: Some(PublishFailure {
-                reason: "DatastoreHiccup".into(),
-                message: "datastore1 blinked".into(),
-            }),
-            ..ControllerFaults::default()
-        },
-        ..FaultConfig::default()
-    };
-    let env = SimEnv::start(SimSetup {
-        faults,
-        ..SimSetup::default()
-    })
-    .await;
+    let env = sim_failing_publishes("DatastoreHiccup", "datastore1 blinked").await;
     let src = basic_source(
         "e2e-pubodd",
         "  publish_location_name = \"golden-images\"\n  watch_publish_timeout_sec = 300\n",
