@@ -38,7 +38,13 @@ pub fn to_hub(info: &ResourceInfo, from: &str, obj: &mut Value) {
 
 /// Hub → client version (in place; also sets apiVersion/kind).
 pub fn from_hub(info: &ResourceInfo, to: &str, obj: &mut Value) {
-    let hub = (info.gr.group == VMOP_GROUP && to == spoke_v1alpha1::VERSION).then(|| obj.clone());
+    // Only the kinds v1alpha1 shapes differently need the hub copy (for the conversion data).
+    let spoke_kind = matches!(
+        info.kind.as_str(),
+        "VirtualMachine" | "VirtualMachineImage" | "ClusterVirtualMachineImage"
+    );
+    let hub = (info.gr.group == VMOP_GROUP && to == spoke_v1alpha1::VERSION && spoke_kind)
+        .then(|| obj.clone());
     if info.gr.group == VMOP_GROUP && older_than(to, "v1alpha5") {
         if info.kind == "VirtualMachine" {
             vmop_types::vm::vm_v1alpha5_to_v1alpha3(obj);
@@ -52,21 +58,14 @@ pub fn from_hub(info: &ResourceInfo, to: &str, obj: &mut Value) {
         vmop_types::library::imageregistry_v1alpha2_to_v1alpha1(&info.kind, obj);
     }
     if let Some(hub) = hub {
-        let converted = match info.kind.as_str() {
-            "VirtualMachine" => {
-                spoke_v1alpha1::vm_from_hub(obj, &hub);
-                true
-            }
-            "VirtualMachineImage" | "ClusterVirtualMachineImage" => {
-                spoke_v1alpha1::image_from_hub(obj, &hub);
-                true
-            }
-            _ => false,
-        };
+        if info.kind == "VirtualMachine" {
+            spoke_v1alpha1::vm_from_hub(obj, &hub);
+        } else {
+            spoke_v1alpha1::image_from_hub(obj, &hub);
+        }
         // What v1alpha1 has no field for is not shown (as a Go client's types would drop it);
         // the conversion data keeps it for the way back.
-        let schema = info.version(to).and_then(|v| v.schema.clone());
-        if let (true, Some(schema)) = (converted, schema) {
+        if let Some(schema) = info.version(to).and_then(|v| v.schema.clone()) {
             crate::schema::prune(&schema, obj, "", &mut Vec::new());
         }
     }
