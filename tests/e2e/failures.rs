@@ -310,3 +310,34 @@ async fn supervisor_without_vm_operator_is_one_clear_line() {
     assert!(line.contains("(context supervisor-sim)"), "{out}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_provisioner_fails_the_build_and_cleans_up() {
+    let env = SimEnv::start(SimSetup::default()).await;
+    let src = basic_source(
+        "e2e-provfail",
+        "  publish_location_name = \"golden-images\"\n",
+    );
+    let body = "  provisioner \"shell\" {\n    inline = [\"echo failing\", \"exit 3\"]\n  }\n";
+    env.write("b.pkr.hcl", &template(&env.kubeconfig, &src, body));
+    let run = env.build("b.pkr.hcl", &[]).await;
+    let out = run.output();
+    assert_eq!(run.code, Some(1), "{out}");
+    let line = errored_line(&out);
+    assert!(line.contains("non-zero exit status: 3"), "{line}\n{out}");
+    assert!(
+        !out.contains("Creating VirtualMachinePublishRequest"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Deleting VirtualMachine demo/e2e-provfail"),
+        "{out}"
+    );
+    assert_eq!(
+        env.leftovers("e2e-provfail").await,
+        Vec::<String>::new(),
+        "{out}"
+    );
+    assert!(env.plugin_processes().is_empty(), "{out}");
+    env.stop().await;
+}

@@ -60,6 +60,7 @@ pub mod guest;
 pub mod kubeconfig;
 pub mod library;
 pub mod persist;
+pub mod remote;
 pub mod schema;
 pub mod seed;
 pub mod selector;

@@ -1,5 +1,5 @@
-//! `supervisor-sim serve …`: parse flags, bind, print the listening line, run until SIGTERM or
-//! Ctrl-C.
+//! `supervisor-sim serve …` (parse flags, bind, print the listening line) or `supervisor-sim
+//! controllers …` (the controllers on an existing cluster); either runs until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
 
@@ -13,8 +13,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let cli = match supervisor_sim::cli::parse(&args) {
-        Ok(c) => c,
+    let cli = match supervisor_sim::cli::parse_command(&args) {
+        Ok(supervisor_sim::cli::Command::Serve(c)) => c,
+        Ok(supervisor_sim::cli::Command::Controllers(opts)) => return controllers(opts).await,
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);
@@ -46,6 +47,25 @@ async fn main() -> ExitCode {
     );
     wait_for_signal().await;
     eprintln!("supervisor-sim: shutting down");
+    sim.stop().await;
+    ExitCode::SUCCESS
+}
+
+async fn controllers(opts: supervisor_sim::remote::ControllersOptions) -> ExitCode {
+    let kubeconfig = opts.kubeconfig.display().to_string();
+    let sim = match supervisor_sim::remote::RemoteSim::start(opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("supervisor-sim controllers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "supervisor-sim controllers running on {} (kubeconfig: {kubeconfig})",
+        sim.url
+    );
+    wait_for_signal().await;
+    eprintln!("supervisor-sim controllers: shutting down");
     sim.stop().await;
     ExitCode::SUCCESS
 }

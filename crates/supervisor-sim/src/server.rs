@@ -132,7 +132,9 @@ pub struct Sim {
     temp_state: bool,
 }
 
-fn map_controller_faults(f: &crate::faults::ControllerFaults) -> controllers::ControllerFaults {
+pub(crate) fn map_controller_faults(
+    f: &crate::faults::ControllerFaults,
+) -> controllers::ControllerFaults {
     controllers::ControllerFaults {
         no_ip: f.vm_no_ip,
         publish_failure: f

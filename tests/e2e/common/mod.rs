@@ -4,6 +4,10 @@
 //! 1.6.6 (`/usr/bin/packer`, the plugin as `packer-builder-vsphere-supervisor` in the working
 //! directory), `1.9` for 1.9.5 (`packer-1.9.5` on PATH, from `scripts/install-deps.sh`; the
 //! plugin in the installed layout that `required_plugins` and `packer init` check).
+//! `E2E_SUPERVISOR` picks the Supervisor: unset or `serve` for the in-process simulator,
+//! `kube-apiserver` for a real kube-apiserver + etcd (`scripts/kube-up.sh`) with the
+//! simulator's controllers on it (`supervisor_sim::remote`, in-process); the scenarios that need
+//! nothing of the simulator's own API (faults endpoint, request counts) run on either.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -76,6 +80,32 @@ pub const NAMESPACE: &str = "demo";
 /// Longest a single Packer run may take in these tests.
 pub const PACKER_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// The Supervisor the end-to-end tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `supervisor-sim serve`, in-process.
+    Serve,
+    /// A real kube-apiserver + etcd with the simulator's controllers on it.
+    KubeApiserver,
+}
+
+impl Backend {
+    pub fn under_test() -> Backend {
+        match std::env::var("E2E_SUPERVISOR").as_deref() {
+            Ok("kube-apiserver") => Backend::KubeApiserver,
+            Ok("") | Ok("serve") | Err(_) => Backend::Serve,
+            Ok(other) => panic!("E2E_SUPERVISOR={other:?}: use serve or kube-apiserver"),
+        }
+    }
+}
+
+/// The real control plane and the controllers on it.
+pub struct RealBackend {
+    pub controllers: Option<supervisor_sim::remote::RemoteSim>,
+    /// `scripts/kube-up.sh`'s directory.
+    pub dir: PathBuf,
+}
+
 /// How to start the simulator.
 #[derive(Default)]
 pub struct SimSetup {
@@ -91,6 +121,7 @@ pub struct SimEnv {
     pub packer: PackerKind,
     pub dir: tempfile::TempDir,
     pub sim: Option<Sim>,
+    pub real: Option<RealBackend>,
     pub kubeconfig: PathBuf,
     pub state_dir: PathBuf,
 }
@@ -110,6 +141,9 @@ impl PackerRun {
 
 impl SimEnv {
     pub async fn start(setup: SimSetup) -> SimEnv {
+        if Backend::under_test() == Backend::KubeApiserver {
+            return Self::start_real(setup).await;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         let state_dir = dir.path().join("sim-state");
@@ -126,14 +160,7 @@ impl SimEnv {
             opts.vmop_versions = v;
         }
         // Small delays keep every build to a few seconds.
-        let publish_delay = setup.publish_step_delay;
-        opts.controller_tuning = Some(Arc::new(
-            move |c: &mut supervisor_sim::controllers::ControllerConfig| {
-                c.power_on_delay = Duration::from_millis(100);
-                c.ip_delay = Duration::from_millis(100);
-                c.publish_step_delay = publish_delay.unwrap_or(Duration::from_millis(50));
-            },
-        ));
+        opts.controller_tuning = Some(fast_controllers(setup.publish_step_delay));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let sim = Sim::start(opts, listener)
             .await
@@ -145,6 +172,45 @@ impl SimEnv {
             packer,
             dir,
             sim: Some(sim),
+            real: None,
+            kubeconfig,
+            state_dir,
+        }
+    }
+
+    /// kube-up.sh, then the controllers on it. The simulator's watch faults become one real
+    /// API server restart once the build's VM is running (every watch is cut, as a drop does).
+    async fn start_real(setup: SimSetup) -> SimEnv {
+        assert!(
+            setup.vmop_versions.is_none() && setup.history_limit.is_none(),
+            "this scenario needs the simulator's own API server (E2E_SUPERVISOR=serve)"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kube_dir = dir.path().join("kube");
+        let state_dir = dir.path().join("sim-state");
+        run_script("kube-up.sh", &kube_dir);
+        let kubeconfig = kube_dir.join("kubeconfig");
+        let mut opts = supervisor_sim::remote::ControllersOptions::new(kubeconfig.clone());
+        opts.state_dir = Some(state_dir.clone());
+        opts.faults = setup.faults.clone();
+        opts.controller_tuning = Some(fast_controllers(setup.publish_step_delay));
+        let controllers = supervisor_sim::remote::RemoteSim::start(opts)
+            .await
+            .expect("starting the controllers on kube-apiserver");
+        if !setup.faults.watch.is_empty() {
+            tokio::spawn(restart_when_a_vm_runs(kubeconfig.clone(), kube_dir.clone()));
+        }
+        let packer = PackerKind::under_test();
+        packer.assert_version();
+        install_plugin(packer, dir.path());
+        SimEnv {
+            packer,
+            dir,
+            sim: None,
+            real: Some(RealBackend {
+                controllers: Some(controllers),
+                dir: kube_dir,
+            }),
             kubeconfig,
             state_dir,
         }
@@ -347,6 +413,78 @@ impl SimEnv {
         if let Some(sim) = self.sim.take() {
             sim.stop().await;
         }
+        if let Some(mut real) = self.real.take() {
+            if let Some(c) = real.controllers.take() {
+                c.stop().await;
+            }
+            run_script("kube-down.sh", &real.dir);
+        }
+    }
+}
+
+impl Drop for SimEnv {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a control plane running.
+        if let Some(real) = &self.real {
+            run_script("kube-down.sh", &real.dir);
+        }
+    }
+}
+
+/// Runs `scripts/NAME DIR`, failing the test with its output when it fails.
+pub fn run_script(name: &str, dir: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{name} {} failed:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Short controller delays, so every build takes a few seconds.
+fn fast_controllers(publish_delay: Option<Duration>) -> supervisor_sim::server::ControllerTuning {
+    Arc::new(
+        move |c: &mut supervisor_sim::controllers::ControllerConfig| {
+            c.power_on_delay = Duration::from_millis(100);
+            c.ip_delay = Duration::from_millis(100);
+            c.publish_step_delay = publish_delay.unwrap_or(Duration::from_millis(50));
+        },
+    )
+}
+
+/// Restarts the real API server once, when a VM of namespace `demo` has an IP.
+async fn restart_when_a_vm_runs(kubeconfig: PathBuf, kube_dir: PathBuf) {
+    let deadline = tokio::time::Instant::now() + PACKER_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(c) =
+            Cluster::connect(std::slice::from_ref(&kubeconfig), None, Some(NAMESPACE)).await
+        {
+            if let Ok(list) = c.api(&c.kinds.vm).list(&ListParams::default()).await {
+                let running = list.items.iter().any(|vm| {
+                    vm.data["status"]["network"]["primaryIP4"]
+                        .as_str()
+                        .is_some_and(|ip| !ip.is_empty())
+                });
+                if running {
+                    let dir = kube_dir.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || run_script("kube-restart.sh", &dir))
+                            .await;
+                    eprintln!("e2e: restarted kube-apiserver while the build ran");
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

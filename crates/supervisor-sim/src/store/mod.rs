@@ -63,10 +63,12 @@ mod create;
 mod delete;
 mod list;
 mod meta;
+mod mirror;
 mod replace;
 mod watch;
 
 pub use meta::{now_rfc3339, validate_dns1123_subdomain};
+pub use mirror::without_volatile;
 pub use watch::Watch;
 
 use crate::catalog::{Catalog, Gr, ResourceInfo};
