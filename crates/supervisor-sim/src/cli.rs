@@ -53,9 +53,11 @@ fn read_faults(path: &str) -> Result<crate::faults::FaultConfig, String> {
     crate::faults::parse(&text).map_err(|e| format!("parsing --faults {path}: {e}"))
 }
 
-/// Parses `controllers` flags.
-fn parse_controllers(args: &[String]) -> Result<crate::remote::ControllersOptions, String> {
-    let mut opts = crate::remote::ControllersOptions::new(PathBuf::new());
+/// Calls `on` with each flag's name and a way to take its value (`--flag=V` or `--flag V`).
+fn each_flag(
+    args: &[String],
+    mut on: impl FnMut(&str, &mut dyn FnMut() -> Result<String, String>) -> Result<(), String>,
+) -> Result<(), String> {
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -68,7 +70,16 @@ fn parse_controllers(args: &[String]) -> Result<crate::remote::ControllersOption
                 .or_else(|| it.next().cloned())
                 .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
         };
-        match name.as_str() {
+        on(&name, &mut value)?;
+    }
+    Ok(())
+}
+
+/// Parses `controllers` flags.
+fn parse_controllers(args: &[String]) -> Result<crate::remote::ControllersOptions, String> {
+    let mut opts = crate::remote::ControllersOptions::new(PathBuf::new());
+    each_flag(args, |name, value| {
+        match name {
             "--kubeconfig" => opts.kubeconfig = PathBuf::from(value()?),
             "--context" => opts.context = Some(value()?),
             "--state" => opts.state_dir = Some(PathBuf::from(value()?)),
@@ -81,7 +92,8 @@ fn parse_controllers(args: &[String]) -> Result<crate::remote::ControllersOption
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown flag {other:?} of controllers\n{USAGE}")),
         }
-    }
+        Ok(())
+    })?;
     if opts.kubeconfig.as_os_str().is_empty() {
         return Err(format!("controllers needs --kubeconfig FILE\n{USAGE}"));
     }
@@ -99,8 +111,7 @@ pub struct Cli {
 
 /// Parses `serve` arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Cli, String> {
-    let mut it = args.iter();
-    match it.next().map(String::as_str) {
+    match args.first().map(String::as_str) {
         Some("serve") => {}
         Some("-h") | Some("--help") | Some("help") => return Err(USAGE.to_string()),
         Some(other) => return Err(format!("unknown command {other:?}\n{USAGE}")),
@@ -113,18 +124,8 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             ..Default::default()
         },
     };
-    while let Some(flag) = it.next() {
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (flag.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        match name.as_str() {
+    each_flag(&args[1..], |name, value| {
+        match name {
             "--listen" => cli.listen = value()?,
             "--kubeconfig" => cli.opts.kubeconfig = Some(PathBuf::from(value()?)),
             "--seed" => cli.opts.seed_file = Some(PathBuf::from(value()?)),
@@ -149,7 +150,8 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown flag {other:?}\n{USAGE}")),
         }
-    }
+        Ok(())
+    })?;
     Ok(cli)
 }
 

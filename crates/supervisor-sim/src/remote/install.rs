@@ -100,13 +100,7 @@ async fn seed_one(client: &Client, catalog: &Catalog, obj: &Value) -> Result<(),
     let info = catalog.by_kind(group, kind).ok_or_else(|| {
         RemoteError::Seed(format!("{kind} {name}: no kind {kind} in {av} is served"))
     })?;
-    let ar = ApiResource {
-        group: info.gr.group.clone(),
-        version: info.hub_version.clone(),
-        api_version: info.api_version(&info.hub_version),
-        kind: info.kind.clone(),
-        plural: info.gr.resource.clone(),
-    };
+    let ar = super::api_resource(info);
     let ns = obj
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)

@@ -133,13 +133,7 @@ impl Mirror {
 
 impl Kind {
     fn new(info: ResourceInfo) -> Kind {
-        let ar = ApiResource {
-            group: info.gr.group.clone(),
-            version: info.hub_version.clone(),
-            api_version: info.api_version(&info.hub_version),
-            kind: info.kind.clone(),
-            plural: info.gr.resource.clone(),
-        };
+        let ar = super::api_resource(&info);
         Kind { info, ar }
     }
 }

@@ -130,6 +130,17 @@ pub enum RemoteError {
     },
 }
 
+/// How kube-rs addresses `info`'s kind: at its hub version, the one the controllers use.
+pub(crate) fn api_resource(info: &crate::catalog::ResourceInfo) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: info.gr.group.clone(),
+        version: info.hub_version.clone(),
+        api_version: info.api_version(&info.hub_version),
+        kind: info.kind.clone(),
+        plural: info.gr.resource.clone(),
+    }
+}
+
 impl RemoteError {
     pub(crate) fn api(op: &str, object: &str, source: kube::Error) -> RemoteError {
         RemoteError::Api {
