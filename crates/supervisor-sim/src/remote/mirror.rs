@@ -94,6 +94,10 @@ impl Mirror {
             ));
         }
         let n = kinds.len();
+        let names: Vec<String> = kinds
+            .iter()
+            .map(|k| format!("{}.{}", k.ar.plural, k.ar.api_version))
+            .collect();
         let sync = Sync {
             client,
             store,
@@ -111,10 +115,13 @@ impl Mirror {
         if !waited {
             let done = ready_rx.borrow().clone();
             stop.cancel();
+            let missing: Vec<&str> = (0..n)
+                .filter(|i| !done.contains(i))
+                .map(|i| names[i].as_str())
+                .collect();
             return Err(format!(
-                "{} kind(s) of the API server were not listed within {initial_timeout:?} (listed {} of {n})",
-                n - done.len(),
-                done.len()
+                "the API server did not list {} within {initial_timeout:?} (are the CRDs installed? without --no-crds they are applied)",
+                missing.join(", ")
             ));
         }
         Ok(Mirror { stop, tasks })
