@@ -231,3 +231,96 @@ async fn the_docs_vm_runs_on_a_real_api_server_and_survives_its_restart() {
     );
     assert!(!hooks.contains("supervisor-sim"), "{hooks}");
 }
+
+/// The mirror without a real control plane: the controllers mode on a `serve` whose own
+/// controllers are off (no webhooks there, so the VM names its image itself). A VM created
+/// remotely powers on and gets an IP (the controllers' status reached the remote server), and
+/// deleting it remotely removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mirror_runs_the_controllers_on_another_api_server() {
+    use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let remote = supervisor_sim::Sim::start(
+        supervisor_sim::RunOptions {
+            kubeconfig: Some(kubeconfig.clone()),
+            controllers: false,
+            ..Default::default()
+        },
+        listener,
+    )
+    .await
+    .unwrap();
+    let mut opts = ControllersOptions::new(kubeconfig.clone());
+    opts.install_crds = false;
+    opts.webhooks = false;
+    opts.controller_tuning = Some(Arc::new(
+        |c: &mut supervisor_sim::controllers::ControllerConfig| {
+            c.power_on_delay = Duration::from_millis(50);
+            c.ip_delay = Duration::from_millis(50);
+        },
+    ));
+    let sim = RemoteSim::start(opts)
+        .await
+        .expect("controllers mode on serve");
+
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let ar = ApiResource {
+        group: "vmoperator.vmware.com".into(),
+        version: "v1alpha5".into(),
+        api_version: "vmoperator.vmware.com/v1alpha5".into(),
+        kind: "VirtualMachine".into(),
+        plural: "virtualmachines".into(),
+    };
+    let vms: Api<DynamicObject> = Api::namespaced_with(client, "demo", &ar);
+    let vm: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "vmoperator.vmware.com/v1alpha5", "kind": "VirtualMachine",
+        "metadata": {"name": "mirrored", "namespace": "demo"},
+        "spec": {"className": "best-effort-small", "storageClass": "wcpglobal-storage-profile",
+            "powerState": "PoweredOn", "image": {"kind": "VirtualMachineImage", "name": "vmi-4c70ed86fa1ab64e2"}},
+    }))
+    .unwrap();
+    vms.create(&PostParams::default(), &vm).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let got = vms.get("mirrored").await.unwrap();
+        let ip = got.data["status"]["network"]["primaryIP4"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if !ip.is_empty() || Instant::now() > deadline {
+            break got.data["status"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["powerState"], "PoweredOn", "{status}");
+    assert!(
+        status["network"]["primaryIP4"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("127.88."),
+        "{status}"
+    );
+    vms.delete("mirrored", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while vms.get_opt("mirrored").await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the VM was never released by the controllers"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sim.stop().await;
+    remote.stop().await;
+}
