@@ -54,12 +54,13 @@ pub(crate) fn max_duration(key: &str) -> Duration {
     })
 }
 
-/// Checks `d` against the option's maximum; the error quotes the value as given.
+/// Checks `d` against the option's maximum; the error (without the option's name) quotes
+/// the value as given.
 pub(crate) fn check_duration(key: &str, given: &str, d: Duration) -> Result<(), String> {
     let max = max_duration(key);
     if d > max {
         return Err(format!(
-            "{key}: at most {} is allowed, got {}",
+            "at most {} is allowed, got {}",
             human(max),
             quote(given)
         ));
@@ -155,7 +156,7 @@ mod tests {
         assert!(check_duration("ssh_timeout", "24h", Duration::from_secs(86_400)).is_ok());
         assert_eq!(
             check_duration("ssh_timeout", "25h", Duration::from_secs(90_000)).unwrap_err(),
-            "ssh_timeout: at most 24h is allowed, got \"25h\""
+            "at most 24h is allowed, got \"25h\""
         );
         assert!(
             check_duration("ssh_keep_alive_interval", "2h", Duration::from_secs(7200)).is_err()

@@ -8,7 +8,7 @@ use packer_wire::hclspec::{CtyType, Spec};
 use packer_wire::msgpack::Value;
 use serde_json::{json, Value as Json};
 
-use super::spec::{Kind, OPTIONS};
+use super::options::{self, Kind};
 use super::*;
 
 const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster:\n    server: https://127.0.0.1:1\n    certificate-authority: ca.pem\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: dev\n    namespace: demo\n- name: bare\n  context:\n    cluster: sim\n    user: dev\nusers:\n- name: dev\n  user:\n    token: abc\n";
@@ -103,7 +103,7 @@ impl Fixture {
     fn errs(&self, values: &[(&'static str, Json)]) -> Vec<String> {
         match self.prepare(values) {
             Ok(p) => panic!("expected errors, got {p:?}"),
-            Err(e) => e.problems,
+            Err(e) => e.lines(),
         }
     }
 
@@ -131,6 +131,14 @@ fn json_to_msgpack(v: &Json) -> Value {
     }
 }
 
+/// `(name, wire type)` of every option of the HCL2 spec.
+fn spec_options() -> Vec<(&'static str, Kind)> {
+    options::all()
+        .filter(|o| !o.json_only)
+        .map(|o| (o.name, o.kind()))
+        .collect()
+}
+
 fn cty_type(kind: Kind) -> Json {
     match kind {
         Kind::Str => json!("string"),
@@ -149,9 +157,9 @@ fn hcl_configs(values: &[(&str, Json)]) -> Vec<Value> {
         "packer_debug": "false", "packer_force": "true", "packer_on_error": ""});
     let mut value = serde_json::Map::new();
     let mut types = serde_json::Map::new();
-    for (name, kind) in OPTIONS {
-        value.insert((*name).to_string(), Json::Null);
-        types.insert((*name).to_string(), cty_type(*kind));
+    for (name, kind) in spec_options() {
+        value.insert(name.to_string(), Json::Null);
+        types.insert(name.to_string(), cty_type(kind));
     }
     for (k, v) in values {
         value.insert((*k).to_string(), v.clone());
@@ -546,10 +554,7 @@ fn all_problems_are_reported_together() {
             "missing {prefix} in {e:#?}"
         );
     }
-    let shown = ConfigErrors {
-        problems: e.clone(),
-    }
-    .to_string();
+    let shown = f.prepare(&values).expect_err("problems").to_string();
     assert!(shown.starts_with("7 error(s) occurred:\n\n* "), "{shown}");
     assert_eq!(shown.lines().filter(|l| l.starts_with("* ")).count(), 7);
 }
@@ -557,11 +562,12 @@ fn all_problems_are_reported_together() {
 #[test]
 fn display_matches_go_multierror() {
     let e = ConfigErrors {
-        problems: vec!["a: x".into(), "b: y\nmore".into()],
+        problems: vec![Problem::invalid("a", "x"), Problem::invalid("b", "y\nmore")],
     };
+    // A problem is always one line: a newline in a value is shown escaped.
     assert_eq!(
         e.to_string(),
-        "2 error(s) occurred:\n\n* a: x\n* b: y\n  more"
+        "2 error(s) occurred:\n\n* a: x\n* b: y\\nmore"
     );
 }
 
@@ -585,7 +591,7 @@ fn json_templates_get_weak_typing_hcl_does_not() {
     // number belongs can only come from a broken peer: reject it.
     let e = prepare_with(&hcl_configs(&weak), &f.env())
         .unwrap_err()
-        .problems;
+        .lines();
     assert!(
         e.contains(&"ssh_port: expected a number, got string \"2222\"".to_string()),
         "{e:?}"
@@ -593,7 +599,7 @@ fn json_templates_get_weak_typing_hcl_does_not() {
     let bad = f.with(&[("ssh_port", json!("abc")), ("ssh_pty", json!("maybe"))]);
     let e = prepare_with(&json_configs(&bad), &f.env())
         .unwrap_err()
-        .problems;
+        .lines();
     assert_eq!(
         e,
         vec![
@@ -611,7 +617,7 @@ fn unknown_keys_are_rejected_with_a_suggestion() {
     values.push(("ssh_usernme", json!("x")));
     let e = prepare_with(&json_configs(&values), &f.env())
         .unwrap_err()
-        .problems;
+        .lines();
     assert_eq!(
         e,
         vec![
@@ -636,7 +642,7 @@ fn json_template_interpolation() {
     assert_eq!(p.config.kubeconfig_paths, vec![f.path("kubeconfig")]);
     assert_eq!(p.config.publish_image_name.as_deref(), Some("img-x"));
     let configs = json_configs(&f.with(&[("image_name", json!("{{env `HOME`}}"))]));
-    let e = prepare_with(&configs, &f.env()).unwrap_err().problems;
+    let e = prepare_with(&configs, &f.env()).unwrap_err().lines();
     assert_eq!(
         e,
         vec!["image_name: template function \"env\" can only be used in the variables section"]
@@ -666,7 +672,7 @@ fn kubeconfig_from_environment_list_and_home() {
     };
     let e = prepare_with(&hcl_configs(&values), &env)
         .unwrap_err()
-        .problems;
+        .lines();
     assert_eq!(
         e,
         vec![format!(
@@ -825,7 +831,7 @@ fn default_publish_location_is_exclusive_with_a_named_one() {
     ]));
     assert_eq!(
         errs,
-        ["publish_location_name and publish_to_default_location = true: set exactly one of them (a named library, or the namespace's default library)"]
+        ["publish_location_name: cannot be set together with publish_to_default_location = true: set exactly one of them (a named library, or the namespace's default library)"]
     );
     let p = f.ok(&f.with(&[]));
     assert!(!p.config.publish_to_default_location);
@@ -850,7 +856,7 @@ fn malformed_configs_are_reported_not_panicked_on() {
     let env = f.env();
     let e = prepare_with(&[Value::Bin(b"{".to_vec()), Value::Array(vec![])], &env)
         .unwrap_err()
-        .problems;
+        .lines();
     assert!(e[0].starts_with("configuration #0:"), "{e:?}");
     assert!(e[1].starts_with("configuration #1:"), "{e:?}");
     let odd = Value::Map(vec![(Value::Int(1), Value::Nil)]);
@@ -975,7 +981,8 @@ fn random_configs_never_panic() {
     for _ in 0..1500 {
         let pairs: Vec<(Value, Value)> = (0..rng.gen_range(0..12))
             .map(|_| {
-                let (name, _) = OPTIONS[rng.gen_range(0..OPTIONS.len())];
+                let all = spec_options();
+                let (name, _) = all[rng.gen_range(0..all.len())];
                 (Value::Str(name.to_string()), random_value(&mut rng, 0))
             })
             .collect();
