@@ -1023,5 +1023,6 @@ fn raw_cloud_config_and_unattend_xml_are_accepted_as_the_document() {
 }
 
 mod checks;
+mod defaults;
 mod reference_table;
 mod ssh_docs;
