@@ -2,7 +2,6 @@
 //! [`Communicator`] trait, and the mapping from the builder's `ssh_*` options.
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use packer_rpc::api::{
@@ -263,6 +262,8 @@ impl Communicator for SshCommunicator {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn base() -> SshConfig {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::bounds;
 use super::Config;
 
 mod table;
@@ -118,7 +117,7 @@ impl Default {
             Default::Int(i) => format!("`{i}`"),
             Default::Str(s) => format!("`{s}`"),
             Default::Secs(0) => "`0s`".into(),
-            Default::Secs(s) => format!("`{}`", bounds::human(Duration::from_secs(s))),
+            Default::Secs(s) => format!("`{}`", super::bounds::human(Duration::from_secs(s))),
             Default::AliasOf(other) => format!("`{other}`'s"),
         }
     }
