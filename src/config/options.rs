@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::names::Rule;
 use super::Config;
 
 mod table;
@@ -280,6 +281,11 @@ pub(crate) struct OptionDef {
     pub used: Use,
     /// `packer_template_path`: sent for JSON templates only, so not in the HCL2 spec.
     pub json_only: bool,
+    /// A name, host, user name or keyword: leading or trailing whitespace is refused (paths,
+    /// passwords, descriptions and certificates are taken as given).
+    pub trimmed: bool,
+    /// The Supervisor's naming rule the value follows, checked in Prepare.
+    pub name_rule: Option<Rule>,
 }
 
 impl std::fmt::Debug for OptionDef {
@@ -361,6 +367,8 @@ pub(crate) const fn opt(
         doc,
         used: Use::Used,
         json_only: false,
+        trimmed: false,
+        name_rule: None,
     }
 }
 
@@ -374,6 +382,19 @@ impl OptionDef {
     /// Marks the option as Packer's own.
     pub(crate) const fn packer(mut self) -> Self {
         self.used = Use::Packer;
+        self
+    }
+
+    /// Refuses stray whitespace in the value.
+    pub(crate) const fn trimmed(mut self) -> Self {
+        self.trimmed = true;
+        self
+    }
+
+    /// Checks the value against a Supervisor naming rule (and refuses stray whitespace).
+    pub(crate) const fn named(mut self, rule: Rule) -> Self {
+        self.trimmed = true;
+        self.name_rule = Some(rule);
         self
     }
 

@@ -3,6 +3,7 @@ use rand::Rng;
 
 use super::super::bounds::{self, quote};
 use super::super::names::{self, dns1123_label};
+use super::super::options;
 use super::super::{files, kubeconfig, quantity, BootstrapProvider, Config, Keyword, PackerConfig};
 use super::Preparer;
 
@@ -35,9 +36,9 @@ impl Preparer<'_> {
         }
     }
 
-    /// Names, hosts and keywords with stray whitespace (`names::NO_PADDING`).
+    /// Names, hosts and keywords with stray whitespace (the table's trimmed options).
     pub(super) fn whitespace(&mut self) {
-        for key in names::NO_PADDING {
+        for key in options::all().filter(|o| o.trimmed).map(|o| o.name) {
             if let Some(v) = self.d.str(key).filter(|v| !v.is_empty()) {
                 if let Err(why) = names::padding(&v) {
                     self.d.reject(key, &why);
@@ -46,11 +47,12 @@ impl Preparer<'_> {
         }
     }
 
-    /// Object and item names against the Supervisor's naming rules (`names::NAMED`).
+    /// Object and item names against the Supervisor's naming rules (the table's named options).
     pub(super) fn names(&mut self) {
-        for (key, rule) in names::NAMED {
+        let named = options::all().filter_map(|o| o.name_rule.map(|rule| (o.name, rule)));
+        for (key, rule) in named {
             if let Some(v) = self.d.non_empty(key) {
-                if let Err(why) = names::check(*rule, &v) {
+                if let Err(why) = names::check(rule, &v) {
                     self.invalid(key, why);
                 }
             }

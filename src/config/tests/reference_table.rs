@@ -105,3 +105,21 @@ fn every_name_is_declared_once() {
     names.dedup();
     assert_eq!(names.len(), count, "an option is declared twice");
 }
+
+/// The page's "Names and whitespace" rule names every option with a naming rule.
+#[test]
+fn the_named_options_are_the_ones_the_page_lists() {
+    let page = std::fs::read_to_string(page_path()).expect("read the reference page");
+    let start = page
+        .find("* **Names and whitespace.**")
+        .expect("the Names and whitespace rule");
+    let rule = &page[start..];
+    let rule = &rule[..rule[2..].find("\n* ").map_or(rule.len(), |i| i + 2)];
+    for o in options::all().filter(|o| o.name_rule.is_some()) {
+        assert!(
+            rule.contains(&format!("`{}`", o.name)),
+            "{} has a naming rule the page does not list",
+            o.name
+        );
+    }
+}
