@@ -138,6 +138,20 @@ impl Default {
     }
 }
 
+/// The values a number or duration option accepts (ports and key sizes have checks of their
+/// own in Prepare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Range {
+    Any,
+    /// A whole number from 0 to `max` (0: the default); `unit` names it in messages.
+    Upto {
+        max: i64,
+        unit: &'static str,
+    },
+    /// A duration of at most this many seconds.
+    AtMost(u64),
+}
+
 /// What Prepare does with an option's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Use {
@@ -286,6 +300,8 @@ pub(crate) struct OptionDef {
     pub trimmed: bool,
     /// The Supervisor's naming rule the value follows, checked in Prepare.
     pub name_rule: Option<Rule>,
+    /// The values a number or duration accepts; the page's description states it.
+    pub range: Range,
 }
 
 impl std::fmt::Debug for OptionDef {
@@ -369,6 +385,7 @@ pub(crate) const fn opt(
         json_only: false,
         trimmed: false,
         name_rule: None,
+        range: Range::Any,
     }
 }
 
@@ -395,6 +412,18 @@ impl OptionDef {
     pub(crate) const fn named(mut self, rule: Rule) -> Self {
         self.trimmed = true;
         self.name_rule = Some(rule);
+        self
+    }
+
+    /// A whole number from 0 (the default) to `max`.
+    pub(crate) const fn upto(mut self, max: i64, unit: &'static str) -> Self {
+        self.range = Range::Upto { max, unit };
+        self
+    }
+
+    /// A duration of at most `secs` seconds.
+    pub(crate) const fn at_most(mut self, secs: u64) -> Self {
+        self.range = Range::AtMost(secs);
         self
     }
 

@@ -8,6 +8,13 @@ use super::{opt, AsValue, Group, OptionDef, Value};
 use crate::config::names::Rule;
 use crate::config::{BastionConfig, Config, ImportConfig, Keyword, ProxyConfig};
 
+/// The longest waits: a build sensibly waits a day for a VM or a connection, an hour for a
+/// pause or a keep-alive, and keeps a finished publish request at most a year.
+const HOUR: u64 = 3_600;
+const DAY: u64 = 24 * HOUR;
+const DAY_SECS: i64 = 86_400;
+const YEAR_SECS: i64 = 365 * DAY_SECS;
+
 /// Every section of the page and its options.
 pub(crate) static GROUPS: &[(Group, &[OptionDef])] = &[
     (Group::Connection, CONNECTION),
@@ -90,7 +97,7 @@ const IMPORT: &[OptionDef] = &[
     opt("import_request_name", Text, Derived(r#"`packer-vsphere-supervisor-import-req-` + 5 random hex digits"#), |c| import(c, |i| i.request_name.value()),
         r#"Name of the ContentLibraryItemImportRequest. Must be a valid Kubernetes object name."#).trimmed(),
     opt("watch_import_timeout_sec", Number, Int(600), |c| secs(c.watch_import_timeout),
-        r#"How long to wait for the import to complete, in seconds. 0–86400 (0: the default)."#),
+        r#"How long to wait for the import to complete, in seconds. 0–86400 (0: the default)."#).upto(DAY_SECS, "seconds (24 hours)"),
     opt("keep_import_request", Flag, Bool(false), |c| import(c, |i| i.keep_import_request.value()),
         r#"Keep the import request after the build."#),
     opt("clean_imported_image", Flag, Bool(false), |c| import(c, |i| i.clean_imported_image.value()),
@@ -100,9 +107,9 @@ const IMPORT: &[OptionDef] = &[
 #[rustfmt::skip]
 const WAITING: &[OptionDef] = &[
     opt("watch_source_timeout_sec", Number, Int(3600), |c| secs(c.watch_source_timeout),
-        r#"How long to wait, in seconds, for the VM to power on and get an IP address and, with a communicator, for its VirtualMachineService to get an external address. 0–86400 (0: the default)."#),
+        r#"How long to wait, in seconds, for the VM to power on and get an IP address and, with a communicator, for its VirtualMachineService to get an external address. 0–86400 (0: the default)."#).upto(DAY_SECS, "seconds (24 hours)"),
     opt("watch_publish_timeout_sec", Number, Int(600), |c| secs(c.watch_publish_timeout),
-        r#"How long to wait, in seconds, for the publish request to complete. 0–86400 (0: the default)."#),
+        r#"How long to wait, in seconds, for the publish request to complete. 0–86400 (0: the default)."#).upto(DAY_SECS, "seconds (24 hours)"),
 ];
 
 #[rustfmt::skip]
@@ -116,7 +123,7 @@ const PUBLISHING: &[OptionDef] = &[
     opt("publish_image_description", Text, Unset(""), |c| c.publish_image_description.value(),
         r#"Description of the published item."#),
     opt("publish_request_ttl_sec", Number, Unset("unset (no TTL)"), |c| c.publish_request_ttl_sec.value(),
-        r#"Sets `ttlSecondsAfterFinished` on the VirtualMachinePublishRequest: vm-operator deletes the request this many seconds after it finished (`0`: right away). The build's cleanup deletes the request unless `keep_input_artifact` is set (then the request is kept, as HashiCorp's builder does, and this TTL is what removes it) or `-on-error=abort` leaves it. The published image is not affected. 0–31536000 (a year)."#),
+        r#"Sets `ttlSecondsAfterFinished` on the VirtualMachinePublishRequest: vm-operator deletes the request this many seconds after it finished (`0`: right away). The build's cleanup deletes the request unless `keep_input_artifact` is set (then the request is kept, as HashiCorp's builder does, and this TTL is what removes it) or `-on-error=abort` leaves it. The published image is not affected. 0–31536000 (a year)."#).upto(YEAR_SECS, "seconds (365 days)"),
 ];
 
 #[rustfmt::skip]
@@ -124,7 +131,7 @@ const COMMUNICATOR: &[OptionDef] = &[
     opt("communicator", Text, Str("ssh"), |c| name(c.comm.kind.name()),
         r#"`ssh`, or `none`: no connection to the VM and no VirtualMachineService is created. With `none`, local provisioners (`shell-local`) still run; the first provisioner that needs the VM (`shell`, `file`, …) ends the build at once with `provisioning: communicator = "none": this build has no connection to the source VM, …` (not after the provisioner's `start_retry_timeout`). `winrm` is accepted by the schema but rejected by Prepare: WinRM connections are not supported yet."#).trimmed(),
     opt("pause_before_connecting", Duration, Secs(0), |c| c.comm.pause_before_connecting.value(),
-        r#"Wait this long after the VM is reachable before connecting. At most `1h`."#),
+        r#"Wait this long after the VM is reachable before connecting. At most `1h`."#).at_most(HOUR),
 ];
 
 #[rustfmt::skip]
@@ -154,11 +161,11 @@ const SSH: &[OptionDef] = &[
     opt("ssh_disable_agent_forwarding", Flag, Bool(false), |c| c.comm.ssh.disable_agent_forwarding.value(),
         r#"As Packer's SDK, the local SSH agent (`$SSH_AUTH_SOCK`, when set) is forwarded to every command the build runs in the guest (`ssh -A`), so provisioners can use its keys (`ssh-add -l` lists them); `true` forwards nothing. A guest whose SSH server refuses forwarding still runs the commands."#),
     opt("ssh_timeout", Duration, Secs(300), |c| c.comm.ssh.timeout.value(),
-        r#"How long to keep trying to connect. At most `24h`."#),
+        r#"How long to keep trying to connect. At most `24h`."#).at_most(DAY),
     opt("ssh_wait_timeout", Duration, AliasOf("ssh_timeout"), |c| c.comm.ssh.timeout.value(),
-        r#"Older name of `ssh_timeout`, used when `ssh_timeout` is unset."#),
+        r#"Older name of `ssh_timeout`, used when `ssh_timeout` is unset. At most `24h`."#).at_most(DAY),
     opt("ssh_handshake_attempts", Number, Int(10), |c| c.comm.ssh.handshake_attempts.value(),
-        r#"How many SSH handshakes to attempt before giving up. 0–1000 (0: the default)."#),
+        r#"How many SSH handshakes to attempt before giving up. 0–1000 (0: the default)."#).upto(1_000, "attempts"),
     opt("ssh_pty", Flag, Bool(false), |c| c.comm.ssh.pty.value(),
         r#"Request a pseudo-terminal for commands."#),
     opt("ssh_clear_authorized_keys", Flag, Bool(true), |c| c.comm.ssh.clear_authorized_keys.value(),
@@ -170,9 +177,9 @@ const SSH: &[OptionDef] = &[
     opt("ssh_file_transfer_method", Text, Str("scp"), |c| name(c.comm.ssh.file_transfer_method.name()),
         r#"`scp` or `sftp`, for the file provisioner. Directories land where Packer's Go communicator puts them: `source = "dir/"` copies the contents into `destination` (created when missing); `source = "dir"` gives `destination/dir`, except that with `scp` a missing `destination` becomes the copy of `dir` itself."#).trimmed(),
     opt("ssh_keep_alive_interval", Duration, Secs(5), |c| c.comm.ssh.keep_alive_interval.value(),
-        r#"Interval of SSH keep-alive messages; a negative value (`"-1s"`) disables them. At most `1h`."#),
+        r#"Interval of SSH keep-alive messages; a negative value (`"-1s"`) disables them. At most `1h`."#).at_most(HOUR),
     opt("ssh_read_write_timeout", Duration, Secs(0), |c| c.comm.ssh.read_write_timeout.value(),
-        r#"Abort a command when the connection carries no data for this long (`0s`: never). At most `24h`."#),
+        r#"Abort a command when the connection carries no data for this long (`0s`: never). At most `24h`."#).at_most(DAY),
     opt("ssh_local_tunnels", StrList, Unset(""), |c| c.comm.ssh.local_tunnels.value(),
         r#"Local port forwards (`ssh -L`), each `[bind_address:]port:host:hostport` (`bind_address` defaults to `localhost`): while the build is connected, this machine listens on `bind_address:port` and the guest's SSH server connects each connection onwards to `host:hostport` (a `direct-tcpip` channel). A port that cannot be listened on fails the connection, naming the tunnel."#),
     opt("ssh_remote_tunnels", StrList, Unset(""), |c| c.comm.ssh.remote_tunnels.value(),
@@ -218,7 +225,7 @@ const WINRM: &[OptionDef] = &[
     opt("winrm_port", Number, Derived(r#"`5985`, or `5986` with `winrm_use_ssl`"#), |c| c.comm.winrm.port.value(),
         r#"WinRM port. 1–65535."#),
     opt("winrm_timeout", Duration, Secs(1800), |c| c.comm.winrm.timeout.value(),
-        r#"How long to keep trying to connect. At most `24h`."#),
+        r#"How long to keep trying to connect. At most `24h`."#).at_most(DAY),
     opt("winrm_use_ssl", Flag, Bool(false), |c| c.comm.winrm.use_ssl.value(),
         r#"Use HTTPS."#),
     opt("winrm_insecure", Flag, Bool(false), |c| c.comm.winrm.insecure.value(),

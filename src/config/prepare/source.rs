@@ -63,18 +63,20 @@ impl Preparer<'_> {
     pub(super) fn ttl(&mut self) -> Option<i64> {
         const KEY: &str = "publish_request_ttl_sec";
         let ttl = self.d.int(KEY)?;
+        let range = bounds::int_range(KEY)?;
         if ttl < 0 {
             let msg = format!("must not be negative, got {}", self.d.shown(KEY));
             self.invalid(KEY, msg);
-        } else if ttl > bounds::MAX_TTL_SECS {
+        } else if ttl > range.max {
             let msg = format!(
-                "must be at most {} seconds (365 days), got {}",
-                bounds::MAX_TTL_SECS,
+                "must be at most {} {}, got {}",
+                range.max,
+                range.unit,
                 self.d.shown(KEY)
             );
             self.invalid(KEY, msg);
         }
-        Some(ttl.clamp(0, bounds::MAX_TTL_SECS))
+        Some(ttl.clamp(0, range.max))
     }
 
     /// `kubeconfig_path` (else `$KUBECONFIG`, else `~/.kube/config`) and the context to use.

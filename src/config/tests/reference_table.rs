@@ -6,7 +6,7 @@
 //! rewrites the blocks; without it the test fails on the first row that differs.
 use std::path::PathBuf;
 
-use super::super::options::{self, render_group, Default, Type, GROUPS};
+use super::super::options::{self, render_group, Default, Range, Type, GROUPS};
 
 fn page_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/builder-reference.md")
@@ -119,6 +119,33 @@ fn the_named_options_are_the_ones_the_page_lists() {
         assert!(
             rule.contains(&format!("`{}`", o.name)),
             "{} has a naming rule the page does not list",
+            o.name
+        );
+    }
+}
+
+/// The description of every bounded option states its range as Prepare enforces it.
+#[test]
+fn every_range_is_stated_on_the_page() {
+    for o in options::all() {
+        let stated = match o.range {
+            Range::Any => continue,
+            Range::Upto { max, .. } => format!("0–{max}"),
+            Range::AtMost(secs) => format!(
+                "At most `{}`",
+                super::super::bounds::human(std::time::Duration::from_secs(secs))
+            ),
+        };
+        assert!(
+            o.description().contains(&stated),
+            "{}: the description does not state {stated:?}",
+            o.name
+        );
+    }
+    for o in options::all().filter(|o| o.ty == Type::Duration) {
+        assert!(
+            matches!(o.range, Range::AtMost(_)),
+            "{}: a duration without a maximum",
             o.name
         );
     }
