@@ -1,5 +1,11 @@
 //! The option table: every option the builder accepts, in the order and sections of
 //! `docs/builder-reference.md`, whose option tables are rendered from it.
+//!
+//! Each entry is `opt(name, type, default, effective value in a prepared Config, description)`
+//! followed by what Prepare checks beyond the type: `.trimmed()` (no stray whitespace),
+//! `.named(rule)` (a Supervisor naming rule), `.upto(max, unit)` / `.at_most(secs)` (ranges),
+//! `.rejected(why)`, `.packer()` (set by Packer), `.json_only()` (not in the HCL2 spec).
+//! One entry per line pair, unformatted, so the table reads as a table.
 use super::Default::{AliasOf, Bool, Derived, Int, Required, Secs, Str, Unset};
 use super::Type::{
     Bool as Flag, Bytes, Duration, Int as Number, Path, Str as Text, StrList, StrMap,
@@ -8,8 +14,8 @@ use super::{opt, AsValue, Group, OptionDef, Value};
 use crate::config::names::Rule;
 use crate::config::{BastionConfig, Config, ImportConfig, Keyword, ProxyConfig};
 
-/// The longest waits: a build sensibly waits a day for a VM or a connection, an hour for a
-/// pause or a keep-alive, and keeps a finished publish request at most a year.
+// The longest waits: a build sensibly waits a day for a VM or a connection, an hour for a
+// pause or a keep-alive, and keeps a finished publish request at most a year.
 const HOUR: u64 = 3_600;
 const DAY: u64 = 24 * HOUR;
 const DAY_SECS: i64 = 86_400;
