@@ -177,6 +177,7 @@ pub struct SshConfig {
     pub private_key_file: Option<PathBuf>,
     pub certificate_file: Option<PathBuf>,
     pub keypair_name: Option<String>,
+    /// `temporary_key_pair_name` (default `packer`): the comment of the temporary public key.
     pub temporary_key_pair_name: Option<String>,
     pub temporary_key_pair_type: KeyType,
     /// Bits for RSA (default 4096) or ECDSA (256/384/521); ignored for ed25519.
