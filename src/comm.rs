@@ -2,7 +2,6 @@
 //! [`Communicator`] trait, and the mapping from the builder's `ssh_*` options.
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use packer_rpc::api::{
@@ -26,15 +25,12 @@ pub enum CommError {
     NoAuth { user: String },
 }
 
-/// Packer's defaults for options left at zero.
-const DEFAULT_PORT: u16 = 22;
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-const DEFAULT_HANDSHAKE_ATTEMPTS: u32 = 10;
 /// Mode for uploads whose `FileInfo` carries no permission bits (content given inline).
 const DEFAULT_FILE_MODE: u32 = 0o644;
 
 /// Maps the builder's SSH options onto connection options for `host` (the address the build
-/// resolved: `ssh_host` or the VM's ingress). `temp_key` is the temporary private key (OpenSSH
+/// resolved: `ssh_host` or the VM's ingress). The options are taken as prepared: Prepare has
+/// applied every default (port 22, `ssh_timeout` 5m, 10 handshake attempts, ...). `temp_key` is the temporary private key (OpenSSH
 /// text) the build generated and installed, used when the user brought no key of their own.
 pub fn connect_options_from(
     ssh: &SshConfig,
@@ -47,12 +43,7 @@ pub fn connect_options_from(
     if ssh.username.is_empty() {
         return Err(CommError::Missing("ssh_username"));
     }
-    let port = if ssh.port == 0 {
-        DEFAULT_PORT
-    } else {
-        ssh.port
-    };
-    let mut o = ConnectOptions::new(host.trim(), port, ssh.username.clone());
+    let mut o = ConnectOptions::new(host.trim(), ssh.port, ssh.username.clone());
     match (&ssh.private_key_file, temp_key) {
         (Some(file), _) => o.auth.push(Auth::PrivateKey {
             key: KeySource::File(file.clone()),
@@ -77,17 +68,9 @@ pub fn connect_options_from(
             user: ssh.username.clone(),
         });
     }
-    o.ssh_timeout = if ssh.timeout.is_zero() {
-        DEFAULT_TIMEOUT
-    } else {
-        ssh.timeout
-    };
-    o.handshake_attempts = if ssh.handshake_attempts == 0 {
-        DEFAULT_HANDSHAKE_ATTEMPTS
-    } else {
-        ssh.handshake_attempts
-    };
-    // Zero disables keepalives (the config layer applies Packer's 5 s default).
+    o.ssh_timeout = ssh.timeout;
+    o.handshake_attempts = ssh.handshake_attempts;
+    // Zero disables keepalives.
     o.keepalive_interval = (!ssh.keep_alive_interval.is_zero()).then_some(ssh.keep_alive_interval);
     o.read_write_timeout = (!ssh.read_write_timeout.is_zero()).then_some(ssh.read_write_timeout);
     o.ciphers = ssh.ciphers.clone();
@@ -120,8 +103,7 @@ fn bastion_options(
     if b.username.is_empty() {
         return Err(CommError::Missing("ssh_bastion_username"));
     }
-    let port = if b.port == 0 { DEFAULT_PORT } else { b.port };
-    let mut o = ConnectOptions::new(b.host.trim(), port, b.username.clone());
+    let mut o = ConnectOptions::new(b.host.trim(), b.port, b.username.clone());
     if let Some(file) = &b.private_key_file {
         o.auth.push(Auth::PrivateKey {
             key: KeySource::File(file.clone()),
@@ -170,7 +152,7 @@ fn tunnels(key: &'static str, specs: &[String]) -> Result<Vec<Tunnel>, CommError
 fn proxy_options(p: &ProxyConfig) -> Socks5Proxy {
     Socks5Proxy {
         host: p.host.trim().to_string(),
-        port: if p.port == 0 { 1080 } else { p.port },
+        port: p.port,
         credentials: p
             .username
             .clone()
@@ -280,6 +262,8 @@ impl Communicator for SshCommunicator {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn base() -> SshConfig {
@@ -363,19 +347,13 @@ mod tests {
     }
 
     #[test]
-    fn user_key_wins_over_temporary_key_and_defaults_apply() {
+    fn user_key_wins_over_temporary_key_and_zero_disables_keepalives() {
         let mut c = base();
-        c.port = 0;
-        c.timeout = Duration::ZERO;
-        c.handshake_attempts = 0;
         c.keep_alive_interval = Duration::ZERO;
         c.private_key_file = Some(PathBuf::from("/k"));
         c.certificate_file = Some(PathBuf::from("/k-cert.pub"));
         c.agent_auth = true;
         let o = connect_options_from(&c, "h", Some("TEMP")).unwrap();
-        assert_eq!(o.port, 22);
-        assert_eq!(o.ssh_timeout, DEFAULT_TIMEOUT);
-        assert_eq!(o.handshake_attempts, DEFAULT_HANDSHAKE_ATTEMPTS);
         assert_eq!(o.keepalive_interval, None);
         assert_eq!(o.read_write_timeout, None);
         assert_eq!(o.transfer, TransferMethod::Scp);
@@ -398,7 +376,7 @@ mod tests {
         c.password = Some("pw".into());
         c.bastion = Some(BastionConfig {
             host: "jump".into(),
-            port: 0,
+            port: 2200,
             username: "j".into(),
             password: Some("jp".into()),
             ..BastionConfig::default()
@@ -407,20 +385,20 @@ mod tests {
         let b = o.bastion.as_deref().unwrap();
         assert_eq!(
             (b.host.as_str(), b.port, b.username.as_str()),
-            ("jump", 22, "j")
+            ("jump", 2200, "j")
         );
         assert_eq!(b.auth, vec![Auth::Password("jp".into())]);
         assert_eq!(b.ssh_timeout, o.ssh_timeout);
     }
 
     #[test]
-    fn proxy_is_mapped_with_the_sdk_defaults() {
+    fn proxy_is_mapped() {
         let mut c = base();
         c.password = Some("pw".into());
         assert!(connect_options_from(&c, "h", None).unwrap().proxy.is_none());
         c.proxy = Some(ProxyConfig {
             host: "socks".into(),
-            port: 0,
+            port: 1080,
             username: Some("pu".into()),
             password: None,
         });

@@ -3,8 +3,11 @@
 //! Every bound is a value the build can represent (deadlines are `Instant`s, TTLs int64
 //! seconds) and a sane maximum for a build: nobody waits a week for a VM to boot, and a value
 //! past the maximum is a typo (`36000` for `3600`) or an attempt to break the plugin. The
-//! ranges are listed in `docs/builder-reference.md`; keep the two in step.
+//! ranges are declared in the option table (`options/table.rs`), and a test checks that the
+//! description of each option in `docs/builder-reference.md` states its range.
 use std::time::Duration;
+
+use super::options::{self, Range};
 
 /// How many characters of a value an error quotes; the rest is cut (a 10 MB value is never
 /// echoed whole).
@@ -12,13 +15,6 @@ pub(crate) const QUOTE_MAX: usize = 80;
 
 /// The longest problem line Prepare reports, a safety net behind [`quote`].
 pub(crate) const LINE_MAX: usize = 600;
-
-/// `watch_*_timeout_sec`: at most a day.
-pub(crate) const MAX_WATCH_SECS: i64 = 86_400;
-/// `publish_request_ttl_sec`: at most a year.
-pub(crate) const MAX_TTL_SECS: i64 = 31_536_000;
-/// `ssh_handshake_attempts`.
-pub(crate) const MAX_HANDSHAKE_ATTEMPTS: i64 = 1_000;
 
 /// A whole-number option's range; 0 means the default for all of them.
 #[derive(Debug, Clone, Copy)]
@@ -29,37 +25,33 @@ pub(crate) struct IntRange {
     pub unit: &'static str,
 }
 
-/// The range of a whole-number option, `None` for the options not bounded here (ports and
-/// key bits have checks of their own in Prepare).
+/// The range of a whole-number option (from the option table), `None` for the options not
+/// bounded there (ports and key bits have checks of their own in Prepare).
 pub(crate) fn int_range(key: &str) -> Option<IntRange> {
-    let r = |min, max, unit| Some(IntRange { min, max, unit });
-    match key {
-        "watch_source_timeout_sec" | "watch_publish_timeout_sec" | "watch_import_timeout_sec" => {
-            r(0, MAX_WATCH_SECS, "seconds (24 hours)")
-        }
-        "publish_request_ttl_sec" => r(0, MAX_TTL_SECS, "seconds (365 days)"),
-        "ssh_handshake_attempts" => r(0, MAX_HANDSHAKE_ATTEMPTS, "attempts"),
+    match options::get(key).range {
+        Range::Upto { max, unit } => Some(IntRange { min: 0, max, unit }),
         _ => None,
     }
 }
 
-/// The longest value a duration option accepts.
+/// The longest value a duration option accepts (from the option table).
+///
+/// # Panics
+/// When the table declares no maximum for `key`: every duration option has one.
 pub(crate) fn max_duration(key: &str) -> Duration {
-    const HOUR: u64 = 3_600;
-    Duration::from_secs(match key {
-        "ssh_keep_alive_interval" => HOUR,
-        "pause_before_connecting" => HOUR,
-        // ssh_timeout, ssh_wait_timeout, ssh_read_write_timeout, winrm_timeout.
-        _ => 24 * HOUR,
-    })
+    match options::get(key).range {
+        Range::AtMost(secs) => Duration::from_secs(secs),
+        other => panic!("option table: {key} is a duration without a maximum ({other:?})"),
+    }
 }
 
-/// Checks `d` against the option's maximum; the error quotes the value as given.
+/// Checks `d` against the option's maximum; the error (without the option's name) quotes
+/// the value as given.
 pub(crate) fn check_duration(key: &str, given: &str, d: Duration) -> Result<(), String> {
     let max = max_duration(key);
     if d > max {
         return Err(format!(
-            "{key}: at most {} is allowed, got {}",
+            "at most {} is allowed, got {}",
             human(max),
             quote(given)
         ));
@@ -155,7 +147,7 @@ mod tests {
         assert!(check_duration("ssh_timeout", "24h", Duration::from_secs(86_400)).is_ok());
         assert_eq!(
             check_duration("ssh_timeout", "25h", Duration::from_secs(90_000)).unwrap_err(),
-            "ssh_timeout: at most 24h is allowed, got \"25h\""
+            "at most 24h is allowed, got \"25h\""
         );
         assert!(
             check_duration("ssh_keep_alive_interval", "2h", Duration::from_secs(7200)).is_err()

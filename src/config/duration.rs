@@ -28,14 +28,15 @@ const UNITS: &[(&str, u128)] = &[
 /// Go caps durations at i64 nanoseconds (about 292 years).
 const MAX_NANOS: u128 = i64::MAX as u128;
 
+fn invalid(s: &str) -> String {
+    format!(
+        "invalid duration {} (use Go syntax such as \"90s\", \"5m\" or \"1h30m\")",
+        quote(s)
+    )
+}
+
 /// Parses `s`; the error text explains what is wrong, without the option name.
 pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
-    let bad = || {
-        format!(
-            "invalid duration {} (use Go syntax such as \"90s\", \"5m\" or \"1h30m\")",
-            quote(s)
-        )
-    };
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -48,67 +49,80 @@ pub(crate) fn parse(s: &str) -> Result<GoDuration, String> {
         });
     }
     if rest.is_empty() {
-        return Err(bad());
+        return Err(invalid(s));
     }
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (int_part, after_int) = rest.split_at(int_len);
-        let (frac_part, after_num) = match after_int.strip_prefix('.') {
-            Some(f) => {
-                let n = f.bytes().take_while(u8::is_ascii_digit).count();
-                f.split_at(n)
-            }
-            None => ("", after_int),
-        };
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(bad());
-        }
-        let unit_len = after_num
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(after_num.len(), |(i, _)| i);
-        let (unit, after_unit) = after_num.split_at(unit_len);
-        let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
-            return Err(if unit.is_empty() {
-                format!(
-                    "invalid duration {}: missing unit (use ns, us, ms, s, m or h)",
-                    quote(s)
-                )
-            } else {
-                format!(
-                    "invalid duration {}: unknown unit {} (use ns, us, ms, s, m or h)",
-                    quote(s),
-                    quote(unit)
-                )
-            });
-        };
-        let int_value: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| bad())?
-        };
-        let mut nanos = int_value.checked_mul(scale).ok_or_else(bad)?;
-        // Fraction digits beyond nanosecond precision are dropped, as Go does.
-        let mut frac_scale = scale;
-        for digit in frac_part.bytes() {
-            frac_scale /= 10;
-            if frac_scale == 0 {
-                break;
-            }
-            nanos += u128::from(digit - b'0') * frac_scale;
-        }
-        total = total.checked_add(nanos).ok_or_else(bad)?;
+        let (nanos, after) = term(rest, s)?;
+        total = total.checked_add(nanos).ok_or_else(|| invalid(s))?;
         if total > MAX_NANOS {
             return Err(format!("invalid duration {}: too large", quote(s)));
         }
-        rest = after_unit;
+        rest = after;
     }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| bad())?;
-    let sub = u32::try_from(total % 1_000_000_000).map_err(|_| bad())?;
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| invalid(s))?;
+    let sub = u32::try_from(total % 1_000_000_000).map_err(|_| invalid(s))?;
     Ok(GoDuration {
         negative,
         value: Duration::new(secs, sub),
+    })
+}
+
+/// One `<number><unit>` term at the start of `rest` (of the whole value `s`, for messages):
+/// its nanoseconds and what follows it.
+fn term<'a>(rest: &'a str, s: &str) -> Result<(u128, &'a str), String> {
+    let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (int_part, after_int) = rest.split_at(int_len);
+    let (frac_part, after_num) = match after_int.strip_prefix('.') {
+        Some(f) => {
+            let n = f.bytes().take_while(u8::is_ascii_digit).count();
+            f.split_at(n)
+        }
+        None => ("", after_int),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(invalid(s));
+    }
+    let unit_len = after_num
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_digit() || *c == '.')
+        .map_or(after_num.len(), |(i, _)| i);
+    let (unit, after_unit) = after_num.split_at(unit_len);
+    let scale = unit_scale(unit, s)?;
+    let int_value: u128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().map_err(|_| invalid(s))?
+    };
+    let mut nanos = int_value.checked_mul(scale).ok_or_else(|| invalid(s))?;
+    // Fraction digits beyond nanosecond precision are dropped, as Go does.
+    let mut frac_scale = scale;
+    for digit in frac_part.bytes() {
+        frac_scale /= 10;
+        if frac_scale == 0 {
+            break;
+        }
+        nanos += u128::from(digit - b'0') * frac_scale;
+    }
+    Ok((nanos, after_unit))
+}
+
+/// Nanoseconds per `unit`.
+fn unit_scale(unit: &str, s: &str) -> Result<u128, String> {
+    if let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) {
+        return Ok(scale);
+    }
+    Err(if unit.is_empty() {
+        format!(
+            "invalid duration {}: missing unit (use ns, us, ms, s, m or h)",
+            quote(s)
+        )
+    } else {
+        format!(
+            "invalid duration {}: unknown unit {} (use ns, us, ms, s, m or h)",
+            quote(s),
+            quote(unit)
+        )
     })
 }
 

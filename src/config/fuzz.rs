@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use serde_json::Value as Json;
 
 use super::bounds::LINE_MAX;
-use super::spec::OPTIONS;
+use super::options;
 use super::{prepare_with, Environment};
 
 /// Values chosen to sit on the edges of what Prepare checks.
@@ -114,7 +114,8 @@ fn value() -> impl Strategy<Value = Json> {
 /// Some options, each with an arbitrary value; now and then a key that is no option.
 fn options() -> impl Strategy<Value = Vec<(String, Json)>> {
     let option = prop_oneof![
-        9 => proptest::sample::select(OPTIONS).prop_map(|(name, _)| name.to_string()),
+        9 => proptest::sample::select(options::all().map(|o| o.name).collect::<Vec<_>>())
+            .prop_map(str::to_string),
         1 => text(),
     ];
     proptest::collection::vec((option, value()), 0..10)
@@ -161,7 +162,7 @@ fn assert_problems_are_short_lines(problems: &[String]) {
             p.chars().count() <= LINE_MAX + 10,
             "a problem is too long: {p:.200}"
         );
-        let named = OPTIONS.iter().any(|(k, _)| p.starts_with(&format!("{k}:")))
+        let named = options::all().any(|o| p.starts_with(&format!("{}:", o.name)))
             || p.starts_with("unknown configuration key: ")
             || p.starts_with("configuration #");
         assert!(named, "a problem names no option: {p:.200}");
@@ -175,7 +176,7 @@ proptest! {
         let env = Environment { kubeconfig: None, home: Some(dir.path().to_path_buf()) };
         for configs in both_shapes(&values) {
             if let Err(e) = prepare_with(&configs, &env) {
-                assert_problems_are_short_lines(&e.problems);
+                assert_problems_are_short_lines(&e.lines());
             }
         }
     }

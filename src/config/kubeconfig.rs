@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value as Yaml;
 
 use super::files;
+use super::problem::Problem;
 
 /// What Prepare learned from the kubeconfig.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,41 +126,76 @@ fn merge_file(path: &Path, merged: &mut Merged) -> Result<(), String> {
     Ok(())
 }
 
+/// The option a kubeconfig problem is reported under, unless it is about the context named by
+/// `kubeconfig_context`.
+const PATH: &str = "kubeconfig_path";
+
+fn problems(messages: Vec<String>) -> Vec<Problem> {
+    messages
+        .into_iter()
+        .map(|m| Problem::invalid(PATH, m))
+        .collect()
+}
+
 /// Checks the kubeconfig files (missing ones are skipped; at least one must exist) and the
-/// context. Every problem is returned as a message without the option name.
+/// context: it exists and names a defined cluster (with a server and sound TLS material) and
+/// user. Every problem names `kubeconfig_path` or, for an unknown context it names,
+/// `kubeconfig_context`.
 pub(crate) fn check(
     paths: &[PathBuf],
     context: Option<&str>,
-) -> Result<KubeconfigSummary, Vec<String>> {
+) -> Result<KubeconfigSummary, Vec<Problem>> {
+    let (merged, files) = read_all(paths)?;
+    let chosen = pick_context(&merged, context)?;
+    let warnings = check_references(&merged, chosen).map_err(problems)?;
+    Ok(KubeconfigSummary {
+        files,
+        context: chosen.name.clone(),
+        namespace: chosen.namespace.clone(),
+        warnings,
+    })
+}
+
+/// Reads and merges the files that exist, in order; returns them with the merged config.
+fn read_all(paths: &[PathBuf]) -> Result<(Merged, Vec<PathBuf>), Vec<Problem>> {
     let mut merged = Merged::default();
     let mut files = Vec::new();
-    let mut problems = Vec::new();
+    let mut failures = Vec::new();
     for path in paths {
         match files::not_a_file(path) {
             // kubectl skips the missing entries of a KUBECONFIG list.
             Some(_) if !path.exists() => continue,
             Some(why) => {
-                problems.push(why);
+                failures.push(why);
                 continue;
             }
             None => {}
         }
         match merge_file(path, &mut merged) {
             Ok(()) => files.push(path.clone()),
-            Err(e) => problems.push(e),
+            Err(e) => failures.push(e),
         }
     }
-    if files.is_empty() && problems.is_empty() {
+    if files.is_empty() && failures.is_empty() {
         let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(vec![if list.len() == 1 {
+        failures.push(if list.len() == 1 {
             format!("kubeconfig file {} not found", list.join(""))
         } else {
             format!("no kubeconfig file found (looked for {})", list.join(", "))
-        }]);
+        });
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    if failures.is_empty() {
+        Ok((merged, files))
+    } else {
+        Err(problems(failures))
     }
+}
+
+/// The context to use: `kubeconfig_context`, else the kubeconfig's current context.
+fn pick_context<'a>(
+    merged: &'a Merged,
+    context: Option<&str>,
+) -> Result<&'a ContextRef, Vec<Problem>> {
     let available = || {
         let names: Vec<&str> = merged.contexts.iter().map(|c| c.name.as_str()).collect();
         if names.is_empty() {
@@ -169,35 +205,38 @@ pub(crate) fn check(
         }
     };
     let (wanted, from_option) = match (context, merged.current_context.as_deref()) {
-        (Some(c), _) => (c.to_string(), true),
-        (None, Some(c)) => (c.to_string(), false),
+        (Some(c), _) => (c, true),
+        (None, Some(c)) => (c, false),
         (None, None) => {
-            return Err(vec![format!(
+            return Err(problems(vec![format!(
                 "the kubeconfig sets no current-context; set kubeconfig_context ({})",
                 available()
-            )])
+            )]))
         }
     };
-    let Some(ContextRef {
-        cluster,
-        user,
-        namespace,
-        ..
-    }) = merged.contexts.iter().find(|c| c.name == wanted)
-    else {
-        let source = if from_option {
-            "kubeconfig_context"
-        } else {
-            "the kubeconfig's current-context"
-        };
-        return Err(vec![format!(
-            "{source}: context {wanted:?} not found in the kubeconfig ({})",
-            available()
-        )]);
-    };
+    if let Some(found) = merged.contexts.iter().find(|c| c.name == wanted) {
+        return Ok(found);
+    }
+    let not_found = format!(
+        "context {wanted:?} not found in the kubeconfig ({})",
+        available()
+    );
+    Err(vec![if from_option {
+        Problem::invalid("kubeconfig_context", not_found)
+    } else {
+        Problem::invalid(
+            PATH,
+            format!("the kubeconfig's current-context: {not_found}"),
+        )
+    }])
+}
+
+/// The context's cluster and user exist and are sound; returns the warnings (TLS off).
+fn check_references(merged: &Merged, context: &ContextRef) -> Result<Vec<String>, Vec<String>> {
+    let wanted = &context.name;
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    match cluster {
+    match &context.cluster {
         None => problems.push(format!("kubeconfig context {wanted:?} names no cluster")),
         Some(c) => match merged.clusters.iter().find(|n| &n.name == c) {
             None => problems.push(format!(
@@ -212,7 +251,7 @@ pub(crate) fn check(
             }
         },
     }
-    if let Some(u) = user {
+    if let Some(u) = &context.user {
         match merged.users.iter().find(|n| &n.name == u) {
             None => problems.push(format!(
                 "kubeconfig context {wanted:?} refers to user {u:?}, which is not defined"
@@ -220,20 +259,21 @@ pub(crate) fn check(
             Some(n) => problems.extend(super::tls::user(n)),
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    if problems.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(problems)
     }
-    Ok(KubeconfigSummary {
-        files,
-        context: wanted,
-        namespace: namespace.clone(),
-        warnings,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::check`] with its problems as the lines Prepare reports.
+    fn check(paths: &[PathBuf], context: Option<&str>) -> Result<KubeconfigSummary, Vec<String>> {
+        super::check(paths, context).map_err(|e| e.iter().map(ToString::to_string).collect())
+    }
 
     const GOOD: &str = "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: u\n    namespace: demo\n- name: other\n  context:\n    cluster: sim\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n";
 
@@ -288,11 +328,14 @@ mod tests {
         let e = check(std::slice::from_ref(&missing), None).unwrap_err();
         assert_eq!(
             e,
-            vec![format!("kubeconfig file {} not found", missing.display())]
+            vec![format!(
+                "kubeconfig_path: kubeconfig file {} not found",
+                missing.display()
+            )]
         );
         let e = check(&[missing.clone(), dir.path().join("nope2")], None).unwrap_err();
         assert!(
-            e[0].starts_with("no kubeconfig file found (looked for "),
+            e[0].starts_with("kubeconfig_path: no kubeconfig file found (looked for "),
             "{e:?}"
         );
         let bad = write(dir.path(), "bad", "just: [a, list\n");

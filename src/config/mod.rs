@@ -1,11 +1,15 @@
 //! The builder's configuration: every option, its default, and validation.
 //!
+//! - `options`: the table that declares every option once (name, type, default, doc line,
+//!   section of the reference page); the spec, the decoding, the defaults and the reference
+//!   page's option tables are derived from it.
 //! - [`hcl_spec`]: the HCL2 object spec (every option with its cty type).
 //! - [`prepare`]: merges the configs Packer sends to `Builder.Prepare`, types them, applies the
 //!   defaults and checks everything, reporting every problem at once. The checks live in
 //!   focused modules: [`bounds`] (ranges of numbers and durations, short quoting of values),
 //!   [`names`] (Kubernetes and content library names, whitespace), [`files`] (paths, SSH keys,
-//!   PEM), [`tls`] (the kubeconfig's certificates) and [`kubeconfig`].
+//!   PEM), [`tls`] (the kubeconfig's certificates) and [`kubeconfig`]. Problems are typed
+//!   ([`Problem`]: option, kind, message) and rendered in one place.
 //!
 //! The struct shape below is shared with the build steps. `docs/builder-reference.md` is the
 //! user-facing description of every option.
@@ -20,7 +24,9 @@ mod files;
 mod fuzz;
 mod kubeconfig;
 mod names;
+mod options;
 mod prepare;
+mod problem;
 mod quantity;
 mod raw;
 mod spec;
@@ -29,7 +35,8 @@ mod suggest;
 mod tests;
 mod tls;
 
-pub use prepare::{prepare, prepare_with, ConfigErrors, Environment, Prepared, REJECTED};
+pub use prepare::{prepare, prepare_with, ConfigErrors, Environment, Prepared};
+pub use problem::{Problem, ProblemKind};
 pub use spec::hcl_spec;
 
 /// Values Packer core sets (`packer_*` keys).
@@ -56,6 +63,29 @@ pub enum BootstrapProvider {
     VAppConfig,
 }
 
+/// The values of an option that picks one of a few keywords, spelt as templates write them.
+pub trait Keyword: Sized + Copy + 'static {
+    /// Every value, in the order error messages list them.
+    const ALL: &'static [Self];
+    /// The keyword as written in templates.
+    fn name(self) -> &'static str;
+    /// The value written `s`, exactly (keywords are case-sensitive).
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == s)
+    }
+}
+
+impl Keyword for BootstrapProvider {
+    const ALL: &'static [Self] = &[Self::CloudInit, Self::Sysprep, Self::VAppConfig];
+    fn name(self) -> &'static str {
+        match self {
+            Self::CloudInit => "CloudInit",
+            Self::Sysprep => "Sysprep",
+            Self::VAppConfig => "vAppConfig",
+        }
+    }
+}
+
 /// `communicator`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CommKind {
@@ -63,6 +93,17 @@ pub enum CommKind {
     Ssh,
     WinRm,
     None,
+}
+
+impl Keyword for CommKind {
+    const ALL: &'static [Self] = &[Self::Ssh, Self::WinRm, Self::None];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ssh => "ssh",
+            Self::WinRm => "winrm",
+            Self::None => "none",
+        }
+    }
 }
 
 /// `temporary_key_pair_type`.
@@ -74,12 +115,33 @@ pub enum KeyType {
     Ecdsa,
 }
 
+impl Keyword for KeyType {
+    const ALL: &'static [Self] = &[Self::Ed25519, Self::Rsa, Self::Ecdsa];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ed25519 => "ed25519",
+            Self::Rsa => "rsa",
+            Self::Ecdsa => "ecdsa",
+        }
+    }
+}
+
 /// `ssh_file_transfer_method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FileTransfer {
     #[default]
     Scp,
     Sftp,
+}
+
+impl Keyword for FileTransfer {
+    const ALL: &'static [Self] = &[Self::Scp, Self::Sftp];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Scp => "scp",
+            Self::Sftp => "sftp",
+        }
+    }
 }
 
 /// `ssh_bastion_*`.
@@ -115,6 +177,7 @@ pub struct SshConfig {
     pub private_key_file: Option<PathBuf>,
     pub certificate_file: Option<PathBuf>,
     pub keypair_name: Option<String>,
+    /// `temporary_key_pair_name` (default `packer`): the comment of the temporary public key.
     pub temporary_key_pair_name: Option<String>,
     pub temporary_key_pair_type: KeyType,
     /// Bits for RSA (default 4096) or ECDSA (256/384/521); ignored for ed25519.

@@ -1,41 +1,8 @@
 //! Names checked the way the Supervisor will check them, so a bad one stops `packer validate`
 //! instead of the build: Kubernetes object names (DNS-1123 subdomains and labels), content
-//! library item names, and no stray whitespace in names, hosts and keywords.
+//! library item names, and no stray whitespace in names, hosts and keywords. Which option
+//! follows which rule is declared in the option table (`options/table.rs`).
 use super::bounds::quote;
-
-/// Options whose value must not have leading or trailing whitespace (nor be only whitespace):
-/// names, hosts, user names and keywords. Paths, passwords, descriptions and certificates
-/// are taken as given.
-pub(crate) const NO_PADDING: &[&str] = &[
-    "kubeconfig_context",
-    "supervisor_namespace",
-    "class_name",
-    "storage_class",
-    "image_name",
-    "source_name",
-    "bootstrap_provider",
-    "guest_os_type",
-    "iso_boot_disk_size",
-    "publish_location_name",
-    "publish_image_name",
-    "import_source_url",
-    "import_target_location_name",
-    "import_target_image_type",
-    "import_target_image_name",
-    "import_request_name",
-    "communicator",
-    "ssh_host",
-    "ssh_username",
-    "temporary_key_pair_name",
-    "temporary_key_pair_type",
-    "ssh_file_transfer_method",
-    "ssh_bastion_host",
-    "ssh_bastion_username",
-    "ssh_proxy_host",
-    "ssh_proxy_username",
-    "winrm_host",
-    "winrm_username",
-];
 
 /// Which naming rule an option's value follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,18 +17,6 @@ pub(crate) enum Rule {
     /// display name, checked as a library item name.
     ImageName,
 }
-
-/// The rule of each named option.
-pub(crate) const NAMED: &[(&str, Rule)] = &[
-    ("supervisor_namespace", Rule::Label),
-    ("class_name", Rule::Subdomain),
-    ("storage_class", Rule::Subdomain),
-    ("image_name", Rule::ImageName),
-    ("publish_location_name", Rule::Subdomain),
-    ("publish_image_name", Rule::LibraryItem),
-    ("import_target_location_name", Rule::Subdomain),
-    ("import_target_image_name", Rule::LibraryItem),
-];
 
 /// Whitespace problems of `value`, as a message without the option name.
 pub(crate) fn padding(value: &str) -> Result<(), String> {

@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 use packer_wire::msgpack::Value;
 
 use super::bounds::{number, quote};
-use super::spec::{kind_of, Kind};
+use super::options::{self, Kind};
+use super::problem::{Problem, ProblemKind};
+use super::spec::kind_of;
+use super::suggest::suggest;
 
 /// A configuration value before typing.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +112,7 @@ pub(crate) struct Entry {
 
 /// Merges the configs in order. Returns the merged values and every problem found
 /// (malformed elements, unknown keys).
-pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<String>) {
+pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<Problem>) {
     let mut merged = BTreeMap::new();
     let mut problems = Vec::new();
     for (index, config) in configs.iter().enumerate() {
@@ -119,20 +122,21 @@ pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<String>)
                 Ok(Raw::Map(pairs)) => (pairs, true),
                 Ok(_) => continue,
                 Err(e) => {
-                    problems.push(format!("configuration #{index}: {e}"));
+                    problems.push(Problem::malformed(index, e));
                     continue;
                 }
             },
             Value::Bin(bytes) => match cty_object(bytes) {
                 Ok(pairs) => (pairs, false),
                 Err(e) => {
-                    problems.push(format!("configuration #{index}: {e}"));
+                    problems.push(Problem::malformed(index, e));
                     continue;
                 }
             },
             other => {
-                problems.push(format!(
-                    "configuration #{index}: expected a map, got {other:?}"
+                problems.push(Problem::malformed(
+                    index,
+                    format!("expected a map, got {other:?}"),
                 ));
                 continue;
             }
@@ -144,9 +148,9 @@ pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<String>)
                 continue;
             }
             if kind_of(&key).is_none() {
-                let msg = format!("unknown configuration key: {}", quote(&key));
-                if !problems.contains(&msg) {
-                    problems.push(msg);
+                let problem = unknown_key(&key);
+                if !problems.contains(&problem) {
+                    problems.push(problem);
                 }
                 continue;
             }
@@ -157,6 +161,16 @@ pub(crate) fn merge(configs: &[Value]) -> (BTreeMap<String, Entry>, Vec<String>)
         }
     }
     (merged, problems)
+}
+
+/// A key that names no option, with the closest option's name when it looks like a typo.
+fn unknown_key(key: &str) -> Problem {
+    let suggestion = Some(key)
+        .filter(|k| k.len() <= 64)
+        .and_then(|k| suggest(k, options::all().map(|o| o.name)))
+        .map(|s| format!("; did you mean {s:?}?"))
+        .unwrap_or_default();
+    Problem::unknown_key(key, suggestion)
 }
 
 /// Decodes the cty JSON of an HCL2 body: `{"value": {...}, "type": [...]}`.
@@ -266,7 +280,7 @@ fn render_action(action: &str, ctx: &TemplateContext) -> Result<String, String> 
 pub(crate) struct Decoder {
     entries: BTreeMap<String, Entry>,
     ctx: TemplateContext,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 impl Decoder {
@@ -288,18 +302,22 @@ impl Decoder {
     }
 
     /// Records a problem once: options are sometimes read twice (e.g. to check an alias).
-    fn problem(&mut self, msg: String) {
-        if !self.problems.contains(&msg) {
-            self.problems.push(msg);
+    fn problem(&mut self, problem: Problem) {
+        if !self.problems.contains(&problem) {
+            self.problems.push(problem);
         }
     }
 
+    /// Records that `key`'s value does not have the type the option needs.
+    fn bad_type(&mut self, key: &str, message: String) {
+        self.problem(Problem::new(key, ProblemKind::BadType, message));
+    }
+
     fn mismatch(&mut self, key: &str, kind: Kind, got: &Raw) {
-        self.problem(format!(
-            "{key}: expected {}, got {}",
-            kind.describe(),
-            got.describe()
-        ));
+        self.bad_type(
+            key,
+            format!("expected {}, got {}", kind.describe(), got.describe()),
+        );
     }
 
     fn entry(&self, key: &str) -> Option<(Raw, bool)> {
@@ -325,7 +343,7 @@ impl Decoder {
         match interpolate(&s, &self.ctx) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.problem(format!("{key}: {e}"));
+                self.bad_type(key, e);
                 None
             }
         }
@@ -356,11 +374,14 @@ impl Decoder {
                 }
                 None if *v == Raw::Null => {}
                 None => {
-                    self.problem(format!(
-                        "{key}: value of {} must be a string, got {}",
-                        quote(k),
-                        v.describe()
-                    ));
+                    self.bad_type(
+                        key,
+                        format!(
+                            "value of {} must be a string, got {}",
+                            quote(k),
+                            v.describe()
+                        ),
+                    );
                     return None;
                 }
             }
@@ -402,10 +423,7 @@ impl Decoder {
         if parsed.is_none() {
             match &raw {
                 Raw::Float(f) if f.is_finite() => {
-                    self.problem(format!(
-                        "{key}: expected a whole number, got {}",
-                        number(*f)
-                    ));
+                    self.bad_type(key, format!("expected a whole number, got {}", number(*f)));
                 }
                 _ => self.mismatch(key, Kind::Int, &raw),
             }
@@ -449,10 +467,10 @@ impl Decoder {
             match Self::scalar_to_string(item, weak) {
                 Some(s) => out.push(self.render(key, s, weak)?),
                 None => {
-                    self.problem(format!(
-                        "{key}: element {i} must be a string, got {}",
-                        item.describe()
-                    ));
+                    self.bad_type(
+                        key,
+                        format!("element {i} must be a string, got {}", item.describe()),
+                    );
                     return None;
                 }
             }
@@ -479,7 +497,7 @@ impl Decoder {
     /// Records a problem with `key` found outside the decoder (whitespace, names): later
     /// checks of the same option are then not reported again.
     pub(crate) fn reject(&mut self, key: &str, why: &str) {
-        self.problem(format!("{key}: {why}"));
+        self.problem(Problem::invalid(key, why));
     }
 
     /// Whether the option was given (non-null), whatever its value.
@@ -558,10 +576,8 @@ mod tests {
         ]);
         let (m, problems) = merge(&[a]);
         assert!(m.is_empty());
-        assert_eq!(
-            problems,
-            vec!["unknown configuration key: \"not_an_option\"".to_string()]
-        );
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines, vec!["unknown configuration key: \"not_an_option\""]);
     }
 
     #[test]
@@ -572,6 +588,7 @@ mod tests {
             Value::Bin(b"[1]".to_vec()),
         ]);
         assert_eq!(p.len(), 3, "{p:?}");
+        let p: Vec<String> = p.iter().map(ToString::to_string).collect();
         assert!(p[0].starts_with("configuration #0: the HCL2 configuration is not valid cty JSON"));
         assert!(p[1].starts_with("configuration #1: expected a map"));
         assert!(p[2].contains("expected an object"));

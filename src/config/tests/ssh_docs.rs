@@ -1,10 +1,9 @@
 //! The reference page's SSH options against the code: every `ssh_*` and `temporary_key_pair_*`
 //! option is documented, the page calls an option **Rejected** exactly when Prepare rejects it
-//! ([`REJECTED`]), and a rejected option set gives its one-line reason.
+//! (the table's rejected options), and a rejected option set gives its one-line reason.
 use serde_json::json;
 
-use super::super::spec::{Kind, OPTIONS};
-use super::super::REJECTED;
+use super::super::options::{self, Kind};
 use super::Fixture;
 
 const REFERENCE: &str = include_str!("../../../docs/builder-reference.md");
@@ -19,9 +18,8 @@ fn documented(option: &str) -> Option<&'static str> {
 }
 
 fn ssh_options() -> impl Iterator<Item = (&'static str, Kind)> {
-    OPTIONS
-        .iter()
-        .copied()
+    options::all()
+        .map(|o| (o.name, o.kind()))
         .filter(|(k, _)| k.starts_with("ssh_") || k.starts_with("temporary_key_pair_"))
         .filter(|(k, _)| !matches!(*k, "ssh_public_key" | "ssh_private_key"))
 }
@@ -30,7 +28,7 @@ fn ssh_options() -> impl Iterator<Item = (&'static str, Kind)> {
 fn the_page_says_rejected_exactly_for_the_rejected_options() {
     for (key, _) in ssh_options() {
         let row = documented(key).unwrap_or_else(|| panic!("{key} is not in the reference"));
-        let rejected = REJECTED.iter().any(|(k, _)| *k == key);
+        let rejected = options::rejected().any(|(o, _)| o.name == key);
         assert_eq!(
             row.contains("**Rejected**"),
             rejected,
@@ -44,8 +42,9 @@ fn the_page_says_rejected_exactly_for_the_rejected_options() {
 #[test]
 fn rejected_options_give_their_reason_and_only_with_ssh() {
     let f = Fixture::new();
-    for (key, why) in REJECTED {
-        let kind = OPTIONS.iter().find(|(k, _)| k == key).map(|(_, k)| *k);
+    for (option, why) in options::rejected() {
+        let key = &option.name;
+        let kind = Some(option.kind());
         let value = if kind == Some(Kind::StrList) {
             json!(["8080:localhost:80"])
         } else {
