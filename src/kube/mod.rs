@@ -49,6 +49,11 @@ impl ApiError {
         self.code() == Some(410)
     }
 
+    /// Whether `e` is an answer with status `code`.
+    pub fn code_is(e: &::kube::Error, code: u16) -> bool {
+        code_of(e) == Some(code)
+    }
+
     /// Errors worth retrying inside a wait: transport trouble and server-side hiccups, not
     /// refusals that will repeat (forbidden, not found, invalid).
     pub fn is_transient(&self) -> bool {
