@@ -355,7 +355,14 @@ impl<K: Watchable, T, J: FnMut(&K) -> Verdict<T>> Watcher<'_, '_, K, J> {
                 Flow::Stop
             }
             Err(e) => {
-                tracing::debug!("watch of {} broke: {}", self.target.object, ApiError(e));
+                let e = ApiError(e);
+                if e.is_unreadable() {
+                    return Flow::Finished(Err(WaitError::Api {
+                        object: self.target.object.clone(),
+                        source: e,
+                    }));
+                }
+                tracing::debug!("watch of {} broke: {e}", self.target.object);
                 Flow::Stop
             }
         }
