@@ -1,8 +1,10 @@
 //! The build's result as Packer sees it: the published image (or the source VM's name).
+use ::kube::api::DeleteParams;
 use async_trait::async_trait;
 use packer_rpc::api::{Artifact, BoxError};
 use packer_wire::msgpack::Value;
-use serde_json::Value as Json;
+use vmop_types::api::Scope;
+use vmop_types::{ContentLibraryItem, VirtualMachineImage};
 
 use crate::generated::Generated;
 use crate::hcp_metadata::{self, RegistryImage};
@@ -154,72 +156,63 @@ impl Artifact for SupervisorArtifact {
         let Some(cluster) = &self.cluster else {
             return Err(format!("deleting image {}: no Supervisor connection", p.vmi_name).into());
         };
-        // The image is owned by its content library item; deleting the item removes both.
-        let vmi_api = cluster.api(&cluster.kinds.vmi);
-        let vmi = vmi_api.get_opt(&p.vmi_name).await.map_err(|e| {
-            format!(
-                "getting VirtualMachineImage {}/{}: {}",
-                cluster.namespace,
-                p.vmi_name,
-                ApiError(e)
-            )
-        })?;
-        let Some(vmi) = vmi else {
-            tracing::info!("published image {} is already gone", p.vmi_name);
-            return Ok(());
-        };
-        let item = vmi
-            .data
-            .get("spec")
-            .and_then(|s| s.get("providerRef"))
-            .and_then(|r| r.get("name"))
-            .and_then(Json::as_str)
-            .map(str::to_string);
-        let dp = ::kube::api::DeleteParams::background();
-        match (item, cluster.kinds.library_version) {
-            (Some(item), Some(v)) => {
-                let res = ::kube::api::ApiResource::from_gvk_with_plural(
-                    &::kube::api::GroupVersionKind::gvk(
-                        vmop_types::api::IMAGEREGISTRY_GROUP,
-                        v.as_str(),
-                        "ContentLibraryItem",
-                    ),
-                    "contentlibraryitems",
-                );
-                match cluster.api(&res).delete(&item, &dp).await {
-                    Ok(_) => {}
-                    Err(e) if code_of(&e) == Some(404) => {}
-                    Err(e) => {
-                        return Err(format!(
-                            "deleting ContentLibraryItem {}/{item} of image {}: {}",
-                            cluster.namespace,
-                            p.vmi_name,
-                            ApiError(e)
-                        )
-                        .into())
-                    }
-                }
-                tracing::info!(
-                    "deleted ContentLibraryItem {item} behind published image {}",
-                    p.vmi_name
-                );
+        match published_image(cluster, &p.vmi_name).await? {
+            Some(vmi) => delete_image(cluster, vmi, &p.vmi_name).await,
+            None => {
+                tracing::info!("published image {} is already gone", p.vmi_name);
+                Ok(())
             }
-            _ => match vmi_api.delete(&p.vmi_name, &dp).await {
-                Ok(_) => tracing::info!("deleted published image {}", p.vmi_name),
-                Err(e) if code_of(&e) == Some(404) => {}
-                Err(e) => {
-                    return Err(format!(
-                        "deleting VirtualMachineImage {}/{}: {}",
-                        cluster.namespace,
-                        p.vmi_name,
-                        ApiError(e)
-                    )
-                    .into())
-                }
-            },
         }
-        Ok(())
     }
+}
+
+/// The published image, if it still exists.
+async fn published_image(
+    cluster: &Cluster,
+    name: &str,
+) -> Result<Option<VirtualMachineImage>, BoxError> {
+    let images = cluster.images(Scope::Namespaced);
+    images.get_opt(name).await.map_err(|e| {
+        let ns = &cluster.namespace;
+        format!("getting VirtualMachineImage {ns}/{name}: {}", ApiError(e)).into()
+    })
+}
+
+/// Deletes the image: through its content library item, which owns it (deleting the item
+/// removes both), when the image names it and the cluster serves the item kind; else the
+/// image itself. Already gone counts as deleted.
+async fn delete_image(
+    cluster: &Cluster,
+    vmi: VirtualMachineImage,
+    name: &str,
+) -> Result<(), BoxError> {
+    let ns = &cluster.namespace;
+    let dp = DeleteParams::background();
+    let item = vmi.spec.provider_ref.map(|r| r.name);
+    if let (Some(item), Some(items)) = (item, cluster.library::<ContentLibraryItem>()) {
+        match items.delete(&item, &dp).await {
+            Ok(_) => {}
+            Err(e) if code_of(&e) == Some(404) => {}
+            Err(e) => {
+                let e = ApiError(e);
+                return Err(format!(
+                    "deleting ContentLibraryItem {ns}/{item} of image {name}: {e}"
+                )
+                .into());
+            }
+        }
+        tracing::info!("deleted ContentLibraryItem {item} behind published image {name}");
+        return Ok(());
+    }
+    match cluster.images(Scope::Namespaced).delete(name, &dp).await {
+        Ok(_) => tracing::info!("deleted published image {name}"),
+        Err(e) if code_of(&e) == Some(404) => {}
+        Err(e) => {
+            let e = ApiError(e);
+            return Err(format!("deleting VirtualMachineImage {ns}/{name}: {e}").into());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -49,11 +49,22 @@ impl ApiError {
         self.code() == Some(410)
     }
 
+    /// Whether `e` is an answer with status `code`.
+    pub fn code_is(e: &::kube::Error, code: u16) -> bool {
+        code_of(e) == Some(code)
+    }
+
+    /// The answer arrived but does not fit the typed kind (a field of another type than
+    /// vmop-types expects): asking again gets the same answer.
+    pub fn is_unreadable(&self) -> bool {
+        matches!(&self.0, ::kube::Error::SerdeError(e) if e.is_data())
+    }
+
     /// Errors worth retrying inside a wait: transport trouble and server-side hiccups, not
-    /// refusals that will repeat (forbidden, not found, invalid).
+    /// refusals that will repeat (forbidden, not found, invalid) nor objects we cannot read.
     pub fn is_transient(&self) -> bool {
         match self.code() {
-            None => true,
+            None => !self.is_unreadable(),
             Some(c) => c == 410 || c == 429 || c >= 500,
         }
     }
@@ -400,14 +411,11 @@ impl Cluster {
         })
     }
 
-    /// Namespaced API for a kind in the build's namespace.
+    /// Untyped API for any namespaced kind in the build's namespace, for what works on every
+    /// kind alike (cleanup's deletes). Steps use the typed APIs ([`Cluster::vmop`] and the
+    /// others in [`resources`]).
     pub fn api(&self, res: &ApiResource) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), &self.namespace, res)
-    }
-
-    /// API for a cluster-scoped kind.
-    pub fn cluster_api(&self, res: &ApiResource) -> Api<DynamicObject> {
-        Api::all_with(self.client.clone(), res)
     }
 
     /// `Supervisor https://… (context c, namespace n)` for messages.
@@ -508,6 +516,16 @@ contexts:
             load_kubeconfigs(&[]),
             Err(ConnectError::NoKubeconfig)
         ));
+    }
+
+    #[test]
+    fn objects_that_do_not_fit_their_type_are_not_retried() {
+        let data = serde_json::from_str::<u32>("\"x\"").unwrap_err();
+        let unreadable = ApiError(::kube::Error::SerdeError(data));
+        assert!(unreadable.is_unreadable() && !unreadable.is_transient());
+        let truncated = serde_json::from_str::<Vec<u32>>("[1,").unwrap_err();
+        let broken = ApiError(::kube::Error::SerdeError(truncated));
+        assert!(!broken.is_unreadable() && broken.is_transient());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Reading a VirtualMachinePublishRequest's status: which conditions hold, which reasons end the
 //! request for good, which mean "not yet", and which are unknown (shown to the user at once).
-use serde_json::Value as Json;
 use vmop_types::conditions::publish::reason;
+use vmop_types::VirtualMachinePublishRequest;
 
-use super::status::{conditions, Cond};
+use super::status::Cond;
 use super::wait::Verdict;
 
 /// The publish request's result.
@@ -35,7 +35,7 @@ pub fn classify(reason: &str) -> ReasonClass {
 }
 
 /// What the judge tells the caller about while it waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PublishEvent<'a> {
     /// A condition is True.
     Reached(&'a Cond),
@@ -46,11 +46,12 @@ pub enum PublishEvent<'a> {
 /// Judges a VirtualMachinePublishRequest; `announce` sees every True condition and every False
 /// condition with an unknown reason on each look (the caller de-duplicates).
 pub fn judge_publish(
-    data: &Json,
+    request: &VirtualMachinePublishRequest,
     mut announce: impl FnMut(PublishEvent<'_>),
 ) -> Verdict<Published> {
-    let conds = conditions(data);
-    for c in &conds {
+    let status = request.status.clone().unwrap_or_default();
+    let conds = &status.conditions;
+    for c in conds {
         if c.is_true() {
             announce(PublishEvent::Reached(c));
         } else if c.is_false() && classify(&c.reason) == ReasonClass::Unknown {
@@ -63,18 +64,9 @@ pub fn judge_publish(
     {
         return Verdict::Failed(c.describe());
     }
-    let status = data.get("status");
-    let ready = status
-        .and_then(|s| s.get("ready"))
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let image = status
-        .and_then(|s| s.get("imageName"))
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    if ready && !image.is_empty() {
+    if status.ready && !status.image_name.is_empty() {
         return Verdict::Done(Published {
-            image_name: image.to_string(),
+            image_name: status.image_name.clone(),
         });
     }
     let pending: Vec<String> = conds
@@ -92,14 +84,18 @@ pub fn judge_publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value as Json};
+
+    fn request(v: Json) -> VirtualMachinePublishRequest {
+        serde_json::from_value(v).expect("a VirtualMachinePublishRequest")
+    }
 
     fn cond(t: &str, s: &str, r: &str) -> Json {
         json!({"type": t, "status": s, "reason": r, "message": format!("{t} says {r}")})
     }
 
     fn failed(conds: Json) -> String {
-        match judge_publish(&json!({"status": {"conditions": conds}}), |_| {}) {
+        match judge_publish(&request(json!({"status": {"conditions": conds}})), |_| {}) {
             Verdict::Failed(r) => r,
             other => panic!("{other:?}"),
         }
@@ -112,7 +108,7 @@ mod tests {
             cond("SourceValid", "True", ""), cond("TargetValid", "True", ""),
             cond("Uploaded", "False", "Uploading"),
         ]}});
-        let verdict = judge_publish(&uploading, |e| {
+        let verdict = judge_publish(&request(uploading), |e| {
             if let PublishEvent::Reached(c) = e {
                 seen.push(c.type_.clone())
             }
@@ -121,7 +117,7 @@ mod tests {
         assert_eq!(seen, ["SourceValid", "TargetValid"]);
         let queued = json!({"status": {"conditions": [cond("Uploaded", "False", "Queued")]}});
         assert!(matches!(
-            judge_publish(&queued, |_| {}),
+            judge_publish(&request(queued), |_| {}),
             Verdict::Pending(_)
         ));
     }
@@ -159,7 +155,7 @@ mod tests {
     fn unknown_reasons_are_announced_but_not_fatal() {
         let odd = json!({"status": {"conditions": [cond("Uploaded", "False", "StorageHiccup")]}});
         let mut unknown = Vec::new();
-        let verdict = judge_publish(&odd, |e| {
+        let verdict = judge_publish(&request(odd), |e| {
             if let PublishEvent::UnknownReason(c) = e {
                 unknown.push(c.describe())
             }
@@ -177,14 +173,14 @@ mod tests {
             cond("Complete", "True", ""),
         ]}});
         assert_eq!(
-            judge_publish(&done, |_| {}),
+            judge_publish(&request(done), |_| {}),
             Verdict::Done(Published {
                 image_name: "vmi-0123456789abcdef0".into()
             })
         );
         let ready_no_image = json!({"status": {"ready": true}});
         assert!(matches!(
-            judge_publish(&ready_no_image, |_| {}),
+            judge_publish(&request(ready_no_image), |_| {}),
             Verdict::Pending(_)
         ));
     }

@@ -1,19 +1,32 @@
-//! Which API version of each kind this build talks to, chosen at connect time.
-use ::kube::api::{ApiResource, GroupVersionKind};
+//! Which API version of each kind this build talks to, chosen at connect time, and the typed
+//! APIs at those versions.
+use ::kube::api::{Api, ApiResource};
+use ::kube::core::{DynamicResourceScope, NamespaceResourceScope};
+use ::kube::Resource;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::storage::v1::StorageClass;
+use vmop_types::api::{Scope, IMAGEREGISTRY_V1ALPHA1, IMAGEREGISTRY_V1ALPHA2};
+use vmop_types::image::ImageKind;
+use vmop_types::{
+    ContentLibrary, ContentLibraryItem, ContentLibraryItemImportRequest, VirtualMachine,
+    VirtualMachineImage, VirtualMachinePublishRequest, VirtualMachineService,
+};
 
 pub use vmop_types::api::{IMAGEREGISTRY_GROUP, STORAGE_GROUP, VMOP_GROUP};
-use vmop_types::api::{VMOP_V1ALPHA1, VMOP_V1ALPHA2, VMOP_V1ALPHA3, VMOP_V1ALPHA4, VMOP_V1ALPHA5};
+pub use vmop_types::{LibraryVersion, VmopVersion};
 
-/// The `vmoperator.vmware.com` versions this builder can speak, best first.
+use super::Cluster;
+
+/// The VM Operator versions this builder can speak, best first.
 pub const SUPPORTED_VMOP_VERSIONS: &[&str] = &[
-    VMOP_V1ALPHA5,
-    VMOP_V1ALPHA4,
-    VMOP_V1ALPHA3,
-    VMOP_V1ALPHA2,
-    VMOP_V1ALPHA1,
+    vmop_types::api::VMOP_V1ALPHA5,
+    vmop_types::api::VMOP_V1ALPHA4,
+    vmop_types::api::VMOP_V1ALPHA3,
+    vmop_types::api::VMOP_V1ALPHA2,
+    vmop_types::api::VMOP_V1ALPHA1,
 ];
-/// The `imageregistry.vmware.com` versions this builder can read ContentLibraries at, best first.
-pub const SUPPORTED_LIBRARY_VERSIONS: &[&str] = &["v1alpha2", "v1alpha1"];
+/// The image-registry versions this builder can read ContentLibraries at, best first.
+pub const SUPPORTED_LIBRARY_VERSIONS: &[&str] = &[IMAGEREGISTRY_V1ALPHA2, IMAGEREGISTRY_V1ALPHA1];
 
 /// Picks the first of `supported` that the server serves.
 pub fn pick_version<'a>(served: &[String], supported: &[&'a str]) -> Option<&'a str> {
@@ -23,94 +36,9 @@ pub fn pick_version<'a>(served: &[String], supported: &[&'a str]) -> Option<&'a 
         .find(|v| served.iter().any(|s| s == v))
 }
 
-/// VM Operator API version in use; the shapes differ in a few places:
-/// * v1alpha1 (vSphere 8.0 U1–U3): `spec.vmMetadata` instead of `spec.bootstrap`, `status.vmIp`,
-///   lower-case power states, no CD-ROMs; the builder writes the v1alpha2+ shape and converts it
-///   with [`vmop_types::spoke_v1alpha1`], the same conversion the simulator serves;
-/// * v1alpha2: `spec.bootstrap`, `status.network`, no CD-ROMs (no ISO builds);
-/// * v1alpha3 and v1alpha4: `spec.cdrom`;
-/// * v1alpha5: `spec.hardware.cdrom`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum VmopVersion {
-    V1alpha1,
-    V1alpha2,
-    V1alpha3,
-    V1alpha4,
-    V1alpha5,
-}
-
-impl VmopVersion {
-    pub fn parse(v: &str) -> Option<Self> {
-        match v {
-            VMOP_V1ALPHA1 => Some(Self::V1alpha1),
-            VMOP_V1ALPHA2 => Some(Self::V1alpha2),
-            VMOP_V1ALPHA3 => Some(Self::V1alpha3),
-            VMOP_V1ALPHA4 => Some(Self::V1alpha4),
-            VMOP_V1ALPHA5 => Some(Self::V1alpha5),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::V1alpha1 => VMOP_V1ALPHA1,
-            Self::V1alpha2 => VMOP_V1ALPHA2,
-            Self::V1alpha3 => VMOP_V1ALPHA3,
-            Self::V1alpha4 => VMOP_V1ALPHA4,
-            Self::V1alpha5 => VMOP_V1ALPHA5,
-        }
-    }
-
-    /// `vmoperator.vmware.com/<version>`.
-    pub fn api_version(self) -> String {
-        format!("{VMOP_GROUP}/{}", self.as_str())
-    }
-
-    /// VMs can mount an ISO image (v1alpha3 and later).
-    pub fn has_cdrom(self) -> bool {
-        self >= Self::V1alpha3
-    }
-
-    /// CD-ROMs sit under `spec.hardware` (v1alpha5) rather than `spec.cdrom`.
-    pub fn cdrom_under_hardware(self) -> bool {
-        self >= Self::V1alpha5
-    }
-}
-
-/// ContentLibrary API version in use: v1alpha1 says `spec.writable`, v1alpha2 `spec.allowPublish`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LibraryVersion {
-    V1alpha1,
-    V1alpha2,
-}
-
-impl LibraryVersion {
-    pub fn parse(v: &str) -> Option<Self> {
-        match v {
-            "v1alpha1" => Some(Self::V1alpha1),
-            "v1alpha2" => Some(Self::V1alpha2),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::V1alpha1 => "v1alpha1",
-            Self::V1alpha2 => "v1alpha2",
-        }
-    }
-
-    /// `imageregistry.vmware.com/<version>`.
-    pub fn api_version(self) -> String {
-        format!("{IMAGEREGISTRY_GROUP}/{}", self.as_str())
-    }
-}
-
-fn res(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
-}
-
-/// Every kind the builder touches, at the versions chosen for this cluster.
+/// Every kind the builder touches, at the versions chosen for this cluster. The typed APIs come
+/// from [`Cluster::vmop`], [`Cluster::images`], [`Cluster::library`] and [`Cluster::core`]; the
+/// erased resources here serve what works on any kind (cleanup's deletes, tests' listings).
 #[derive(Debug, Clone)]
 pub struct Kinds {
     pub vmop: VmopVersion,
@@ -119,74 +47,33 @@ pub struct Kinds {
     pub vm_service: ApiResource,
     pub publish_request: ApiResource,
     pub vmi: ApiResource,
-    pub cvmi: ApiResource,
-    pub vm_class: ApiResource,
+    /// `None` when the server serves no imageregistry version.
     pub library: Option<ApiResource>,
     /// At the library version (v1alpha1 when the server serves no imageregistry version).
     pub import_request: ApiResource,
     pub library_item: ApiResource,
     pub secret: ApiResource,
     pub pvc: ApiResource,
-    /// `None` when the server does not serve storage.k8s.io (the check is then skipped).
-    pub storage_class: Option<ApiResource>,
+    /// Whether the server serves storage.k8s.io/v1 (else the storage class check is skipped).
+    pub storage_v1: bool,
 }
 
 impl Kinds {
     pub fn new(vmop: VmopVersion, library: Option<LibraryVersion>, storage_v1: bool) -> Self {
-        let v = vmop.as_str();
+        let lib = library.unwrap_or(LibraryVersion::V1alpha1);
         Kinds {
             vmop,
             library_version: library,
-            vm: res(VMOP_GROUP, v, "VirtualMachine", "virtualmachines"),
-            vm_service: res(
-                VMOP_GROUP,
-                v,
-                "VirtualMachineService",
-                "virtualmachineservices",
-            ),
-            publish_request: res(
-                VMOP_GROUP,
-                v,
-                "VirtualMachinePublishRequest",
-                "virtualmachinepublishrequests",
-            ),
-            vmi: res(VMOP_GROUP, v, "VirtualMachineImage", "virtualmachineimages"),
-            cvmi: res(
-                VMOP_GROUP,
-                v,
-                "ClusterVirtualMachineImage",
-                "clustervirtualmachineimages",
-            ),
-            vm_class: res(
-                VMOP_GROUP,
-                v,
-                "VirtualMachineClass",
-                "virtualmachineclasses",
-            ),
-            library: library.map(|l| {
-                res(
-                    IMAGEREGISTRY_GROUP,
-                    l.as_str(),
-                    "ContentLibrary",
-                    "contentlibraries",
-                )
-            }),
-            import_request: res(
-                IMAGEREGISTRY_GROUP,
-                library.unwrap_or(LibraryVersion::V1alpha1).as_str(),
-                "ContentLibraryItemImportRequest",
-                "contentlibraryitemimportrequests",
-            ),
-            library_item: res(
-                IMAGEREGISTRY_GROUP,
-                library.unwrap_or(LibraryVersion::V1alpha1).as_str(),
-                "ContentLibraryItem",
-                "contentlibraryitems",
-            ),
-            secret: res("", "v1", "Secret", "secrets"),
-            pvc: res("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
-            storage_class: storage_v1
-                .then(|| res(STORAGE_GROUP, "v1", "StorageClass", "storageclasses")),
+            vm: ApiResource::erase::<VirtualMachine>(&vmop),
+            vm_service: ApiResource::erase::<VirtualMachineService>(&vmop),
+            publish_request: ApiResource::erase::<VirtualMachinePublishRequest>(&vmop),
+            vmi: ApiResource::erase::<VirtualMachineImage>(&ImageKind::namespaced(vmop)),
+            library: library.map(|l| ApiResource::erase::<ContentLibrary>(&l)),
+            import_request: ApiResource::erase::<ContentLibraryItemImportRequest>(&lib),
+            library_item: ApiResource::erase::<ContentLibraryItem>(&lib),
+            secret: ApiResource::erase::<Secret>(&()),
+            pvc: ApiResource::erase::<PersistentVolumeClaim>(&()),
+            storage_v1,
         }
     }
 
@@ -202,6 +89,55 @@ impl Kinds {
             K::ContentLibraryItemImportRequest => &self.import_request,
             K::ContentLibraryItem => &self.library_item,
         }
+    }
+}
+
+impl Cluster {
+    /// A VM Operator kind in the build's namespace, at the version this cluster serves.
+    pub fn vmop<K>(&self) -> Api<K>
+    where
+        K: Resource<DynamicType = VmopVersion, Scope = DynamicResourceScope>,
+    {
+        Api::namespaced_with(self.client.clone(), &self.namespace, &self.kinds.vmop)
+    }
+
+    /// VirtualMachineImages of the build's namespace, or ClusterVirtualMachineImages.
+    pub fn images(&self, scope: Scope) -> Api<VirtualMachineImage> {
+        let kind = ImageKind {
+            version: self.kinds.vmop,
+            scope,
+        };
+        match scope {
+            Scope::Namespaced => Api::namespaced_with(self.client.clone(), &self.namespace, &kind),
+            Scope::Cluster => Api::all_with(self.client.clone(), &kind),
+        }
+    }
+
+    /// An image-registry kind in the build's namespace, at the version this cluster serves;
+    /// `None` when it serves none.
+    pub fn library<K>(&self) -> Option<Api<K>>
+    where
+        K: Resource<DynamicType = LibraryVersion, Scope = DynamicResourceScope>,
+    {
+        let version = self.kinds.library_version?;
+        Some(Api::namespaced_with(
+            self.client.clone(),
+            &self.namespace,
+            &version,
+        ))
+    }
+
+    /// A core kind (Secret, PersistentVolumeClaim) in the build's namespace.
+    pub fn core<K>(&self) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// StorageClasses, when the cluster serves storage.k8s.io/v1.
+    pub fn storage_classes(&self) -> Option<Api<StorageClass>> {
+        self.kinds.storage_v1.then(|| Api::all(self.client.clone()))
     }
 }
 
@@ -239,19 +175,29 @@ mod tests {
         for v in SUPPORTED_VMOP_VERSIONS {
             assert_eq!(VmopVersion::parse(v).map(VmopVersion::as_str), Some(*v));
         }
-        assert!(!VmopVersion::V1alpha2.has_cdrom());
-        assert!(VmopVersion::V1alpha4.has_cdrom() && !VmopVersion::V1alpha4.cdrom_under_hardware());
+        for v in SUPPORTED_LIBRARY_VERSIONS {
+            assert_eq!(
+                LibraryVersion::parse(v).map(LibraryVersion::as_str),
+                Some(*v)
+            );
+        }
     }
 
     #[test]
     fn api_versions_follow_the_choice() {
         let k = Kinds::new(VmopVersion::V1alpha3, Some(LibraryVersion::V1alpha1), false);
-        assert_eq!(k.vm.api_version, "vmoperator.vmware.com/v1alpha3");
+        assert_eq!(k.vm.api_version, format!("{VMOP_GROUP}/v1alpha3"));
+        assert_eq!(k.vm.plural, "virtualmachines");
         assert_eq!(
-            k.library.as_ref().map(|l| l.api_version.as_str()),
-            Some("imageregistry.vmware.com/v1alpha1")
+            k.library_item.api_version,
+            format!("{IMAGEREGISTRY_GROUP}/v1alpha1")
         );
         assert_eq!(k.secret.api_version, "v1");
-        assert!(k.storage_class.is_none());
+        assert_eq!(k.pvc.plural, "persistentvolumeclaims");
+        let none = Kinds::new(VmopVersion::V1alpha5, None, true);
+        assert_eq!(
+            none.import_request.api_version,
+            format!("{IMAGEREGISTRY_GROUP}/v1alpha1")
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! Waiting for an object to reach a state, by watching it (list + watch from the list's
 //! resourceVersion, resumed after drops, relisted after 410 Gone). Every wait has a deadline and
 //! a cancellation token; neither is hidden inside.
+use std::fmt::Debug;
 use std::time::Duration;
 
-use ::kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
+use ::kube::api::{Api, ListParams, ObjectList, WatchEvent, WatchParams};
+use ::kube::Resource;
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -114,9 +117,14 @@ impl Deadline {
 const WATCH_CHUNK_SECS: u64 = 290;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// What a wait can watch: any kube resource that deserializes (the typed kinds of vmop-types,
+/// core kinds, or `DynamicObject`).
+pub trait Watchable: Resource + Clone + DeserializeOwned + Debug + Send + 'static {}
+impl<K: Resource + Clone + DeserializeOwned + Debug + Send + 'static> Watchable for K {}
+
 /// One object to wait on.
-pub struct Target<'a> {
-    pub api: &'a Api<DynamicObject>,
+pub struct Target<'a, K> {
+    pub api: &'a Api<K>,
     /// `VirtualMachine demo/source-abcde`, for messages.
     pub object: String,
     pub name: &'a str,
@@ -134,27 +142,35 @@ pub struct WaitStats {
 
 /// Watches `target` until `judge` returns `Done` or `Failed`, the deadline passes, or `cancel`
 /// fires.
-pub async fn wait_for<T>(
-    target: Target<'_>,
+pub async fn wait_for<K: Watchable, T>(
+    target: Target<'_, K>,
     timeout: Duration,
     cancel: &CancellationToken,
-    judge: impl FnMut(&DynamicObject) -> Verdict<T>,
+    judge: impl FnMut(&K) -> Verdict<T>,
 ) -> Result<T, WaitError> {
     wait_for_with_stats(target, timeout, cancel, judge, &mut WaitStats::default()).await
 }
 
 /// [`wait_for`], counting lists, watches and expiries into `stats`.
-pub async fn wait_for_with_stats<T>(
-    target: Target<'_>,
+pub async fn wait_for_with_stats<K: Watchable, T>(
+    target: Target<'_, K>,
     timeout: Duration,
     cancel: &CancellationToken,
-    mut judge: impl FnMut(&DynamicObject) -> Verdict<T>,
+    mut judge: impl FnMut(&K) -> Verdict<T>,
     stats: &mut WaitStats,
 ) -> Result<T, WaitError> {
     let mut last: Option<String> = None;
     let deadline = instant_after(timeout);
     let outcome = {
-        let fut = watch_loop(&target, deadline, &mut judge, &mut last, stats);
+        let watcher = Watcher {
+            target: &target,
+            judge: &mut judge,
+            last: &mut last,
+            stats,
+            rv: None,
+            backoff: Backoff::new(Duration::from_millis(50), MAX_BACKOFF, true),
+        };
+        let fut = watcher.run(deadline);
         tokio::select! {
             r = tokio::time::timeout_at(deadline, fut) => r,
             _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: target.what }),
@@ -172,10 +188,13 @@ pub async fn wait_for_with_stats<T>(
 
 /// Waits until the object no longer exists (finalizers done). Not cancellable on purpose:
 /// cleanup runs after cancellation, under its own deadline.
-pub async fn wait_gone(target: Target<'_>, timeout: Duration) -> Result<(), WaitError> {
+pub async fn wait_gone<K: Watchable>(
+    target: Target<'_, K>,
+    timeout: Duration,
+) -> Result<(), WaitError> {
     let never = CancellationToken::new();
-    let r = wait_for::<()>(target, timeout, &never, |obj| {
-        let finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
+    let r = wait_for::<K, ()>(target, timeout, &never, |obj| {
+        let finalizers = obj.meta().finalizers.clone().unwrap_or_default();
         Verdict::Pending(Some(if finalizers.is_empty() {
             "still present".to_string()
         } else {
@@ -194,169 +213,212 @@ enum Step<T> {
     Continue,
 }
 
-fn judge_obj<T>(
-    target: &Target<'_>,
-    obj: &DynamicObject,
-    judge: &mut impl FnMut(&DynamicObject) -> Verdict<T>,
-    last: &mut Option<String>,
-) -> Step<T> {
-    if obj.metadata.name.as_deref() != Some(target.name) {
-        return Step::Continue;
-    }
-    match judge(obj) {
-        Verdict::Done(v) => Step::Finished(Ok(v)),
-        Verdict::Failed(reason) => Step::Finished(Err(WaitError::Failed {
-            object: target.object.clone(),
-            reason,
-        })),
-        Verdict::Pending(state) => {
-            if state.is_some() {
-                *last = state;
-            }
-            Step::Continue
-        }
-    }
+/// What one watch event means for the watch it came on.
+enum Flow<T> {
+    /// Read the next event.
+    Next,
+    /// The watch ended; resume (or relist, when the version expired).
+    Stop,
+    Finished(Result<T, WaitError>),
 }
 
-async fn watch_loop<T>(
-    target: &Target<'_>,
-    deadline: Instant,
-    judge: &mut impl FnMut(&DynamicObject) -> Verdict<T>,
-    last: &mut Option<String>,
-    stats: &mut WaitStats,
-) -> Result<T, WaitError> {
-    let selector = format!("metadata.name={}", target.name);
-    let mut rv: Option<String> = None;
-    let mut backoff = Backoff::new(Duration::from_millis(50), MAX_BACKOFF, true);
-    loop {
-        if rv.is_none() {
-            stats.lists += 1;
-            match target
-                .api
-                .list(&ListParams::default().fields(&selector))
-                .await
-            {
-                Ok(list) => {
-                    let mut found = false;
-                    for obj in &list.items {
-                        if obj.metadata.name.as_deref() == Some(target.name) {
-                            found = true;
-                        }
-                        if let Step::Finished(r) = judge_obj(target, obj, judge, last) {
-                            return r;
-                        }
-                    }
-                    if !found {
-                        return Err(WaitError::Gone {
-                            what: target.what.clone(),
-                            object: target.object.clone(),
-                        });
-                    }
-                    rv = Some(list.metadata.resource_version.unwrap_or_default());
-                }
-                Err(e) => {
-                    let e = ApiError(e);
-                    if !e.is_transient() {
-                        return Err(WaitError::Api {
-                            object: target.object.clone(),
-                            source: e,
-                        });
-                    }
-                    tracing::debug!("listing {}: {e}; retrying", target.object);
-                    tokio::time::sleep(backoff.next_delay()).await;
-                    continue;
-                }
+/// A wait between its requests: where to resume from, how long to pause, what it saw last.
+struct Watcher<'w, 'a, K, J> {
+    target: &'w Target<'a, K>,
+    judge: &'w mut J,
+    last: &'w mut Option<String>,
+    stats: &'w mut WaitStats,
+    /// The resourceVersion to watch from; `None`: list first.
+    rv: Option<String>,
+    backoff: Backoff,
+}
+
+impl<K: Watchable, T, J: FnMut(&K) -> Verdict<T>> Watcher<'_, '_, K, J> {
+    /// List, then watch from the list's version, until the judge decides or the object goes.
+    async fn run(mut self, deadline: Instant) -> Result<T, WaitError> {
+        loop {
+            let step = if self.rv.is_none() {
+                self.list().await
+            } else {
+                self.watch(deadline).await
+            };
+            if let Step::Finished(r) = step {
+                return r;
             }
         }
+    }
+
+    fn selector(&self) -> String {
+        format!("metadata.name={}", self.target.name)
+    }
+
+    fn is_target(&self, obj: &K) -> bool {
+        obj.meta().name.as_deref() == Some(self.target.name)
+    }
+
+    fn gone(&self) -> WaitError {
+        WaitError::Gone {
+            what: self.target.what.clone(),
+            object: self.target.object.clone(),
+        }
+    }
+
+    /// Lists the object and judges it; remembers the list's version to watch from.
+    async fn list(&mut self) -> Step<T> {
+        self.stats.lists += 1;
+        let lp = ListParams::default().fields(&self.selector());
+        match self.target.api.list(&lp).await {
+            Ok(list) => self.judge_list(list),
+            Err(e) => self.failed_request("listing", e).await,
+        }
+    }
+
+    fn judge_list(&mut self, list: ObjectList<K>) -> Step<T> {
+        let mut found = false;
+        for obj in &list.items {
+            found |= self.is_target(obj);
+            if let Step::Finished(r) = self.judge(obj) {
+                return Step::Finished(r);
+            }
+        }
+        if !found {
+            return Step::Finished(Err(self.gone()));
+        }
+        self.rv = Some(list.metadata.resource_version.unwrap_or_default());
+        Step::Continue
+    }
+
+    /// Watches from the last version until the server ends the watch, judging every change.
+    async fn watch(&mut self, deadline: Instant) -> Step<T> {
         let remaining = deadline
             .saturating_duration_since(Instant::now())
             .as_secs()
             .clamp(1, WATCH_CHUNK_SECS);
         let wp = WatchParams::default()
-            .fields(&selector)
+            .fields(&self.selector())
             .timeout(remaining as u32);
-        let version = rv.clone().unwrap_or_default();
-        stats.watches += 1;
-        let stream = match target.api.watch(&wp, &version).await {
+        let version = self.rv.clone().unwrap_or_default();
+        self.stats.watches += 1;
+        let stream = match self.target.api.watch(&wp, &version).await {
             Ok(s) => s,
-            Err(e) => {
-                let e = ApiError(e);
-                if e.is_gone() {
-                    tracing::debug!(
-                        "watching {}: resourceVersion expired (410 Gone); relisting",
-                        target.object
-                    );
-                    stats.expired += 1;
-                    rv = None;
-                    continue;
-                }
-                if !e.is_transient() {
-                    return Err(WaitError::Api {
-                        object: target.object.clone(),
-                        source: e,
-                    });
-                }
-                tracing::debug!("watching {}: {e}; retrying", target.object);
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
+            Err(e) if ApiError::code_is(&e, 410) => {
+                self.expired();
+                return Step::Continue;
             }
+            Err(e) => return self.failed_request("watching", e).await,
         };
         let mut stream = std::pin::pin!(stream);
         let mut events = 0usize;
         while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(WatchEvent::Added(obj)) | Ok(WatchEvent::Modified(obj)) => {
-                    events += 1;
-                    if let Some(v) = obj.metadata.resource_version.clone() {
-                        rv = Some(v);
-                    }
-                    if let Step::Finished(r) = judge_obj(target, &obj, judge, last) {
-                        return r;
-                    }
-                }
-                Ok(WatchEvent::Deleted(obj)) => {
-                    if obj.metadata.name.as_deref() == Some(target.name) {
-                        return Err(WaitError::Gone {
-                            what: target.what.clone(),
-                            object: target.object.clone(),
-                        });
-                    }
-                }
-                Ok(WatchEvent::Bookmark(b)) => {
-                    events += 1;
-                    rv = Some(b.metadata.resource_version);
-                }
-                Ok(WatchEvent::Error(status)) => {
-                    // 410: our version fell out of the server's window; start over from a list.
-                    if status.code == 410 {
-                        tracing::debug!(
-                            "watching {}: resourceVersion expired (410 Gone); relisting",
-                            target.object
-                        );
-                        stats.expired += 1;
-                        rv = None;
-                    }
-                    tracing::debug!(
-                        "watch of {} ended with status {}: {}",
-                        target.object,
-                        status.code,
-                        status.message
-                    );
-                    break;
-                }
-                Err(e) => {
-                    tracing::debug!("watch of {} broke: {}", target.object, ApiError(e));
-                    break;
-                }
+            match self.event(ev, &mut events) {
+                Flow::Next => {}
+                Flow::Stop => break,
+                Flow::Finished(r) => return Step::Finished(r),
             }
         }
-        // The server closed the watch (timeout, restart, dropped connection). Resume from the
-        // last version; pause only when it closed without telling us anything, so a server
-        // that drops every watch at once cannot make us spin.
+        self.pause_if_silent(events).await;
+        Step::Continue
+    }
+
+    fn event(&mut self, ev: Result<WatchEvent<K>, ::kube::Error>, events: &mut usize) -> Flow<T> {
+        match ev {
+            Ok(WatchEvent::Added(obj)) | Ok(WatchEvent::Modified(obj)) => {
+                *events += 1;
+                if let Some(v) = obj.meta().resource_version.clone() {
+                    self.rv = Some(v);
+                }
+                match self.judge(&obj) {
+                    Step::Finished(r) => Flow::Finished(r),
+                    Step::Continue => Flow::Next,
+                }
+            }
+            Ok(WatchEvent::Deleted(obj)) if self.is_target(&obj) => {
+                Flow::Finished(Err(self.gone()))
+            }
+            Ok(WatchEvent::Deleted(_)) => Flow::Next,
+            Ok(WatchEvent::Bookmark(b)) => {
+                *events += 1;
+                self.rv = Some(b.metadata.resource_version);
+                Flow::Next
+            }
+            Ok(WatchEvent::Error(status)) => {
+                // 410: our version fell out of the server's window; start over from a list.
+                if status.code == 410 {
+                    self.expired();
+                }
+                let object = &self.target.object;
+                tracing::debug!(
+                    "watch of {object} ended with status {}: {}",
+                    status.code,
+                    status.message
+                );
+                Flow::Stop
+            }
+            Err(e) => {
+                let e = ApiError(e);
+                if e.is_unreadable() {
+                    return Flow::Finished(Err(WaitError::Api {
+                        object: self.target.object.clone(),
+                        source: e,
+                    }));
+                }
+                tracing::debug!("watch of {} broke: {e}", self.target.object);
+                Flow::Stop
+            }
+        }
+    }
+
+    fn judge(&mut self, obj: &K) -> Step<T> {
+        if !self.is_target(obj) {
+            return Step::Continue;
+        }
+        match (self.judge)(obj) {
+            Verdict::Done(v) => Step::Finished(Ok(v)),
+            Verdict::Failed(reason) => Step::Finished(Err(WaitError::Failed {
+                object: self.target.object.clone(),
+                reason,
+            })),
+            Verdict::Pending(state) => {
+                if state.is_some() {
+                    *self.last = state;
+                }
+                Step::Continue
+            }
+        }
+    }
+
+    /// The watch position expired (410 Gone): relist.
+    fn expired(&mut self) {
+        tracing::debug!(
+            "watching {}: resourceVersion expired (410 Gone); relisting",
+            self.target.object
+        );
+        self.stats.expired += 1;
+        self.rv = None;
+    }
+
+    /// A request that failed: the end of the wait, unless another try may succeed (then pause).
+    async fn failed_request(&mut self, verb: &str, e: ::kube::Error) -> Step<T> {
+        let e = ApiError(e);
+        if !e.is_transient() {
+            return Step::Finished(Err(WaitError::Api {
+                object: self.target.object.clone(),
+                source: e,
+            }));
+        }
+        tracing::debug!("{verb} {}: {e}; retrying", self.target.object);
+        tokio::time::sleep(self.backoff.next_delay()).await;
+        Step::Continue
+    }
+
+    /// The server closed the watch (timeout, restart, dropped connection). Resume from the
+    /// last version; pause only when it closed without telling us anything, so a server that
+    /// drops every watch at once cannot make us spin.
+    async fn pause_if_silent(&mut self, events: usize) {
         if events == 0 {
-            tokio::time::sleep(backoff.next_delay()).await;
+            tokio::time::sleep(self.backoff.next_delay()).await;
         } else {
-            backoff.reset();
+            self.backoff.reset();
         }
     }
 }

@@ -2,14 +2,21 @@
 //! object name or display name), the VM class, the storage class, the publish library and the
 //! published item's name ([`super::publish_target`]). It runs before the import step, so a
 //! build that would fail here creates nothing; the imported image is checked after the import.
-use ::kube::api::{DynamicObject, ListParams};
-use serde_json::Value as Json;
+use std::fmt::Debug;
+
+use ::kube::api::{Api, ListParams};
+use ::kube::Resource;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
+use vmop_types::api::{Scope, VIRTUAL_MACHINE_IMAGE};
+use vmop_types::image::{image_type, ImageKind};
+use vmop_types::naming::ANNOTATION_DISPLAY_NAME;
+use vmop_types::{ContentLibrary, VirtualMachineClass, VirtualMachineImage};
 
 use super::Ctx;
 use crate::config::CommKind;
 use crate::kube::retry::read;
-use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError, VmopVersion};
+use crate::kube::{code_of, Cluster, LibraryVersion, ObjectError};
 use crate::state::ResolvedImage;
 
 #[derive(Debug, Error)]
@@ -36,36 +43,24 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    fn from_object(kind: &'static str, obj: &DynamicObject, version: VmopVersion) -> Option<Self> {
-        // v1alpha1 images describe themselves in `spec` and name the display name
-        // `status.imageName`: read them in the hub's shape.
-        let mut data = obj.data.clone();
-        if version == VmopVersion::V1alpha1 {
-            vmop_types::spoke_v1alpha1::image_to_hub(&mut data);
-        }
-        let status = data.get("status");
-        let s = |k: &str| {
-            status
-                .and_then(|st| st.get(k))
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let display = s("name");
-        let display = if display.is_empty() {
+    /// What an image says of itself (a v1alpha1 image is read in the hub's shape by
+    /// vmop-types: its display name and type in `status`).
+    fn from_object(kind: &'static str, obj: &VirtualMachineImage) -> Option<Self> {
+        let status = obj.status.clone().unwrap_or_default();
+        let display = if status.name.is_empty() {
             obj.metadata
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get("vmware.com/display-name").cloned())
+                .and_then(|a| a.get(ANNOTATION_DISPLAY_NAME).cloned())
                 .unwrap_or_default()
         } else {
-            display
+            status.name
         };
         Some(ImageInfo {
             kind,
             name: obj.metadata.name.clone()?,
             display_name: display,
-            image_type: s("type"),
+            image_type: status.type_,
         })
     }
 
@@ -143,58 +138,47 @@ pub fn resolve_image(
     ))
 }
 
-async fn list_images(
-    cluster: &Cluster,
-    kind: &'static str,
-    namespaced: bool,
-) -> Result<Vec<ImageInfo>, ObjectError> {
-    let res = if namespaced {
-        &cluster.kinds.vmi
-    } else {
-        &cluster.kinds.cvmi
-    };
-    let api = if namespaced {
-        cluster.api(res)
-    } else {
-        cluster.cluster_api(res)
-    };
+async fn list_images(cluster: &Cluster, scope: Scope) -> Result<Vec<ImageInfo>, ObjectError> {
+    let kind = ImageKind {
+        version: cluster.kinds.vmop,
+        scope,
+    }
+    .api_kind()
+    .kind;
+    let api = cluster.images(scope);
     let lp = ListParams::default();
     match read(&format!("listing {kind}s"), || api.list(&lp)).await {
         Ok(list) => Ok(list
             .items
             .iter()
-            .filter_map(|o| ImageInfo::from_object(kind, o, cluster.kinds.vmop))
+            .filter_map(|o| ImageInfo::from_object(kind, o))
             .collect()),
         // Cluster images may be hidden from namespace users; then only namespace images count.
-        Err(e) if !namespaced && matches!(code_of(&e), Some(403) | Some(404)) => Ok(Vec::new()),
+        Err(e) if scope == Scope::Cluster && matches!(code_of(&e), Some(403) | Some(404)) => {
+            Ok(Vec::new())
+        }
         Err(e) => Err(ObjectError::new(
             "listing",
             &format!("{kind}s"),
-            namespaced.then_some(cluster.namespace.as_str()),
+            (scope == Scope::Namespaced).then_some(cluster.namespace.as_str()),
             "*",
             e,
         )),
     }
 }
 
-/// The names of the objects of a kind, for "did you mean" lists.
-pub(super) async fn names(
-    cluster: &Cluster,
-    res: &::kube::api::ApiResource,
-    namespaced: bool,
-) -> String {
-    let api = if namespaced {
-        cluster.api(res)
-    } else {
-        cluster.cluster_api(res)
-    };
+/// The names of the objects `api` lists, for "did you mean" lists.
+pub(super) async fn names<K>(api: &Api<K>) -> String
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
     let lp = ListParams::default();
-    match read(&format!("listing {}", res.plural), || api.list(&lp)).await {
+    match read(&format!("listing {}", api.resource_url()), || api.list(&lp)).await {
         Ok(l) => {
             let mut n: Vec<String> = l
                 .items
                 .into_iter()
-                .filter_map(|o| o.metadata.name)
+                .filter_map(|o| o.meta().name.clone())
                 .collect();
             n.sort();
             if n.is_empty() {
@@ -207,18 +191,10 @@ pub(super) async fn names(
     }
 }
 
-/// `spec.writable` (v1alpha1) or `spec.allowPublish` (v1alpha2).
-pub fn library_writable(version: LibraryVersion, data: &Json) -> (bool, &'static str) {
-    let spec = data.get("spec");
-    let flag = |k: &str| {
-        spec.and_then(|s| s.get(k))
-            .and_then(Json::as_bool)
-            .unwrap_or(false)
-    };
-    match version {
-        LibraryVersion::V1alpha1 => (flag("writable"), "spec.writable"),
-        LibraryVersion::V1alpha2 => (flag("allowPublish"), "spec.allowPublish"),
-    }
+/// Whether the library allows publishing, and the field that says so at `version`
+/// (`spec.writable` in v1alpha1, `spec.allowPublish` in v1alpha2).
+pub fn library_writable(version: LibraryVersion, lib: &ContentLibrary) -> (bool, &'static str) {
+    (lib.spec.allows_publish(), version.writable_field())
 }
 
 /// Finds the image the VM is deployed from and checks it can be deployed: `Ok(Err(problem))`
@@ -231,33 +207,33 @@ async fn source_image(
     let ns = &cluster.namespace;
     ctx.say(&format!("Checking source image {wanted:?}..."))
         .await;
-    let ns_images = list_images(cluster, "VirtualMachineImage", true).await?;
-    let cluster_images = list_images(cluster, "ClusterVirtualMachineImage", false).await?;
+    let ns_images = list_images(cluster, Scope::Namespaced).await?;
+    let cluster_images = list_images(cluster, Scope::Cluster).await?;
     let img = match resolve_image(wanted, ns, &ns_images, &cluster_images) {
         Ok(img) => img,
         Err(p) => return Ok(Err(p)),
     };
-    if !matches!(img.image_type.as_str(), "" | "OVF" | "ISO") {
+    if !["", image_type::OVF, image_type::ISO].contains(&img.image_type.as_str()) {
         // Upstream logs this and ends the build as a "success" with nothing built.
         return Ok(Err(format!(
             "image_name {wanted:?}: image {} has type {:?}; this builder deploys OVF and ISO images only",
             img.name, img.image_type
         )));
     }
-    if img.image_type == "ISO" && !cluster.kinds.vmop.has_cdrom() {
+    if img.image_type == image_type::ISO && !cluster.kinds.vmop.has_cdrom() {
         return Ok(Err(format!(
             "image_name {wanted:?}: image {} is an ISO, and an ISO build needs CD-ROMs, which {} does not have (v1alpha3 and later do)",
             img.name,
             cluster.kinds.vmop.api_version()
         )));
     }
-    let scope = if img.kind == "VirtualMachineImage" {
+    let scope = if img.kind == VIRTUAL_MACHINE_IMAGE.kind {
         "namespace"
     } else {
         "cluster"
     };
     let t = if img.image_type.is_empty() {
-        "OVF"
+        image_type::OVF
     } else {
         img.image_type.as_str()
     };
@@ -291,23 +267,41 @@ pub async fn imported_image(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
 }
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
-    let cfg = ctx.config;
     let Some(cluster) = ctx.state.cluster.clone() else {
         return Err(CheckError::NotConnected);
     };
-    let ns = cluster.namespace.clone();
     let mut problems = Vec::new();
-    if cfg.comm.kind == CommKind::WinRm {
+    if ctx.config.comm.kind == CommKind::WinRm {
         problems.push(
             "communicator \"winrm\" is not supported by this builder yet; use \"ssh\" or \"none\""
                 .to_string(),
         );
     }
+    check_image(ctx, &cluster, &mut problems).await?;
+    check_class(ctx, &cluster, &mut problems).await?;
+    check_storage_class(ctx, &cluster, &mut problems).await?;
+    // Publish library (named or the namespace's default) and the new item's name.
+    ctx.state.publish_library = super::publish_target::check(ctx, &cluster, &mut problems).await?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CheckError::Problems {
+            namespace: cluster.namespace.clone(),
+            problems,
+        })
+    }
+}
 
-    // Image. image_name wins over the imported image (Prepare warned about it); an image still
-    // to be imported is checked by [`imported_image`] once the import made it.
+/// The source image. image_name wins over the imported image (Prepare warned about it); an
+/// image still to be imported is checked by [`imported_image`] once the import made it.
+async fn check_image(
+    ctx: &mut Ctx<'_>,
+    cluster: &Cluster,
+    problems: &mut Vec<String>,
+) -> Result<(), ObjectError> {
+    let cfg = ctx.config;
     match cfg.image_name.clone().filter(|n| !n.is_empty()) {
-        Some(wanted) => match source_image(ctx, &cluster, &wanted).await? {
+        Some(wanted) => match source_image(ctx, cluster, &wanted).await? {
             Ok(img) => ctx.state.image = Some(img),
             Err(p) => problems.push(p),
         },
@@ -317,70 +311,70 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), CheckError> {
         }
         None => problems.push("image_name is not set".to_string()),
     }
+    Ok(())
+}
 
-    // VM class.
-    let classes = cluster.api(&cluster.kinds.vm_class);
-    match read("getting the VirtualMachineClass", || classes.get_opt(&cfg.class_name)).await {
+/// The VM class exists in the namespace.
+async fn check_class(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    problems: &mut Vec<String>,
+) -> Result<(), ObjectError> {
+    let (ns, class) = (&cluster.namespace, &ctx.config.class_name);
+    let classes = cluster.vmop::<VirtualMachineClass>();
+    match read("getting the VirtualMachineClass", || classes.get_opt(class)).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            problems.push(format!(
+                "class_name {class:?}: no VirtualMachineClass of that name in namespace {ns} (available: {})",
+                names(&classes).await
+            ));
+            Ok(())
+        }
+        Err(e) => Err(ObjectError::new(
+            "getting",
+            "VirtualMachineClass",
+            Some(ns),
+            class,
+            e,
+        )),
+    }
+}
+
+/// The storage class exists (cluster-scoped; some Supervisor users may not read them, then
+/// the check is skipped).
+async fn check_storage_class(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    problems: &mut Vec<String>,
+) -> Result<(), ObjectError> {
+    let Some(scs) = cluster.storage_classes() else {
+        return Ok(());
+    };
+    let sc = &ctx.config.storage_class;
+    match read("getting the StorageClass", || scs.get_opt(sc)).await {
         Ok(Some(_)) => {}
         Ok(None) => problems.push(format!(
-            "class_name {:?}: no VirtualMachineClass of that name in namespace {ns} (available: {})",
-            cfg.class_name,
-            names(&cluster, &cluster.kinds.vm_class, true).await
+            "storage_class {sc:?}: no StorageClass of that name (available: {})",
+            names(&scs).await
         )),
-        Err(e) => return Err(ObjectError::new("getting", "VirtualMachineClass", Some(&ns), &cfg.class_name, e).into()),
-    }
-
-    // Storage class (cluster-scoped; some Supervisor users may not read them, then skip).
-    if let Some(sc) = &cluster.kinds.storage_class {
-        let scs = cluster.cluster_api(sc);
-        match read("getting the StorageClass", || {
-            scs.get_opt(&cfg.storage_class)
-        })
-        .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => problems.push(format!(
-                "storage_class {:?}: no StorageClass of that name (available: {})",
-                cfg.storage_class,
-                names(&cluster, sc, false).await
-            )),
-            Err(e) if code_of(&e) == Some(403) => {
-                ctx.say(&format!(
-                    "Not allowed to read StorageClass {:?}; not checking it",
-                    cfg.storage_class
-                ))
-                .await;
-            }
-            Err(e) => {
-                return Err(ObjectError::new(
-                    "getting",
-                    "StorageClass",
-                    None,
-                    &cfg.storage_class,
-                    e,
-                )
-                .into())
-            }
+        Err(e) if code_of(&e) == Some(403) => {
+            ctx.say(&format!(
+                "Not allowed to read StorageClass {sc:?}; not checking it"
+            ))
+            .await;
         }
+        Err(e) => return Err(ObjectError::new("getting", "StorageClass", None, sc, e)),
     }
-
-    // Publish library (named or the namespace's default) and the new item's name.
-    ctx.state.publish_library = super::publish_target::check(ctx, &cluster, &mut problems).await?;
-
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(CheckError::Problems {
-            namespace: ns,
-            problems,
-        })
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use vmop_types::api::CLUSTER_VIRTUAL_MACHINE_IMAGE;
+    use vmop_types::library::ContentLibrarySpec;
+    use vmop_types::ObjectMeta;
 
     fn img(kind: &'static str, name: &str, display: &str) -> ImageInfo {
         ImageInfo {
@@ -393,15 +387,19 @@ mod tests {
 
     fn fixtures() -> (Vec<ImageInfo>, Vec<ImageInfo>) {
         let ns = vec![
-            img("VirtualMachineImage", "vmi-aaa", "ubuntu-22.04"),
-            img("VirtualMachineImage", "vmi-bbb", "dup"),
-            img("VirtualMachineImage", "vmi-ccc", "dup"),
+            img(VIRTUAL_MACHINE_IMAGE.kind, "vmi-aaa", "ubuntu-22.04"),
+            img(VIRTUAL_MACHINE_IMAGE.kind, "vmi-bbb", "dup"),
+            img(VIRTUAL_MACHINE_IMAGE.kind, "vmi-ccc", "dup"),
         ];
         let cl = vec![
-            img("ClusterVirtualMachineImage", "vmi-ddd", "photon-5"),
-            img("ClusterVirtualMachineImage", "vmi-eee", "ubuntu-22.04"),
-            img("ClusterVirtualMachineImage", "vmi-fff", "cdup"),
-            img("ClusterVirtualMachineImage", "vmi-ggg", "cdup"),
+            img(CLUSTER_VIRTUAL_MACHINE_IMAGE.kind, "vmi-ddd", "photon-5"),
+            img(
+                CLUSTER_VIRTUAL_MACHINE_IMAGE.kind,
+                "vmi-eee",
+                "ubuntu-22.04",
+            ),
+            img(CLUSTER_VIRTUAL_MACHINE_IMAGE.kind, "vmi-fff", "cdup"),
+            img(CLUSTER_VIRTUAL_MACHINE_IMAGE.kind, "vmi-ggg", "cdup"),
         ];
         (ns, cl)
     }
@@ -464,13 +462,28 @@ mod tests {
         assert!(e.contains("available: none"), "{e}");
     }
 
+    fn library(allow_publish: Option<bool>, allow_delete: Option<bool>) -> ContentLibrary {
+        let spec = ContentLibrarySpec {
+            allow_publish,
+            allow_delete,
+            ..ContentLibrarySpec::default()
+        };
+        ContentLibrary::new(&LibraryVersion::V1alpha2, ObjectMeta::default(), spec)
+    }
+
     #[test]
     fn writable_flag_per_version() {
-        let v1 = json!({"spec": {"writable": true}});
-        let v2 = json!({"spec": {"allowPublish": true, "allowDelete": false}});
-        assert!(library_writable(LibraryVersion::V1alpha1, &v1).0);
-        assert!(!library_writable(LibraryVersion::V1alpha2, &v1).0);
-        assert!(library_writable(LibraryVersion::V1alpha2, &v2).0);
-        assert!(!library_writable(LibraryVersion::V1alpha1, &json!({"spec": {}})).0);
+        let publish = library(Some(true), Some(false));
+        let delete_only = library(None, Some(true));
+        assert_eq!(
+            library_writable(LibraryVersion::V1alpha1, &publish),
+            (true, "spec.writable")
+        );
+        assert_eq!(
+            library_writable(LibraryVersion::V1alpha2, &publish),
+            (true, "spec.allowPublish")
+        );
+        assert!(!library_writable(LibraryVersion::V1alpha2, &delete_only).0);
+        assert!(!library_writable(LibraryVersion::V1alpha1, &library(None, None)).0);
     }
 }

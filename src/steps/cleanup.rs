@@ -12,13 +12,13 @@ use std::time::Duration;
 use ::kube::api::{Api, ApiResource, DeleteParams, DynamicObject};
 use packer_rpc::api::Ui;
 use tokio::time::Instant;
+use vmop_types::naming::LABEL_BUILD_ID;
 
 use crate::config::Config;
 use crate::kube::retry::{retry, Backoff, RetryError};
 use crate::kube::wait::{wait_gone, Target};
 use crate::kube::Cluster;
 use crate::state::{BuildState, CreatedObject};
-use crate::steps::create_source::LABEL_BUILD_ID;
 
 /// How long cleanup may take in all, finalizers included.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(180);
@@ -194,7 +194,7 @@ impl Deleter<'_> {
         self.cluster.kinds.of(obj.kind).clone()
     }
 
-    /// `kubectl delete -n demo virtualmachines.vmoperator.vmware.com source-x`
+    /// `kubectl delete -n demo <plural>.<group> source-x`, e.g. for a VirtualMachine
     fn command(&self, obj: &CreatedObject) -> String {
         let res = self.resource(obj);
         let kind = if res.group.is_empty() {
@@ -306,12 +306,12 @@ mod tests {
 
     #[test]
     fn leftovers_are_one_line_with_their_commands_and_the_published_image() {
+        let vm_command = format!(
+            "kubectl delete -n demo {} x",
+            vmop_types::api::VIRTUAL_MACHINE.group_resource()
+        );
         let left = vec![
-            leftover(
-                ObjectKind::VirtualMachine,
-                "x",
-                "kubectl delete -n demo virtualmachines.vmoperator.vmware.com x",
-            ),
+            leftover(ObjectKind::VirtualMachine, "x", &vm_command),
             leftover(ObjectKind::Secret, "x", "kubectl delete -n demo secrets x"),
         ];
         let e = LeftBehind {
@@ -321,7 +321,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "cleanup could not delete VirtualMachine demo/x (500 Internal Server Error: boom), Secret demo/x (500 Internal Server Error: boom); delete them with: kubectl delete -n demo virtualmachines.vmoperator.vmware.com x; kubectl delete -n demo secrets x"
+            format!("cleanup could not delete VirtualMachine demo/x (500 Internal Server Error: boom), Secret demo/x (500 Internal Server Error: boom); delete them with: {vm_command}; kubectl delete -n demo secrets x")
         );
         let e = LeftBehind {
             left,

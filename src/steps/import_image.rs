@@ -4,15 +4,20 @@
 //! failure (upstream waits for the timeout) — and derives the VirtualMachineImage name from the
 //! new item (`clitem-…` → `vmi-…`). The request and, with `clean_imported_image`, the item go
 //! into the ledger so cleanup removes them; `keep_import_request` keeps the request.
-use ::kube::api::{DynamicObject, PostParams};
-use serde_json::{json, Value as Json};
-use thiserror::Error;
+use std::collections::BTreeMap;
 
-use super::create_source::labels;
+use ::kube::api::{Api, PostParams};
+use thiserror::Error;
+use vmop_types::conditions::import::{reason, COMPLETE};
+use vmop_types::library::{ImportItem, ImportSource, ImportSpec, ImportTarget};
+use vmop_types::{ContentLibrary, ContentLibraryItemImportRequest, LibraryVersion};
+
+use super::create_source::{labels, metadata};
 use super::Ctx;
 use crate::config::ImportConfig;
-use crate::kube::wait::{wait_for, Target, Verdict, WaitError};
-use crate::kube::{LibraryVersion, ObjectError};
+use crate::kube::retry::read;
+use crate::kube::wait::{human, wait_for, Target, Verdict, WaitError};
+use crate::kube::{Cluster, ObjectError};
 use crate::state::ObjectKind;
 
 #[derive(Debug, Error)]
@@ -21,11 +26,6 @@ pub enum ImportError {
     Target { library: String, problem: String },
     #[error("the Supervisor does not serve {} ContentLibrary (v1alpha1 or v1alpha2); it cannot import images", vmop_types::api::IMAGEREGISTRY_GROUP)]
     NoImageRegistry,
-    #[error("building the ContentLibraryItemImportRequest {name}: {source}")]
-    Encode {
-        name: String,
-        source: serde_json::Error,
-    },
     #[error("importing {url} into ContentLibrary {library}: {source}")]
     Wait {
         url: String,
@@ -43,18 +43,13 @@ pub enum ImportError {
 }
 
 /// Whether a library accepts imports: writable (v1alpha1 `writable`, v1alpha2 `allowPublish`)
-/// and `allowImport`. `Err` names the missing flags.
-pub fn library_accepts_import(version: LibraryVersion, data: &Json) -> Result<(), String> {
-    let (writable, field) = super::check::library_writable(version, data);
-    let import = data
-        .pointer("/spec/allowImport")
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
+/// and `allowImport`. `Err` names the missing flags as the cluster's version spells them.
+pub fn library_accepts_import(version: LibraryVersion, lib: &ContentLibrary) -> Result<(), String> {
     let mut missing = Vec::new();
-    if !writable {
-        missing.push(field);
+    if !lib.spec.allows_publish() {
+        missing.push(version.writable_field());
     }
-    if !import {
+    if !lib.spec.allows_import() {
         missing.push("spec.allowImport");
     }
     if missing.is_empty() {
@@ -67,75 +62,65 @@ pub fn library_accepts_import(version: LibraryVersion, data: &Json) -> Result<()
     }
 }
 
-/// The request body at the library API version (v1alpha1 references the library by object,
-/// v1alpha2 by name).
-pub fn request_json(
+/// The request at the library API version (vmop-types writes v1alpha1's library reference by
+/// object, v1alpha2's by name).
+pub fn request(
     version: LibraryVersion,
     imp: &ImportConfig,
     namespace: &str,
-    labels: &std::collections::BTreeMap<String, String>,
-) -> Json {
-    let library = match version {
-        LibraryVersion::V1alpha1 => json!({
-            "apiVersion": LibraryVersion::V1alpha1.api_version(),
-            "kind": "ContentLibrary",
-            "name": imp.target_location_name,
-        }),
-        LibraryVersion::V1alpha2 => json!(imp.target_location_name),
+    labels: &BTreeMap<String, String>,
+) -> ContentLibraryItemImportRequest {
+    let spec = ImportSpec {
+        source: ImportSource {
+            url: imp.source_url.clone(),
+            ssl_certificate: imp.source_ssl_certificate.clone(),
+            ..ImportSource::default()
+        },
+        target: ImportTarget {
+            library: imp.target_location_name.clone(),
+            item: Some(ImportItem {
+                name: imp.target_image_name.clone().filter(|n| !n.is_empty()),
+                type_: imp.target_image_type.clone(),
+                ..ImportItem::default()
+            }),
+            ..ImportTarget::default()
+        },
+        ..ImportSpec::default()
     };
-    let mut item = json!({"type": imp.target_image_type});
-    if let Some(n) = imp.target_image_name.as_deref().filter(|n| !n.is_empty()) {
-        item["name"] = json!(n);
-    }
-    let mut source = json!({"url": imp.source_url});
-    if let Some(c) = imp.source_ssl_certificate.as_deref() {
-        source["sslCertificate"] = json!(c);
-    }
-    json!({
-        "apiVersion": version.api_version(),
-        "kind": "ContentLibraryItemImportRequest",
-        "metadata": {"name": imp.request_name, "namespace": namespace, "labels": labels},
-        "spec": {"source": source, "target": {"library": library, "item": item}},
-    })
+    let meta = metadata(&imp.request_name, namespace, labels);
+    ContentLibraryItemImportRequest::new(&version, meta, spec)
 }
 
-/// Condition reasons that mean "still working", not "failed".
-const IN_PROGRESS_REASONS: &[&str] = &["UploadInProgress", "TargetLibraryItemNotReady"];
-
-/// The new item's resource name: v1alpha1 `status.itemRef.name`, v1alpha2 `status.itemName`.
-pub fn item_name(data: &Json) -> Option<String> {
-    data.pointer("/status/itemRef/name")
-        .or_else(|| data.pointer("/status/itemName"))
-        .and_then(Json::as_str)
+/// The new item's resource name (v1alpha1 `status.itemRef.name`, read as `itemName`).
+pub fn item_name(req: &ContentLibraryItemImportRequest) -> Option<String> {
+    req.status
+        .as_ref()
+        .map(|s| s.item_name.clone())
         .filter(|s| !s.is_empty())
-        .map(String::from)
 }
 
 /// Judges an import request: done (with the item name, if any) on `Complete=True`; failed on
 /// `Complete=False` or any other condition `False` with a failure reason.
-pub fn judge_import(data: &Json) -> Verdict<Option<String>> {
-    let conds = data
-        .pointer("/status/conditions")
-        .and_then(Json::as_array)
-        .cloned()
+pub fn judge_import(req: &ContentLibraryItemImportRequest) -> Verdict<Option<String>> {
+    let conds = req
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    let field = |c: &Json, k: &str| c.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     let mut failed = None;
     let mut done = false;
-    for c in &conds {
-        let (t, st, reason) = (field(c, "type"), field(c, "status"), field(c, "reason"));
-        if t == "Complete" && st == "True" {
-            done = true;
-        }
-        if st == "False" && (t == "Complete" || !IN_PROGRESS_REASONS.contains(&reason.as_str())) {
-            let msg = field(c, "message");
-            let text = if msg.is_empty() {
-                format!("{t}=False, reason {reason}")
+    for c in conds {
+        done |= c.type_ == COMPLETE && c.is_true();
+        let complete = c.type_ == COMPLETE;
+        if c.is_false() && (complete || !reason::IN_PROGRESS.contains(&c.reason.as_str())) {
+            let (t, r) = (&c.type_, &c.reason);
+            let text = if c.message.is_empty() {
+                format!("{t}=False, reason {r}")
             } else {
-                format!("{t}=False, reason {reason}: {msg}")
+                format!("{t}=False, reason {r}: {}", c.message)
             };
             // The specific condition says more than Complete, which repeats it.
-            if failed.is_none() || t != "Complete" {
+            if failed.is_none() || !complete {
                 failed = Some(text);
             }
         }
@@ -144,116 +129,30 @@ pub fn judge_import(data: &Json) -> Verdict<Option<String>> {
         return Verdict::Failed(f);
     }
     if done {
-        return Verdict::Done(item_name(data));
+        return Verdict::Done(item_name(req));
     }
     let state: Vec<String> = conds
         .iter()
-        .map(|c| format!("{}={}", field(c, "type"), field(c, "status")))
+        .map(|c| format!("{}={}", c.type_, c.status))
         .collect();
     Verdict::Pending((!state.is_empty()).then(|| state.join(", ")))
 }
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
-    let cfg = ctx.config;
-    let Some(imp) = cfg.import.as_ref() else {
+    let Some(imp) = ctx.config.import.as_ref() else {
         return Ok(());
     };
     let cluster = ctx.cluster().ok_or(ImportError::NotConnected)?.clone();
-    let ns = cluster.namespace.clone();
-    let (Some(lib_res), Some(version)) = (&cluster.kinds.library, cluster.kinds.library_version)
-    else {
-        return Err(ImportError::NoImageRegistry);
-    };
-    let lib = imp.target_location_name.as_str();
-    ctx.say(&format!("Validating import target location {lib:?}..."))
-        .await;
-    let libs = cluster.api(lib_res);
-    match crate::kube::retry::read("getting the ContentLibrary", || libs.get_opt(lib)).await {
-        Ok(Some(obj)) => {
-            library_accepts_import(version, &obj.data).map_err(|problem| ImportError::Target {
-                library: lib.to_string(),
-                problem,
-            })?
-        }
-        Ok(None) => {
-            return Err(ImportError::Target {
-                library: lib.to_string(),
-                problem: format!("no ContentLibrary of that name in namespace {ns}"),
-            })
-        }
-        Err(e) => {
-            return Err(ObjectError::new("getting", "ContentLibrary", Some(&ns), lib, e).into())
-        }
-    }
-
-    let res = cluster.kinds.import_request.clone();
-    let body = request_json(
-        version,
-        imp,
-        &ns,
-        &labels(&ctx.state.build_id, &cfg.source_name),
-    );
-    let obj: DynamicObject =
-        serde_json::from_value(body).map_err(|source| ImportError::Encode {
-            name: imp.request_name.clone(),
-            source,
-        })?;
-    ctx.say(&format!(
-        "Creating ContentLibraryItemImportRequest {ns}/{} to import {} into {lib:?}",
-        imp.request_name, imp.source_url
-    ))
-    .await;
-    let api = cluster.api(&res);
-    api.create(&PostParams::default(), &obj)
-        .await
-        .map_err(|e| {
-            ObjectError::new(
-                "creating",
-                "ContentLibraryItemImportRequest",
-                Some(&ns),
-                &imp.request_name,
-                e,
-            )
-        })?;
-    if imp.keep_import_request {
-        ctx.say("keep_import_request is set: the import request will be kept")
-            .await;
-    } else {
-        ctx.state.ledger.record(
-            ObjectKind::ContentLibraryItemImportRequest,
-            &ns,
-            &imp.request_name,
-        );
-    }
-
-    let object = format!("ContentLibraryItemImportRequest {ns}/{}", imp.request_name);
-    ctx.say(&format!(
-        "Waiting for the import to complete (up to {})...",
-        crate::kube::wait::human(cfg.watch_import_timeout)
-    ))
-    .await;
-    let item = wait_for(
-        Target {
-            api: &api,
-            object: object.clone(),
-            name: &imp.request_name,
-            what: format!("{object} to complete"),
-        },
-        cfg.watch_import_timeout,
-        &ctx.cancel,
-        |o| judge_import(&o.data),
-    )
-    .await
-    .map_err(|source| ImportError::Wait {
-        url: imp.source_url.clone(),
-        library: lib.to_string(),
-        source,
-    })?
-    .ok_or(ImportError::NoItem { object })?;
+    let version = cluster
+        .kinds
+        .library_version
+        .ok_or(ImportError::NoImageRegistry)?;
+    check_target(ctx, &cluster, version, imp).await?;
+    let api = create_request(ctx, &cluster, version, imp).await?;
+    let item = wait_imported(ctx, &api, imp).await?;
     if imp.clean_imported_image {
-        ctx.state
-            .ledger
-            .record(ObjectKind::ContentLibraryItem, &ns, &item);
+        let kind = ObjectKind::ContentLibraryItem;
+        ctx.state.ledger.record(kind, &cluster.namespace, &item);
     }
     let vmi = vmop_types::naming::vmi_name_for_item_resource(&item)
         .ok_or_else(|| ImportError::ItemName { item: item.clone() })?;
@@ -266,9 +165,103 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     Ok(())
 }
 
+/// The target library exists and accepts imports.
+async fn check_target(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    version: LibraryVersion,
+    imp: &ImportConfig,
+) -> Result<(), ImportError> {
+    let (ns, lib) = (&cluster.namespace, imp.target_location_name.as_str());
+    ctx.say(&format!("Validating import target location {lib:?}..."))
+        .await;
+    let libs = cluster
+        .library::<ContentLibrary>()
+        .ok_or(ImportError::NoImageRegistry)?;
+    let target = |problem| ImportError::Target {
+        library: lib.to_string(),
+        problem,
+    };
+    match read("getting the ContentLibrary", || libs.get_opt(lib)).await {
+        Ok(Some(found)) => library_accepts_import(version, &found).map_err(target),
+        Ok(None) => Err(target(format!(
+            "no ContentLibrary of that name in namespace {ns}"
+        ))),
+        Err(e) => Err(ObjectError::new("getting", "ContentLibrary", Some(ns), lib, e).into()),
+    }
+}
+
+/// Creates the import request; it goes into the ledger unless `keep_import_request`.
+async fn create_request(
+    ctx: &mut Ctx<'_>,
+    cluster: &Cluster,
+    version: LibraryVersion,
+    imp: &ImportConfig,
+) -> Result<Api<ContentLibraryItemImportRequest>, ImportError> {
+    let (ns, name) = (cluster.namespace.as_str(), imp.request_name.as_str());
+    let body = request(
+        version,
+        imp,
+        ns,
+        &labels(&ctx.state.build_id, &ctx.config.source_name),
+    );
+    ctx.say(&format!(
+        "Creating ContentLibraryItemImportRequest {ns}/{name} to import {} into {:?}",
+        imp.source_url, imp.target_location_name
+    ))
+    .await;
+    let api = cluster
+        .library::<ContentLibraryItemImportRequest>()
+        .ok_or(ImportError::NoImageRegistry)?;
+    let kind = ObjectKind::ContentLibraryItemImportRequest;
+    api.create(&PostParams::default(), &body)
+        .await
+        .map_err(|e| ObjectError::new("creating", kind.as_str(), Some(ns), name, e))?;
+    if imp.keep_import_request {
+        ctx.say("keep_import_request is set: the import request will be kept")
+            .await;
+    } else {
+        ctx.state.ledger.record(kind, ns, name);
+    }
+    Ok(api)
+}
+
+/// Watches the request until it completes; returns the new item's resource name.
+async fn wait_imported(
+    ctx: &Ctx<'_>,
+    api: &Api<ContentLibraryItemImportRequest>,
+    imp: &ImportConfig,
+) -> Result<String, ImportError> {
+    let ns = api.namespace().unwrap_or_default();
+    let object = format!("ContentLibraryItemImportRequest {ns}/{}", imp.request_name);
+    let timeout = ctx.config.watch_import_timeout;
+    ctx.say(&format!(
+        "Waiting for the import to complete (up to {})...",
+        human(timeout)
+    ))
+    .await;
+    let target = Target {
+        api,
+        object: object.clone(),
+        name: &imp.request_name,
+        what: format!("{object} to complete"),
+    };
+    wait_for(target, timeout, &ctx.cancel, judge_import)
+        .await
+        .map_err(|source| ImportError::Wait {
+            url: imp.source_url.clone(),
+            library: imp.target_location_name.clone(),
+            source,
+        })?
+        .ok_or(ImportError::NoItem { object })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value as Json;
+    use vmop_types::library::{ContentLibrarySpec, ImportStatus};
+    use vmop_types::{Condition, ObjectMeta};
 
     fn imp() -> ImportConfig {
         ImportConfig {
@@ -283,11 +276,16 @@ mod tests {
         }
     }
 
+    fn wire(r: ContentLibraryItemImportRequest) -> Json {
+        serde_json::to_value(r).expect("serializes")
+    }
+
     #[test]
     fn request_shape_per_version() {
         let l = labels("b", "s");
-        let v1 = request_json(LibraryVersion::V1alpha1, &imp(), "ns", &l);
-        assert_eq!(v1["apiVersion"], "imageregistry.vmware.com/v1alpha1");
+        let v1 = wire(request(LibraryVersion::V1alpha1, &imp(), "ns", &l));
+        assert_eq!(v1["apiVersion"], LibraryVersion::V1alpha1.api_version());
+        assert_eq!(v1["kind"], "ContentLibraryItemImportRequest");
         assert_eq!(v1["spec"]["target"]["library"]["kind"], "ContentLibrary");
         assert_eq!(v1["spec"]["target"]["library"]["name"], "lib");
         assert_eq!(v1["spec"]["target"]["item"]["type"], "OVF");
@@ -296,60 +294,74 @@ mod tests {
         let mut i = imp();
         i.target_image_name = Some("mine".into());
         i.source_ssl_certificate = None;
-        let v2 = request_json(LibraryVersion::V1alpha2, &i, "ns", &l);
+        let v2 = wire(request(LibraryVersion::V1alpha2, &i, "ns", &l));
         assert_eq!(v2["spec"]["target"]["library"], "lib");
         assert_eq!(v2["spec"]["target"]["item"]["name"], "mine");
         assert!(v2["spec"]["source"].get("sslCertificate").is_none());
         assert_eq!(v2["metadata"]["name"], "req");
     }
 
+    fn library(allow_publish: Option<bool>, allow_import: Option<bool>) -> ContentLibrary {
+        let spec = ContentLibrarySpec {
+            allow_publish,
+            allow_import,
+            ..ContentLibrarySpec::default()
+        };
+        ContentLibrary::new(&LibraryVersion::V1alpha2, ObjectMeta::default(), spec)
+    }
+
     #[test]
     fn library_flags() {
-        let ok = json!({"spec": {"writable": true, "allowImport": true}});
+        let ok = library(Some(true), Some(true));
         assert!(library_accepts_import(LibraryVersion::V1alpha1, &ok).is_ok());
-        let no_import = json!({"spec": {"allowPublish": true}});
+        let no_import = library(Some(true), None);
         let e = library_accepts_import(LibraryVersion::V1alpha2, &no_import).unwrap_err();
         assert!(
             e.contains("spec.allowImport") && !e.contains("allowPublish"),
             "{e}"
         );
-        let none = json!({"spec": {}});
+        let none = library(None, None);
         let e = library_accepts_import(LibraryVersion::V1alpha1, &none).unwrap_err();
         assert!(e.contains("spec.writable and spec.allowImport"), "{e}");
     }
 
+    /// An import request as the server reports it.
+    fn reported(conditions: Vec<Condition>, item: &str) -> ContentLibraryItemImportRequest {
+        let mut req = request(LibraryVersion::V1alpha2, &imp(), "ns", &labels("b", "s"));
+        req.status = Some(ImportStatus {
+            item_name: item.to_string(),
+            conditions,
+            ..ImportStatus::default()
+        });
+        req
+    }
+
     #[test]
     fn judging_requests() {
-        let c = |t: &str, s: &str, r: &str| json!({"type": t, "status": s, "reason": r, "message": "m"});
-        let pending = json!({"status": {"conditions": [c("SourceValid", "True", "")]}});
+        let c = |t: &str, s: &str, r: &str| Condition::new(t, s, r, "m", "t");
+        let pending = reported(vec![c("SourceValid", "True", "")], "");
         assert_eq!(
             judge_import(&pending),
             Verdict::Pending(Some("SourceValid=True".into()))
         );
-        let uploading =
-            json!({"status": {"conditions": [c("TemplateUploaded", "False", "UploadInProgress")]}});
+        let uploading = reported(vec![c("TemplateUploaded", "False", "UploadInProgress")], "");
         assert!(matches!(judge_import(&uploading), Verdict::Pending(_)));
-        let done_v1 = json!({"status": {"itemRef": {"name": "clitem-1"}, "conditions": [c("Complete", "True", "")]}});
-        assert_eq!(
-            judge_import(&done_v1),
-            Verdict::Done(Some("clitem-1".into()))
+        let done = reported(vec![c("Complete", "True", "")], "clitem-2");
+        assert_eq!(judge_import(&done), Verdict::Done(Some("clitem-2".into())));
+        let no_item = reported(vec![c("Complete", "True", "")], "");
+        assert_eq!(judge_import(&no_item), Verdict::Done(None));
+        let failed = reported(
+            vec![
+                c("SourceValid", "False", "SourceURLHostInvalid"),
+                c("Complete", "False", "SourceURLHostInvalid"),
+            ],
+            "",
         );
-        let done_v2 =
-            json!({"status": {"itemName": "clitem-2", "conditions": [c("Complete", "True", "")]}});
-        assert_eq!(
-            judge_import(&done_v2),
-            Verdict::Done(Some("clitem-2".into()))
-        );
-        let failed = json!({"status": {"conditions": [
-            c("SourceValid", "False", "SourceURLHostInvalid"),
-            c("Complete", "False", "SourceURLHostInvalid"),
-        ]}});
         assert_eq!(
             judge_import(&failed),
             Verdict::Failed("SourceValid=False, reason SourceURLHostInvalid: m".into())
         );
-        let only_complete =
-            json!({"status": {"conditions": [c("Complete", "False", "UploadFailure")]}});
+        let only_complete = reported(vec![c("Complete", "False", "UploadFailure")], "");
         assert!(
             matches!(judge_import(&only_complete), Verdict::Failed(f) if f.contains("UploadFailure"))
         );

@@ -4,16 +4,20 @@
 //! answer (RSA-OAEP, SHA-512) and print the console URL. The request is left to expire (the
 //! Supervisor deletes it after 120 s).
 
-use ::kube::api::{DynamicObject, PostParams};
+use ::kube::api::{Api, PostParams};
 use base64::Engine;
 use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::{Oaep, RsaPrivateKey, RsaPublicKey};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use thiserror::Error;
+use vmop_types::vm::power;
+use vmop_types::webconsole::WebConsoleRequestSpec;
+use vmop_types::{VirtualMachine, VirtualMachineWebConsoleRequest};
 
+use super::create_source::{labels, metadata};
 use super::Ctx;
 use crate::kube::wait::{wait_for, Deadline, Target, Verdict, WaitError};
-use crate::kube::ObjectError;
+use crate::kube::{Cluster, ObjectError};
 
 #[derive(Debug, Error)]
 pub enum ConsoleError {
@@ -23,11 +27,6 @@ pub enum ConsoleError {
     Api(#[from] ObjectError),
     #[error("generating the RSA key for the web console request: {0}")]
     Key(String),
-    #[error("building the VirtualMachineWebConsoleRequest {name}: {source}")]
-    Encode {
-        name: String,
-        source: serde_json::Error,
-    },
     #[error("reading the answer of VirtualMachineWebConsoleRequest {object}: {problem}")]
     Answer { object: String, problem: String },
     #[error("internal error: not connected to the Supervisor")]
@@ -115,16 +114,13 @@ pub fn console_url(
     ))
 }
 
-/// The VM is powered on and reports network status: returns `status.network.config`.
-pub fn judge_vm_network(data: &Json) -> Verdict<Json> {
-    let power = data
-        .pointer("/status/powerState")
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    match data.pointer("/status/network") {
-        Some(n) if power == "PoweredOn" && n.is_object() => {
-            Verdict::Done(n.get("config").cloned().unwrap_or(Json::Null))
-        }
+/// The VM is powered on and reports network status: returns `status.network.config` (kept
+/// raw: it is shown to the user as it is).
+pub fn judge_vm_network(vm: &VirtualMachine) -> Verdict<Json> {
+    let status = vm.status.clone().unwrap_or_default();
+    let power = status.power_state.as_deref().unwrap_or("");
+    match status.network {
+        Some(n) if power == power::ON => Verdict::Done(n.config.unwrap_or(Json::Null)),
         _ => Verdict::Pending(Some(format!(
             "powerState {}",
             if power.is_empty() { "unset" } else { power }
@@ -132,114 +128,53 @@ pub fn judge_vm_network(data: &Json) -> Verdict<Json> {
     }
 }
 
+/// What a web console request's answer holds.
+struct Answer {
+    response: String,
+    proxy: String,
+    uid: String,
+}
+
+/// Judges a web console request for "answered".
+fn judge_answer(req: &VirtualMachineWebConsoleRequest) -> Verdict<Answer> {
+    let status = req.status.clone().unwrap_or_default();
+    if status.response.is_empty() {
+        return Verdict::Pending(None);
+    }
+    Verdict::Done(Answer {
+        response: status.response,
+        proxy: status.proxy_addr,
+        uid: req.metadata.uid.clone().unwrap_or_default(),
+    })
+}
+
 /// Shows the network config and the web console URL; both waits share `deadline`.
 pub async fn run(ctx: &mut Ctx<'_>, deadline: &Deadline) -> Result<(), ConsoleError> {
     let cluster = ctx.cluster().ok_or(ConsoleError::NotConnected)?.clone();
-    let ns = cluster.namespace.clone();
-    let name = ctx.config.source_name.clone();
-    let vms = cluster.api(&cluster.kinds.vm);
-    let object = format!("VirtualMachine {ns}/{name}");
-    let config = wait_for(
-        Target {
-            api: &vms,
-            object: object.clone(),
-            name: &name,
-            what: format!("{object} to be powered on with network status"),
-        },
-        deadline.remaining(),
-        &ctx.cancel,
-        |o| judge_vm_network(&o.data),
-    )
-    .await
-    .map_err(|e| deadline.whole(e))?;
-    let pretty = serde_json::to_string_pretty(&config).unwrap_or_else(|_| config.to_string());
-    ctx.say(&format!(
-        "VM network config (use this to install the guest OS):\n{pretty}"
-    ))
-    .await;
-
-    // Key generation is CPU work; keep it off the async workers.
-    let private = tokio::task::spawn_blocking(|| {
-        RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ConsoleError::Key(e.to_string()))?
-    .map_err(ConsoleError::Key)?;
+    show_network_config(ctx, &cluster, deadline).await?;
+    let private = console_key().await?;
     let pem = public_key_pem(&RsaPublicKey::from(&private)).map_err(ConsoleError::Key)?;
-    let res = ::kube::api::ApiResource::from_gvk_with_plural(
-        &::kube::api::GroupVersionKind::gvk(
-            crate::kube::resources::VMOP_GROUP,
-            cluster.kinds.vmop.as_str(),
-            "VirtualMachineWebConsoleRequest",
-        ),
-        "virtualmachinewebconsolerequests",
+    let api = create_request(ctx, &cluster, pem).await?;
+    let object = format!(
+        "VirtualMachineWebConsoleRequest {}/{}",
+        cluster.namespace, ctx.config.source_name
     );
-    let body = json!({
-        "apiVersion": format!("{}/{}", crate::kube::resources::VMOP_GROUP, cluster.kinds.vmop.as_str()),
-        "kind": "VirtualMachineWebConsoleRequest",
-        "metadata": {"name": name, "namespace": ns,
-            "labels": super::create_source::labels(&ctx.state.build_id, &name)},
-        "spec": {"name": name, "publicKey": pem},
-    });
-    let obj: DynamicObject =
-        serde_json::from_value(body).map_err(|source| ConsoleError::Encode {
-            name: name.clone(),
-            source,
-        })?;
-    let api = cluster.api(&res);
-    ctx.say(&format!(
-        "Creating VirtualMachineWebConsoleRequest {ns}/{name}"
-    ))
-    .await;
-    api.create(&PostParams::default(), &obj)
+    let target = Target {
+        api: &api,
+        object: object.clone(),
+        name: &ctx.config.source_name,
+        what: format!("{object} to be answered"),
+    };
+    let answer = wait_for(target, deadline.remaining(), &ctx.cancel, judge_answer)
         .await
-        .map_err(|e| {
-            ObjectError::new(
-                "creating",
-                "VirtualMachineWebConsoleRequest",
-                Some(&ns),
-                &name,
-                e,
-            )
-        })?;
-    let req_object = format!("VirtualMachineWebConsoleRequest {ns}/{name}");
-    let (response, proxy, uid) = wait_for(
-        Target {
-            api: &api,
-            object: req_object.clone(),
-            name: &name,
-            what: format!("{req_object} to be answered"),
-        },
-        deadline.remaining(),
-        &ctx.cancel,
-        |o| {
-            let s = |p: &str| {
-                o.data
-                    .pointer(p)
-                    .and_then(Json::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let response = s("/status/response");
-            if response.is_empty() {
-                Verdict::Pending(None)
-            } else {
-                Verdict::Done((
-                    response,
-                    s("/status/proxyAddr"),
-                    o.metadata.uid.clone().unwrap_or_default(),
-                ))
-            }
-        },
-    )
-    .await
-    .map_err(|e| deadline.whole(e))?;
-    let answer = |problem: String| ConsoleError::Answer {
-        object: req_object.clone(),
+        .map_err(|e| deadline.whole(e))?;
+    let problem = |problem: String| ConsoleError::Answer {
+        object: object.clone(),
         problem,
     };
-    let ticket = decrypt_response(&private, &response).map_err(answer)?;
-    let url = console_url(&ticket, &proxy, &ns, &uid).map_err(answer)?;
+    let ticket = decrypt_response(&private, &answer.response).map_err(problem)?;
+    let url =
+        console_url(&ticket, &answer.proxy, &cluster.namespace, &answer.uid).map_err(problem)?;
     ctx.say(&format!(
         "Web console URL (valid for about 2 minutes): {url}"
     ))
@@ -249,9 +184,79 @@ pub async fn run(ctx: &mut Ctx<'_>, deadline: &Deadline) -> Result<(), ConsoleEr
     Ok(())
 }
 
+/// Waits for the VM's network status and prints its intended configuration.
+async fn show_network_config(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    deadline: &Deadline,
+) -> Result<(), ConsoleError> {
+    let name = ctx.config.source_name.as_str();
+    let vms = cluster.vmop::<VirtualMachine>();
+    let object = format!("VirtualMachine {}/{name}", cluster.namespace);
+    let target = Target {
+        api: &vms,
+        object: object.clone(),
+        name,
+        what: format!("{object} to be powered on with network status"),
+    };
+    let config = wait_for(target, deadline.remaining(), &ctx.cancel, judge_vm_network)
+        .await
+        .map_err(|e| deadline.whole(e))?;
+    let pretty = serde_json::to_string_pretty(&config).unwrap_or_else(|_| config.to_string());
+    ctx.say(&format!(
+        "VM network config (use this to install the guest OS):\n{pretty}"
+    ))
+    .await;
+    Ok(())
+}
+
+/// A fresh RSA-2048 key; key generation is CPU work, kept off the async workers.
+async fn console_key() -> Result<RsaPrivateKey, ConsoleError> {
+    tokio::task::spawn_blocking(|| {
+        RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ConsoleError::Key(e.to_string()))?
+    .map_err(ConsoleError::Key)
+}
+
+/// Creates the web console request for the VM, carrying the public key `pem`.
+async fn create_request(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    pem: String,
+) -> Result<Api<VirtualMachineWebConsoleRequest>, ConsoleError> {
+    let (ns, name) = (cluster.namespace.as_str(), ctx.config.source_name.as_str());
+    let spec = WebConsoleRequestSpec {
+        name: name.to_string(),
+        public_key: pem,
+        ..WebConsoleRequestSpec::default()
+    };
+    let meta = metadata(name, ns, &labels(&ctx.state.build_id, name));
+    let request = VirtualMachineWebConsoleRequest::new(&cluster.kinds.vmop, meta, spec);
+    let api = cluster.vmop::<VirtualMachineWebConsoleRequest>();
+    ctx.say(&format!(
+        "Creating VirtualMachineWebConsoleRequest {ns}/{name}"
+    ))
+    .await;
+    api.create(&PostParams::default(), &request)
+        .await
+        .map_err(|e| {
+            ObjectError::new(
+                "creating",
+                "VirtualMachineWebConsoleRequest",
+                Some(ns),
+                name,
+                e,
+            )
+        })?;
+    Ok(api)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vmop_types::vm::{VirtualMachineStatus, VmNetworkStatus};
 
     #[test]
     fn console_urls() {
@@ -267,17 +272,51 @@ mod tests {
         assert!(console_url("wss://h:1", "p", "n", "u").is_err());
     }
 
+    fn vm(power: &str, network: Option<VmNetworkStatus>) -> VirtualMachine {
+        VirtualMachine {
+            status: Some(VirtualMachineStatus {
+                power_state: Some(power.to_string()),
+                network,
+                ..VirtualMachineStatus::default()
+            }),
+            ..VirtualMachine::default()
+        }
+    }
+
     #[test]
     fn network_status_gates_the_console() {
-        let off = json!({"status": {"powerState": "PoweredOff", "network": {}}});
+        let config: Json = serde_json::from_str(r#"{"interfaces": []}"#).unwrap();
+        let network = VmNetworkStatus {
+            config: Some(config.clone()),
+            ..VmNetworkStatus::default()
+        };
+        let off = vm("PoweredOff", Some(VmNetworkStatus::default()));
         assert!(matches!(judge_vm_network(&off), Verdict::Pending(_)));
-        let on_no_net = json!({"status": {"powerState": "PoweredOn"}});
+        let on_no_net = vm("PoweredOn", None);
         assert!(matches!(judge_vm_network(&on_no_net), Verdict::Pending(_)));
-        let on = json!({"status": {"powerState": "PoweredOn", "network": {"config": {"interfaces": []}}}});
         assert_eq!(
-            judge_vm_network(&on),
-            Verdict::Done(json!({"interfaces": []}))
+            judge_vm_network(&vm("PoweredOn", Some(network))),
+            Verdict::Done(config)
         );
+    }
+
+    #[test]
+    fn an_answered_request_carries_response_proxy_and_uid() {
+        let mut req = VirtualMachineWebConsoleRequest::default();
+        assert!(matches!(judge_answer(&req), Verdict::Pending(None)));
+        req.metadata.uid = Some("u-1".into());
+        req.status = Some(vmop_types::webconsole::WebConsoleRequestStatus {
+            response: "b64".into(),
+            proxy_addr: "proxy:443".into(),
+            ..Default::default()
+        });
+        match judge_answer(&req) {
+            Verdict::Done(a) => assert_eq!(
+                (a.response.as_str(), a.proxy.as_str(), a.uid.as_str()),
+                ("b64", "proxy:443", "u-1")
+            ),
+            _ => panic!("not answered"),
+        }
     }
 
     #[test]

@@ -2,27 +2,25 @@
 //! (by watching) until it is ready, failing at once on a failure condition.
 use std::collections::{BTreeMap, HashSet};
 
-use ::kube::api::DynamicObject;
-use serde_json::{json, Value as Json};
+use ::kube::api::Api;
 use thiserror::Error;
+use vmop_types::api::{Scope, CONTENT_LIBRARY, VIRTUAL_MACHINE};
+use vmop_types::meta::TypedRef;
+use vmop_types::publish::{PublishItem, PublishSpec, PublishTarget};
+use vmop_types::{LibraryVersion, VirtualMachinePublishRequest, VmopVersion};
 
-use super::create_source::{labels, LABEL_BUILD_ID};
+use super::create_source::{labels, metadata, LABEL_BUILD_ID};
 use super::Ctx;
 use crate::config::Config;
 use crate::kube::create::create_owned;
-use crate::kube::publish_status::{judge_publish, PublishEvent};
+use crate::kube::publish_status::{judge_publish, PublishEvent, Published};
 use crate::kube::retry::read;
 use crate::kube::wait::{wait_for, Target, WaitError};
-use crate::kube::{LibraryVersion, ObjectError, VmopVersion};
+use crate::kube::{Cluster, ObjectError};
 use crate::state::{ObjectKind, PublishedImage};
 
 #[derive(Debug, Error)]
 pub enum PublishError {
-    #[error("building the VirtualMachinePublishRequest {name}: {source}")]
-    Encode {
-        name: String,
-        source: serde_json::Error,
-    },
     #[error(transparent)]
     Api(#[from] ObjectError),
     #[error("publishing VirtualMachine {vm} to content library {library}: {source}")]
@@ -37,41 +35,39 @@ pub enum PublishError {
 
 /// The publish request. `spec.source` and the target location's apiVersion/kind are spelled out
 /// rather than left to defaults, so the request says exactly what it publishes where.
-pub fn publish_request_json(
+pub fn publish_request(
     version: VmopVersion,
     cfg: &Config,
     namespace: &str,
     library: &str,
     labels: &BTreeMap<String, String>,
-) -> Json {
-    let mut item = json!({});
-    if let Some(n) = cfg.publish_image_name.as_deref().filter(|n| !n.is_empty()) {
-        item["name"] = json!(n);
-    }
-    if let Some(d) = cfg
-        .publish_image_description
-        .as_deref()
-        .filter(|d| !d.is_empty())
-    {
-        item["description"] = json!(d);
-    }
-    let api_version = version.api_version();
-    let mut spec = json!({
-        "source": {"apiVersion": api_version, "kind": "VirtualMachine", "name": cfg.source_name},
-        "target": {
-            "item": item,
-            "location": {"apiVersion": LibraryVersion::V1alpha1.api_version(), "kind": "ContentLibrary", "name": library},
-        },
-    });
-    if let Some(ttl) = cfg.publish_request_ttl_sec {
-        spec["ttlSecondsAfterFinished"] = json!(ttl);
-    }
-    json!({
-        "apiVersion": api_version,
-        "kind": "VirtualMachinePublishRequest",
-        "metadata": {"name": cfg.source_name, "namespace": namespace, "labels": labels},
-        "spec": spec,
-    })
+) -> VirtualMachinePublishRequest {
+    let non_empty = |o: &Option<String>| o.clone().filter(|s| !s.is_empty()).unwrap_or_default();
+    let item = PublishItem {
+        name: non_empty(&cfg.publish_image_name),
+        description: non_empty(&cfg.publish_image_description),
+        ..PublishItem::default()
+    };
+    let spec = PublishSpec {
+        source: Some(TypedRef {
+            api_version: version.api_version(),
+            kind: VIRTUAL_MACHINE.kind.to_string(),
+            name: cfg.source_name.clone(),
+        }),
+        target: Some(PublishTarget {
+            item: Some(item),
+            location: Some(TypedRef {
+                api_version: LibraryVersion::V1alpha1.api_version(),
+                kind: CONTENT_LIBRARY.kind.to_string(),
+                name: library.to_string(),
+            }),
+            ..PublishTarget::default()
+        }),
+        ttl_seconds_after_finished: cfg.publish_request_ttl_sec,
+        ..PublishSpec::default()
+    };
+    let meta = metadata(&cfg.source_name, namespace, labels);
+    VirtualMachinePublishRequest::new(&version, meta, spec)
 }
 
 /// What the user reads when a publish condition turns true.
@@ -106,112 +102,13 @@ fn event_line(event: PublishEvent<'_>, announced: &mut HashSet<String>) -> Optio
 }
 
 pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
-    let cfg = ctx.config;
     let Some(library) = ctx.state.publish_library.clone() else {
         return Ok(());
     };
     let cluster = ctx.cluster().ok_or(PublishError::NotConnected)?.clone();
-    let ns = cluster.namespace.clone();
-    let name = cfg.source_name.clone();
-    let body = publish_request_json(
-        cluster.kinds.vmop,
-        cfg,
-        &ns,
-        &library,
-        &labels(&ctx.state.build_id, &name),
-    );
-    let obj: DynamicObject =
-        serde_json::from_value(body).map_err(|source| PublishError::Encode {
-            name: name.clone(),
-            source,
-        })?;
-    let which = if cfg.publish_to_default_location {
-        "the namespace's default content library"
-    } else {
-        "content library"
-    };
-    ctx.say(&format!(
-        "Publishing VM {ns}/{name} to {which} {library:?}..."
-    ))
-    .await;
-    let api = cluster.api(&cluster.kinds.publish_request);
-    let kind = ObjectKind::VirtualMachinePublishRequest;
-    ctx.state.ledger.intend(kind, &ns, &name);
-    let created = create_owned(&api, &obj, LABEL_BUILD_ID, &ctx.state.build_id).await;
-    if let Err(e) = created {
-        ctx.state.ledger.forget(kind, &name);
-        return Err(ObjectError::new("creating", kind.as_str(), Some(&ns), &name, e).into());
-    }
-    ctx.state
-        .ledger
-        .record(ObjectKind::VirtualMachinePublishRequest, &ns, &name);
-
-    // Conditions are reported as they turn true; the judge runs synchronously inside the wait,
-    // so it hands lines to a task that says them in order.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let ui = ctx.ui.clone();
-    let printer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            ui.say(&line).await;
-        }
-    });
-    ctx.say(&format!(
-        "Waiting for VirtualMachinePublishRequest {ns}/{name} to complete..."
-    ))
-    .await;
-    let mut announced: HashSet<String> = HashSet::new();
-    let result = wait_for(
-        Target {
-            api: &api,
-            object: format!("VirtualMachinePublishRequest {ns}/{name}"),
-            name: &name,
-            what: format!("VirtualMachinePublishRequest {ns}/{name} to be ready"),
-        },
-        cfg.watch_publish_timeout,
-        &ctx.cancel,
-        |obj| {
-            judge_publish(&obj.data, |event| {
-                if let Some(line) = event_line(event, &mut announced) {
-                    let _ = tx.send(line);
-                }
-            })
-        },
-    )
-    .await;
-    drop(tx);
-    let _ = printer.await;
-    let published = result.map_err(|source| PublishError::Wait {
-        vm: format!("{ns}/{name}"),
-        library: library.clone(),
-        source,
-    })?;
-
-    // The image's display name is the content library item's name.
-    let vmi = cluster.api(&cluster.kinds.vmi);
-    let display = match read("getting the published VirtualMachineImage", || {
-        vmi.get_opt(&published.image_name)
-    })
-    .await
-    {
-        Ok(Some(img)) => img
-            .data
-            .get("status")
-            .and_then(|s| s.get("name"))
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        Ok(None) => String::new(),
-        Err(e) => {
-            return Err(ObjectError::new(
-                "getting",
-                "VirtualMachineImage",
-                Some(&ns),
-                &published.image_name,
-                e,
-            )
-            .into())
-        }
-    };
+    let api = create_request(ctx, &cluster, &library).await?;
+    let published = wait_published(ctx, &api, &library).await?;
+    let display = display_name(&cluster, &published.image_name).await?;
     ctx.say(&format!(
         "Published as image {}{} in content library {library:?}",
         published.image_name,
@@ -230,9 +127,111 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), PublishError> {
     Ok(())
 }
 
+/// Creates the publish request (in the ledger from just before it is sent).
+async fn create_request(
+    ctx: &mut Ctx<'_>,
+    cluster: &Cluster,
+    library: &str,
+) -> Result<Api<VirtualMachinePublishRequest>, PublishError> {
+    let cfg = ctx.config;
+    let (ns, name) = (cluster.namespace.as_str(), cfg.source_name.as_str());
+    let labels = labels(&ctx.state.build_id, name);
+    let request = publish_request(cluster.kinds.vmop, cfg, ns, library, &labels);
+    let which = if cfg.publish_to_default_location {
+        "the namespace's default content library"
+    } else {
+        "content library"
+    };
+    ctx.say(&format!(
+        "Publishing VM {ns}/{name} to {which} {library:?}..."
+    ))
+    .await;
+    let api = cluster.vmop::<VirtualMachinePublishRequest>();
+    let kind = ObjectKind::VirtualMachinePublishRequest;
+    ctx.state.ledger.intend(kind, ns, name);
+    let created = create_owned(&api, &request, LABEL_BUILD_ID, &ctx.state.build_id).await;
+    if let Err(e) = created {
+        ctx.state.ledger.forget(kind, name);
+        return Err(ObjectError::new("creating", kind.as_str(), Some(ns), name, e).into());
+    }
+    ctx.state.ledger.record(kind, ns, name);
+    Ok(api)
+}
+
+/// Watches the request until it is ready, saying each condition as it turns true.
+async fn wait_published(
+    ctx: &Ctx<'_>,
+    api: &Api<VirtualMachinePublishRequest>,
+    library: &str,
+) -> Result<Published, PublishError> {
+    let ns = api.namespace().unwrap_or_default();
+    let name = ctx.config.source_name.as_str();
+    // The judge runs synchronously inside the wait, so it hands lines to a task that says them
+    // in order.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let ui = ctx.ui.clone();
+    let printer = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            ui.say(&line).await;
+        }
+    });
+    let object = format!("VirtualMachinePublishRequest {ns}/{name}");
+    ctx.say(&format!("Waiting for {object} to complete..."))
+        .await;
+    let mut announced: HashSet<String> = HashSet::new();
+    let target = Target {
+        api,
+        object: object.clone(),
+        name,
+        what: format!("{object} to be ready"),
+    };
+    let result = wait_for(target, ctx.config.watch_publish_timeout, &ctx.cancel, |r| {
+        judge_publish(r, |event| {
+            if let Some(line) = event_line(event, &mut announced) {
+                let _ = tx.send(line);
+            }
+        })
+    })
+    .await;
+    drop(tx);
+    let _ = printer.await;
+    result.map_err(|source| PublishError::Wait {
+        vm: format!("{ns}/{name}"),
+        library: library.to_string(),
+        source,
+    })
+}
+
+/// The published image's display name (the content library item's name); empty if unknown.
+async fn display_name(cluster: &Cluster, image: &str) -> Result<String, PublishError> {
+    let vmi = cluster.images(Scope::Namespaced);
+    match read("getting the published VirtualMachineImage", || {
+        vmi.get_opt(image)
+    })
+    .await
+    {
+        Ok(img) => Ok(img
+            .and_then(|i| i.status)
+            .map(|s| s.name)
+            .unwrap_or_default()),
+        Err(e) => Err(ObjectError::new(
+            "getting",
+            "VirtualMachineImage",
+            Some(&cluster.namespace),
+            image,
+            e,
+        )
+        .into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn wire(r: VirtualMachinePublishRequest) -> serde_json::Value {
+        serde_json::to_value(r).expect("serializes")
+    }
 
     #[test]
     fn request_names_source_target_and_ttl() {
@@ -243,13 +242,13 @@ mod tests {
             publish_request_ttl_sec: Some(60),
             ..Config::default()
         };
-        let r = publish_request_json(
+        let r = wire(publish_request(
             VmopVersion::V1alpha5,
             &cfg,
             "demo",
             "lib",
             &labels("b", "source-abcde"),
-        );
+        ));
         assert_eq!(r["kind"], "VirtualMachinePublishRequest");
         assert_eq!(r["spec"]["source"]["name"], "source-abcde");
         assert_eq!(r["spec"]["target"]["location"]["name"], "lib");
@@ -259,18 +258,24 @@ mod tests {
             "built by packer"
         );
         assert_eq!(r["spec"]["ttlSecondsAfterFinished"], 60);
-        assert_eq!(r["metadata"]["labels"]["packer.io/build-id"], "b");
+        assert_eq!(r["metadata"]["labels"][LABEL_BUILD_ID], "b");
+        assert_eq!(r["apiVersion"], VmopVersion::V1alpha5.api_version());
+        assert_eq!(r["spec"]["source"]["kind"], "VirtualMachine");
+        assert_eq!(
+            r["spec"]["target"]["location"]["apiVersion"],
+            LibraryVersion::V1alpha1.api_version()
+        );
         let plain = Config {
             source_name: "s".into(),
             ..Config::default()
         };
-        let r = publish_request_json(
+        let r = wire(publish_request(
             VmopVersion::V1alpha3,
             &plain,
             "demo",
             "lib",
             &labels("b", "s"),
-        );
+        ));
         assert!(r["spec"]["target"]["item"].get("name").is_none());
         assert!(r["spec"].get("ttlSecondsAfterFinished").is_none());
     }

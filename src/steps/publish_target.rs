@@ -1,11 +1,11 @@
 //! Where the VM is published, checked before anything is created: the library named by
 //! `publish_location_name`, or with `publish_to_default_location` the namespace's one library
-//! labelled `imageregistry.vmware.com/default`; it must allow publishing, and must not hold an
-//! item named like `publish_image_name` already.
-use ::kube::api::ListParams;
-use serde_json::Value as Json;
+//! carrying the default-library label ([`LABEL_DEFAULT_LIBRARY`]); it must allow publishing, and
+//! must not hold an item named like `publish_image_name` already.
+use ::kube::api::{Api, ListParams};
 use vmop_types::api::IMAGEREGISTRY_GROUP;
 use vmop_types::naming::LABEL_DEFAULT_LIBRARY;
+use vmop_types::{ContentLibrary, ContentLibraryItem, LibraryVersion};
 
 use super::check::{library_writable, names};
 use super::Ctx;
@@ -36,27 +36,20 @@ pub fn pick_default(namespace: &str, labelled: &[String]) -> Result<String, Stri
     }
 }
 
-/// The library a ContentLibraryItem belongs to: `spec.libraryName` (v1alpha2) or
-/// `status.contentLibraryRef.name` (v1alpha1).
-fn item_library(data: &Json) -> Option<&str> {
-    data.pointer("/spec/libraryName")
-        .and_then(Json::as_str)
-        .filter(|l| !l.is_empty())
-        .or_else(|| {
-            data.pointer("/status/contentLibraryRef/name")
-                .and_then(Json::as_str)
-        })
-}
-
-/// The object name of an item of `library` whose display name (`status.name`) is `display`.
-pub fn taken_by<'a>(items: &'a [(String, Json)], library: &str, display: &str) -> Option<&'a str> {
+/// The object name of an item of `library` whose display name (`status.name`) is `display`
+/// (a v1alpha1 item's library, `status.contentLibraryRef.name`, is read as `spec.libraryName`).
+pub fn taken_by<'a>(
+    items: &'a [ContentLibraryItem],
+    library: &str,
+    display: &str,
+) -> Option<&'a str> {
     items
         .iter()
-        .find(|(_, data)| {
-            item_library(data) == Some(library)
-                && data.pointer("/status/name").and_then(Json::as_str) == Some(display)
+        .find(|item| {
+            item.spec.library_name.as_deref() == Some(library)
+                && item.status.as_ref().is_some_and(|s| s.name == display)
         })
-        .map(|(name, _)| name.as_str())
+        .and_then(|item| item.metadata.name.as_deref())
 }
 
 /// Finds the library to publish into and checks it; problems go to `problems`. `None` when the
@@ -72,77 +65,31 @@ pub async fn check(
             .await;
         return Ok(None);
     }
-    let default = cfg.publish_to_default_location;
-    let (Some(res), Some(version)) = (&cluster.kinds.library, cluster.kinds.library_version) else {
+    let opt = option(cfg.publish_to_default_location);
+    let (Some(api), Some(version)) = (
+        cluster.library::<ContentLibrary>(),
+        cluster.kinds.library_version,
+    ) else {
         problems.push(format!(
-            "{}: the Supervisor does not serve {IMAGEREGISTRY_GROUP} ContentLibrary (v1alpha1 or v1alpha2)",
-            option(default)
+            "{opt}: the Supervisor does not serve {IMAGEREGISTRY_GROUP} ContentLibrary (v1alpha1 or v1alpha2)"
         ));
         return Ok(None);
     };
-    let ns = &cluster.namespace;
-    let api = cluster.api(res);
     let lib = match cfg.publish_location_name.as_deref() {
         Some(lib) => lib.to_string(),
-        None => {
-            ctx.say(&format!(
-                "Looking for the namespace's default content library (label {LABEL_DEFAULT_LIBRARY})..."
-            ))
-            .await;
-            let lp = ListParams::default().labels(LABEL_DEFAULT_LIBRARY);
-            let labelled = read("listing ContentLibraries", || api.list(&lp))
-                .await
-                .map_err(|e| ObjectError::new("listing", "ContentLibraries", Some(ns), "*", e))?;
-            let mut found: Vec<String> = labelled
-                .items
-                .into_iter()
-                .filter_map(|o| o.metadata.name)
-                .collect();
-            found.sort();
-            match pick_default(ns, &found) {
-                Ok(lib) => {
-                    ctx.say(&format!(
-                        "The namespace's default content library is {lib:?}"
-                    ))
-                    .await;
-                    lib
-                }
-                Err(p) => {
-                    problems.push(p);
-                    return Ok(None);
-                }
-            }
-        }
-    };
-    let opt = option(default);
-    ctx.say(&format!("Validating VM publish location {lib:?}..."))
-        .await;
-    match read("getting the ContentLibrary", || api.get_opt(&lib)).await {
-        Ok(Some(obj)) => {
-            let (writable, field) = library_writable(version, &obj.data);
-            if !writable {
-                problems.push(format!(
-                    "{opt} {lib:?}: ContentLibrary {ns}/{lib} is not writable ({field} is not true)"
-                ));
+        None => match default_library(ctx, cluster, &api).await? {
+            Ok(lib) => lib,
+            Err(p) => {
+                problems.push(p);
                 return Ok(None);
             }
-        }
-        Ok(None) => {
-            problems.push(format!(
-                "{opt} {lib:?}: no ContentLibrary of that name in namespace {ns} (available: {})",
-                names(cluster, res, true).await
-            ));
-            return Ok(None);
-        }
-        Err(e) => {
-            return Err(ObjectError::new(
-                "getting",
-                "ContentLibrary",
-                Some(ns),
-                &lib,
-                e,
-            ))
-        }
+        },
+    };
+    ctx.say(&format!("Validating VM publish location {lib:?}..."))
+        .await;
+    if let Some(p) = unusable(cluster, &api, version, opt, &lib).await? {
+        problems.push(p);
+        return Ok(None);
     }
     if let Some(display) = cfg.publish_image_name.as_deref() {
         if let Some(p) = name_taken(cluster, &lib, display).await? {
@@ -155,6 +102,67 @@ pub async fn check(
     Ok(Some(lib))
 }
 
+/// The namespace's one library labelled as its default, or the problem.
+async fn default_library(
+    ctx: &Ctx<'_>,
+    cluster: &Cluster,
+    api: &Api<ContentLibrary>,
+) -> Result<Result<String, String>, ObjectError> {
+    let ns = &cluster.namespace;
+    ctx.say(&format!(
+        "Looking for the namespace's default content library (label {LABEL_DEFAULT_LIBRARY})..."
+    ))
+    .await;
+    let lp = ListParams::default().labels(LABEL_DEFAULT_LIBRARY);
+    let labelled = read("listing ContentLibraries", || api.list(&lp))
+        .await
+        .map_err(|e| ObjectError::new("listing", "ContentLibraries", Some(ns), "*", e))?;
+    let mut found: Vec<String> = labelled
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
+    found.sort();
+    let picked = pick_default(ns, &found);
+    if let Ok(lib) = &picked {
+        ctx.say(&format!(
+            "The namespace's default content library is {lib:?}"
+        ))
+        .await;
+    }
+    Ok(picked)
+}
+
+/// Why the library `lib` cannot be published into (missing or not writable), if it cannot.
+async fn unusable(
+    cluster: &Cluster,
+    api: &Api<ContentLibrary>,
+    version: LibraryVersion,
+    opt: &str,
+    lib: &str,
+) -> Result<Option<String>, ObjectError> {
+    let ns = &cluster.namespace;
+    match read("getting the ContentLibrary", || api.get_opt(lib)).await {
+        Ok(Some(found)) => {
+            let (writable, field) = library_writable(version, &found);
+            Ok((!writable).then(|| {
+                format!("{opt} {lib:?}: ContentLibrary {ns}/{lib} is not writable ({field} is not true)")
+            }))
+        }
+        Ok(None) => Ok(Some(format!(
+            "{opt} {lib:?}: no ContentLibrary of that name in namespace {ns} (available: {})",
+            names(api).await
+        ))),
+        Err(e) => Err(ObjectError::new(
+            "getting",
+            "ContentLibrary",
+            Some(ns),
+            lib,
+            e,
+        )),
+    }
+}
+
 /// A problem when `library` already has an item named `display`.
 async fn name_taken(
     cluster: &Cluster,
@@ -162,17 +170,14 @@ async fn name_taken(
     display: &str,
 ) -> Result<Option<String>, ObjectError> {
     let ns = &cluster.namespace;
-    let items_api = cluster.api(&cluster.kinds.library_item);
+    let Some(items_api) = cluster.library::<ContentLibraryItem>() else {
+        return Ok(None);
+    };
     let lp = ListParams::default();
     let list = read("listing ContentLibraryItems", || items_api.list(&lp))
         .await
         .map_err(|e| ObjectError::new("listing", "ContentLibraryItems", Some(ns), "*", e))?;
-    let items: Vec<(String, Json)> = list
-        .items
-        .into_iter()
-        .filter_map(|o| Some((o.metadata.name?, o.data)))
-        .collect();
-    Ok(taken_by(&items, library, display).map(|item| {
+    Ok(taken_by(&list.items, library, display).map(|item| {
         format!(
             "publish_image_name {display:?}: content library {library:?} already has an item of that name (ContentLibraryItem {ns}/{item}); choose another name or delete the item"
         )
@@ -182,7 +187,8 @@ async fn name_taken(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use vmop_types::library::{ItemSpec, ItemStatus};
+    use vmop_types::ObjectMeta;
 
     #[test]
     fn exactly_one_default_library() {
@@ -193,7 +199,7 @@ mod tests {
         let none = pick_default("demo", &[]).unwrap_err();
         assert_eq!(
             none,
-            "publish_to_default_location: no ContentLibrary in namespace demo is labelled imageregistry.vmware.com/default; label one or set publish_location_name"
+            format!("publish_to_default_location: no ContentLibrary in namespace demo is labelled {LABEL_DEFAULT_LIBRARY}; label one or set publish_location_name")
         );
         let two = pick_default("demo", &["a".into(), "b".into()]).unwrap_err();
         assert!(
@@ -202,17 +208,28 @@ mod tests {
         );
     }
 
+    fn item(name: &str, library: &str, display: &str) -> ContentLibraryItem {
+        let meta = ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        };
+        let spec = ItemSpec {
+            library_name: Some(library.into()),
+            ..ItemSpec::default()
+        };
+        let mut item = ContentLibraryItem::new(&LibraryVersion::V1alpha2, meta, spec);
+        item.status = Some(ItemStatus {
+            name: display.into(),
+            ..ItemStatus::default()
+        });
+        item
+    }
+
     #[test]
-    fn item_names_are_per_library_in_either_version() {
+    fn item_names_are_per_library() {
         let items = vec![
-            (
-                "clitem-1".to_string(),
-                json!({"spec": {"libraryName": "golden"}, "status": {"name": "web"}}),
-            ),
-            (
-                "clitem-2".to_string(),
-                json!({"status": {"name": "db", "contentLibraryRef": {"name": "golden"}}}),
-            ),
+            item("clitem-1", "golden", "web"),
+            item("clitem-2", "golden", "db"),
         ];
         assert_eq!(taken_by(&items, "golden", "web"), Some("clitem-1"));
         assert_eq!(taken_by(&items, "golden", "db"), Some("clitem-2"));

@@ -2,6 +2,7 @@
 //! service's load-balancer ingress IP (for ISO images first the network config and the web
 //! console), all under one `watch_source_timeout`, as upstream.
 use thiserror::Error;
+use vmop_types::{VirtualMachine, VirtualMachineService};
 
 use super::Ctx;
 use crate::config::CommKind;
@@ -37,7 +38,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
     {
         super::iso_console::run(ctx, &deadline).await?;
     }
-    let vms = cluster.api(&cluster.kinds.vm);
+    let vms = cluster.vmop::<VirtualMachine>();
     let ready = wait_for(
         Target {
             api: &vms,
@@ -47,7 +48,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
         },
         deadline.remaining(),
         &ctx.cancel,
-        |obj| judge_vm(&obj.data),
+        judge_vm,
     )
     .await
     .map_err(|e| deadline.whole(e))?;
@@ -66,7 +67,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
             "Waiting for VirtualMachineService {ns}/{name} to get a load-balancer ingress IP..."
         ))
         .await;
-        let services = cluster.api(&cluster.kinds.vm_service);
+        let services = cluster.vmop::<VirtualMachineService>();
         let ip = wait_for(
             Target {
                 api: &services,
@@ -78,7 +79,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<(), WaitSourceError> {
             },
             deadline.remaining(),
             &ctx.cancel,
-            |obj| judge_service(&obj.data),
+            judge_service,
         )
         .await
         .map_err(|e| deadline.whole(e))?;

@@ -7,6 +7,7 @@ use crate::common::*;
 use ::kube::api::{DynamicObject, PostParams};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use vmop_types::VirtualMachine;
 use vsphere_supervisor::kube::status::judge_vm;
 use vsphere_supervisor::kube::wait::{
     wait_for, wait_for_with_stats, wait_gone, Target, WaitError, WaitStats,
@@ -37,7 +38,7 @@ async fn vm_failure_condition_ends_the_wait_at_once() {
     let env = SimEnv::start(SimSetup::default()).await;
     create_vm(&env, "w-badclass", "no-such-class").await;
     let c = env.cluster().await;
-    let api = c.api(&c.kinds.vm);
+    let api = c.vmop::<VirtualMachine>();
     let started = Instant::now();
     let r = wait_for(
         Target {
@@ -48,7 +49,7 @@ async fn vm_failure_condition_ends_the_wait_at_once() {
         },
         Duration::from_secs(60),
         &CancellationToken::new(),
-        |o| judge_vm(&o.data),
+        judge_vm,
     )
     .await;
     match r {
@@ -74,7 +75,7 @@ async fn waits_are_cancellable_and_ready_vms_are_seen() {
     let env = SimEnv::start(SimSetup::default()).await;
     create_vm(&env, "w-good", "best-effort-small").await;
     let c = env.cluster().await;
-    let api = c.api(&c.kinds.vm);
+    let api = c.vmop::<VirtualMachine>();
     let target = || Target {
         api: &api,
         object: "VirtualMachine demo/w-good".into(),
@@ -90,7 +91,7 @@ async fn waits_are_cancellable_and_ready_vms_are_seen() {
         c2.cancel();
     });
     let started = Instant::now();
-    let r = wait_for::<()>(target(), Duration::from_secs(60), &cancel, |_| {
+    let r = wait_for::<_, ()>(target(), Duration::from_secs(60), &cancel, |_| {
         vsphere_supervisor::kube::wait::Verdict::Pending(None)
     })
     .await;
@@ -102,7 +103,7 @@ async fn waits_are_cancellable_and_ready_vms_are_seen() {
         target(),
         Duration::from_secs(30),
         &CancellationToken::new(),
-        |o| judge_vm(&o.data),
+        judge_vm,
     )
     .await
     .expect("VM ready");
@@ -143,7 +144,7 @@ async fn waits_resume_dropped_watches_and_relist_after_410() {
     })
     .await;
     let c = env.cluster().await;
-    let api = c.api(&c.kinds.vm);
+    let api = c.vmop::<VirtualMachine>();
     create_vm(&env, "w-410", "best-effort-small").await;
     let mut stats = WaitStats::default();
     let ready = wait_for_with_stats(
@@ -155,7 +156,7 @@ async fn waits_resume_dropped_watches_and_relist_after_410() {
         },
         Duration::from_secs(30),
         &CancellationToken::new(),
-        |o| judge_vm(&o.data),
+        judge_vm,
         &mut stats,
     )
     .await

@@ -52,7 +52,48 @@ pub mod vm {
         pub const IMAGE_NOT_FOUND: &str = "NotFound";
         /// The referenced class does not exist.
         pub const CLASS_NOT_FOUND: &str = "NotFound";
+        /// The image is still being synced from its library.
+        pub const NOT_SYNCED: &str = "NotSynced";
+        /// Not ready yet.
+        pub const NOT_READY: &str = "NotReady";
+        /// Being created.
+        pub const CREATING: &str = "Creating";
+        /// Being reconciled.
+        pub const RECONCILING: &str = "Reconciling";
+        /// Not known yet.
+        pub const UNKNOWN: &str = "Unknown";
+        /// An error.
+        pub const ERROR: &str = "Error";
+        /// Invalid input.
+        pub const INVALID: &str = "Invalid";
+        /// Not supported.
+        pub const NOT_SUPPORTED: &str = "NotSupported";
+        /// Gave up.
+        pub const FATAL: &str = "Fatal";
+
+        /// Reasons that mean "not yet", even on a [`super::PREREQUISITES`] condition.
+        pub const TRANSIENT: &[&str] = &[
+            NOT_SYNCED,
+            PENDING,
+            NOT_READY,
+            CREATING,
+            RECONCILING,
+            UNKNOWN,
+        ];
+        /// Reasons (also as a suffix, `ClassNotFound`) that mean failure on any VM condition.
+        pub const FAILURE: &[&str] = &[
+            IMAGE_NOT_FOUND,
+            FAILED,
+            ERROR,
+            INVALID,
+            NOT_SUPPORTED,
+            FATAL,
+        ];
     }
+
+    /// Conditions whose False means "this VM cannot be built as specified": a missing class,
+    /// image, storage or bootstrap input does not fix itself.
+    pub const PREREQUISITES: &[&str] = &[CLASS_READY, IMAGE_READY, STORAGE_READY, BOOTSTRAP_READY];
 }
 
 /// VirtualMachinePublishRequest condition types.
@@ -161,4 +202,15 @@ pub mod import {
     pub const ITEM_READY: &str = "ContentLibraryItemReady";
     /// Finished.
     pub const COMPLETE: &str = "Complete";
+
+    /// Import request reasons.
+    pub mod reason {
+        /// The template is still being uploaded.
+        pub const UPLOAD_IN_PROGRESS: &str = "UploadInProgress";
+        /// The new item is not ready yet.
+        pub const TARGET_LIBRARY_ITEM_NOT_READY: &str = "TargetLibraryItemNotReady";
+
+        /// Reasons on a False condition (other than `Complete`) that mean "still working".
+        pub const IN_PROGRESS: &[&str] = &[UPLOAD_IN_PROGRESS, TARGET_LIBRARY_ITEM_NOT_READY];
+    }
 }

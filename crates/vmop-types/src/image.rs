@@ -1,8 +1,52 @@
 //! VirtualMachineImage / ClusterVirtualMachineImage (same schema, different scope).
 
+use crate::api::{ApiKind, Scope, CLUSTER_VIRTUAL_MACHINE_IMAGE, VIRTUAL_MACHINE_IMAGE};
 use crate::meta::{Condition, ObjectMeta, TypedRef};
+use crate::resource::{hub_serde, typed_kind, KindVersion};
+use crate::version::VmopVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// The dynamic type of [`VirtualMachineImage`]: which of the two image kinds, at which version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageKind {
+    /// The VM Operator version.
+    pub version: VmopVersion,
+    /// Namespaced: `VirtualMachineImage`; cluster: `ClusterVirtualMachineImage`.
+    pub scope: Scope,
+}
+
+impl ImageKind {
+    /// `VirtualMachineImage` at `version`.
+    pub fn namespaced(version: VmopVersion) -> Self {
+        ImageKind {
+            version,
+            scope: Scope::Namespaced,
+        }
+    }
+
+    /// `ClusterVirtualMachineImage` at `version`.
+    pub fn cluster(version: VmopVersion) -> Self {
+        ImageKind {
+            version,
+            scope: Scope::Cluster,
+        }
+    }
+
+    /// The catalogue entry.
+    pub fn api_kind(&self) -> &'static ApiKind {
+        match self.scope {
+            Scope::Namespaced => &VIRTUAL_MACHINE_IMAGE,
+            Scope::Cluster => &CLUSTER_VIRTUAL_MACHINE_IMAGE,
+        }
+    }
+}
+
+impl KindVersion for ImageKind {
+    fn version(&self) -> &'static str {
+        self.version.as_str()
+    }
+}
 
 /// Image types (`status.type`).
 pub mod image_type {
@@ -12,9 +56,10 @@ pub mod image_type {
     pub const ISO: &str = "ISO";
 }
 
-/// A VM image (namespaced or cluster).
+/// A VM image (namespaced or cluster), hub-shaped: v1alpha1 keeps the description in `spec`
+/// and the display name in `status.imageName`, converted on the wire.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct VirtualMachineImage {
     /// API version.
     #[serde(default)]
@@ -32,6 +77,14 @@ pub struct VirtualMachineImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ImageStatus>,
 }
+
+typed_kind!(
+    VirtualMachineImage,
+    ImageKind,
+    ImageSpec,
+    ImageKind::api_kind
+);
+hub_serde!(VirtualMachineImage, VIRTUAL_MACHINE_IMAGE);
 
 /// Image spec.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

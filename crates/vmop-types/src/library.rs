@@ -2,13 +2,17 @@
 //! `allowPublish`/`allowDelete`), items, import requests, and the v1alpha1 ⇔ v1alpha2 conversion
 //! of the fields that differ.
 
+use crate::api::{CONTENT_LIBRARY, CONTENT_LIBRARY_ITEM, CONTENT_LIBRARY_ITEM_IMPORT_REQUEST};
 use crate::meta::{Condition, ObjectMeta};
+use crate::resource::{hub_serde, typed_kind};
+use crate::version::LibraryVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// A ContentLibrary or ClusterContentLibrary, either version.
+/// A ContentLibrary, hub-shaped (v1alpha2): a v1alpha1 library's `uuid` and `writable` are read
+/// as `id` and `allowPublish`/`allowDelete`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct ContentLibrary {
     /// API version.
     #[serde(default)]
@@ -27,24 +31,22 @@ pub struct ContentLibrary {
     pub status: Option<ContentLibraryStatus>,
 }
 
-/// Library spec: v1alpha1 fields (`uuid`, `writable`) and v1alpha2 fields (`id`,
-/// `allowPublish`, `allowDelete`) are all optional so one struct reads both.
+typed_kind!(ContentLibrary, LibraryVersion, ContentLibrarySpec, |_| {
+    &CONTENT_LIBRARY
+});
+hub_serde!(ContentLibrary, CONTENT_LIBRARY);
+
+/// Library spec (v1alpha2 fields).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentLibrarySpec {
-    /// v1alpha1 library UUID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
-    /// v1alpha2 library id.
+    /// Library id (v1alpha1 `uuid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// v1alpha1: publish/delete allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub writable: Option<bool>,
-    /// v1alpha2: publishing allowed.
+    /// Publishing allowed (v1alpha1 `writable`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_publish: Option<bool>,
-    /// v1alpha2: deleting items allowed.
+    /// Deleting items allowed (v1alpha1 `writable`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_delete: Option<bool>,
     /// Import allowed.
@@ -56,15 +58,14 @@ pub struct ContentLibrarySpec {
 }
 
 impl ContentLibrarySpec {
-    /// Whether publishing into this library is allowed, whichever version was read.
-    pub fn is_writable(&self) -> bool {
-        self.writable
-            .unwrap_or(self.allow_publish.unwrap_or(false) || self.allow_delete.unwrap_or(false))
+    /// Whether publishing into this library is allowed (v1alpha1: `writable`).
+    pub fn allows_publish(&self) -> bool {
+        self.allow_publish.unwrap_or(false)
     }
 
-    /// The library id, whichever version was read.
-    pub fn library_id(&self) -> Option<&str> {
-        self.id.as_deref().or(self.uuid.as_deref())
+    /// Whether importing into this library is allowed.
+    pub fn allows_import(&self) -> bool {
+        self.allow_import.unwrap_or(false)
     }
 }
 
@@ -83,9 +84,10 @@ pub struct ContentLibraryStatus {
     pub extra: Map<String, Value>,
 }
 
-/// A ContentLibraryItem or ClusterContentLibraryItem, either version.
+/// A ContentLibraryItem, hub-shaped: a v1alpha1 item's `status.contentLibraryRef.name` is read
+/// as `spec.libraryName`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct ContentLibraryItem {
     /// API version.
     #[serde(default)]
@@ -96,18 +98,53 @@ pub struct ContentLibraryItem {
     /// Metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
-    /// Spec (`uuid` in v1alpha1, `id` + `libraryName` in v1alpha2).
+    /// Spec.
     #[serde(default)]
-    pub spec: Map<String, Value>,
-    /// Status (`name`, `type`, `contentLibraryRef`, …).
-    #[serde(default)]
-    pub status: Map<String, Value>,
+    pub spec: ItemSpec,
+    /// Status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ItemStatus>,
 }
 
-/// Import request, kept raw apart from metadata (v1alpha1 `status.itemRef.name`, v1alpha2
-/// `status.itemName`).
+typed_kind!(ContentLibraryItem, LibraryVersion, ItemSpec, |_| {
+    &CONTENT_LIBRARY_ITEM
+});
+hub_serde!(ContentLibraryItem, CONTENT_LIBRARY_ITEM);
+
+/// Item spec subset.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct ItemSpec {
+    /// Item id (v1alpha1 `uuid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The library the item belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library_name: Option<String>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Item status subset.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemStatus {
+    /// Display name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// `OVF` / `ISO`.
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub type_: String,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A ContentLibraryItemImportRequest, hub-shaped: v1alpha1 references the library by object
+/// (`spec.target.library.name`) and names the new item in `status.itemRef.name`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct ContentLibraryItemImportRequest {
     /// API version.
     #[serde(default)]
@@ -120,10 +157,96 @@ pub struct ContentLibraryItemImportRequest {
     pub metadata: ObjectMeta,
     /// Spec.
     #[serde(default)]
-    pub spec: Map<String, Value>,
+    pub spec: ImportSpec,
     /// Status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ImportStatus>,
+}
+
+typed_kind!(
+    ContentLibraryItemImportRequest,
+    LibraryVersion,
+    ImportSpec,
+    |_| &CONTENT_LIBRARY_ITEM_IMPORT_REQUEST
+);
+hub_serde!(
+    ContentLibraryItemImportRequest,
+    CONTENT_LIBRARY_ITEM_IMPORT_REQUEST
+);
+
+/// Import request spec.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSpec {
+    /// Where the template comes from.
     #[serde(default)]
-    pub status: Map<String, Value>,
+    pub source: ImportSource,
+    /// Where it goes.
+    #[serde(default)]
+    pub target: ImportTarget,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `spec.source`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSource {
+    /// HTTPS URL of the OVF/OVA/ISO.
+    #[serde(default)]
+    pub url: String,
+    /// PEM certificate of the source server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_certificate: Option<String>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `spec.target`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportTarget {
+    /// The ContentLibrary's name.
+    #[serde(default)]
+    pub library: String,
+    /// The item to create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<ImportItem>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `spec.target.item`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportItem {
+    /// Display name of the new item (default: from the source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `OVF` / `ISO`.
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub type_: String,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Import request status subset.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportStatus {
+    /// The new ContentLibraryItem's resource name (v1alpha1 `itemRef.name`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub item_name: String,
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 fn naming_up(v: &str) -> &str {
@@ -287,7 +410,7 @@ mod tests {
             json!({"spec": {"id": "u1", "allowPublish": true, "allowDelete": true, "resourceNamingStrategy": "FromItemID"}})
         );
         let typed: ContentLibrary = serde_json::from_value(v.clone()).unwrap();
-        assert!(typed.spec.is_writable());
+        assert!(typed.spec.allows_publish());
         let mut ro = json!({"spec": {"id": "u2", "allowPublish": false, "allowDelete": true}});
         imageregistry_v1alpha2_to_v1alpha1("ContentLibrary", &mut ro);
         assert_eq!(ro["spec"]["writable"], true);

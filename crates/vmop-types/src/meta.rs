@@ -1,62 +1,21 @@
-//! Object metadata subset, conditions and references.
+//! Object metadata, conditions and references.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
-/// `metadata` subset; unknown fields are kept in `extra`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectMeta {
-    /// Object name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Name prefix for server-generated names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generate_name: Option<String>,
-    /// Namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Server-assigned UID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
-    /// Opaque version for optimistic concurrency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_version: Option<String>,
-    /// Spec generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generation: Option<i64>,
-    /// RFC 3339 creation time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creation_timestamp: Option<String>,
-    /// RFC 3339 time deletion was requested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion_timestamp: Option<String>,
-    /// Labels.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    /// Finalizers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub finalizers: Vec<String>,
-    /// Owner references, kept as raw JSON.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub owner_references: Vec<Value>,
-    /// Everything else (managedFields, …).
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
+/// Kubernetes' `ObjectMeta` (k8s-openapi's, as kube's `Resource` wants it): every field of
+/// `metadata` is modelled, so nothing is lost on a round trip.
+pub use kube_core::ObjectMeta;
 
 /// `metav1.Condition` (also accepts the older severity-carrying shape through `extra`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// Condition type, e.g. `Ready`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub type_: String,
     /// `True`, `False` or `Unknown`.
+    #[serde(default = "unknown")]
     pub status: String,
     /// Machine-readable reason.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -93,6 +52,30 @@ impl Condition {
     pub fn is_true(&self) -> bool {
         self.status == crate::conditions::status::TRUE
     }
+
+    /// Whether `status == "False"`.
+    pub fn is_false(&self) -> bool {
+        self.status == crate::conditions::status::FALSE
+    }
+
+    /// `VirtualMachineImageReady=False NotFound: image vmi-x not found`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{}={}", self.type_, self.status);
+        if !self.reason.is_empty() {
+            s.push(' ');
+            s.push_str(&self.reason);
+        }
+        if !self.message.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.message);
+        }
+        s
+    }
+}
+
+/// A condition without a status is not known to hold or not.
+fn unknown() -> String {
+    crate::conditions::status::UNKNOWN.to_string()
 }
 
 /// Finds a condition by type.
@@ -157,11 +140,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn meta_round_trips_unknown_fields() {
-        let v = serde_json::json!({"name": "a", "labels": {"x": "y"}, "managedFields": [{"manager": "m"}]});
-        let m: ObjectMeta = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(m.name.as_deref(), Some("a"));
-        assert_eq!(serde_json::to_value(&m).unwrap(), v);
+    fn conditions_read_leniently_and_describe_themselves() {
+        let c: Condition =
+            serde_json::from_value(serde_json::json!({"type": "Ready", "severity": "Info"}))
+                .unwrap();
+        assert_eq!(c.status, "Unknown");
+        assert_eq!(c.describe(), "Ready=Unknown");
+        assert_eq!(serde_json::to_value(&c).unwrap()["severity"], "Info");
+        let c = Condition::new(
+            "VirtualMachineImageReady",
+            "False",
+            "NotFound",
+            "image vmi-x not found",
+            "t",
+        );
+        assert!(c.is_false() && !c.is_true());
+        assert_eq!(
+            c.describe(),
+            "VirtualMachineImageReady=False NotFound: image vmi-x not found"
+        );
     }
 
     #[test]

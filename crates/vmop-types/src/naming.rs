@@ -7,6 +7,11 @@ pub const ITEM_PREFIX: &str = "clitem-";
 /// Prefix of VirtualMachineImage / ClusterVirtualMachineImage names.
 pub const VMI_PREFIX: &str = "vmi-";
 
+/// The builder's label on every object of a build: the build's id (a create retried after a
+/// lost answer, and cleanup of an unconfirmed create, check it).
+pub const LABEL_BUILD_ID: &str = "packer.io/build-id";
+/// The builder's label naming the build's source (`source_name`).
+pub const LABEL_SOURCE_NAME: &str = "packer.io/source-name";
 /// The label the builder puts on its VM and uses as the VMService selector.
 pub const LABEL_SOURCE_SELECTOR: &str = "source-selector";
 /// Display-name annotation on images (= `status.name`).

@@ -1,12 +1,16 @@
 //! VirtualMachinePublishRequest.
 
+use crate::api::VIRTUAL_MACHINE_PUBLISH_REQUEST;
 use crate::meta::{Condition, ObjectMeta, TypedRef};
+use crate::resource::{hub_serde, typed_kind};
+use crate::version::VmopVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// A publish request (v1alpha3 and v1alpha5 share this shape; `backoffLimit` is v1alpha5+).
+/// A publish request (every version shares this shape, but `backoffLimit` is v1alpha5+: it is
+/// left out of a request at an older version).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct VirtualMachinePublishRequest {
     /// API version.
     #[serde(default)]
@@ -24,6 +28,17 @@ pub struct VirtualMachinePublishRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PublishStatus>,
 }
+
+typed_kind!(
+    VirtualMachinePublishRequest,
+    VmopVersion,
+    PublishSpec,
+    |_| &VIRTUAL_MACHINE_PUBLISH_REQUEST
+);
+hub_serde!(
+    VirtualMachinePublishRequest,
+    VIRTUAL_MACHINE_PUBLISH_REQUEST
+);
 
 /// Publish spec.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -56,6 +71,9 @@ pub struct PublishTarget {
     /// Library.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<TypedRef>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Target item.
@@ -68,6 +86,9 @@ pub struct PublishItem {
     /// Description.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Publish status.

@@ -1,6 +1,9 @@
 //! VirtualMachineService (identical shape in every version).
 
+use crate::api::VIRTUAL_MACHINE_SERVICE;
 use crate::meta::ObjectMeta;
+use crate::resource::typed_kind;
+use crate::version::VmopVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -26,6 +29,18 @@ pub struct VirtualMachineService {
     pub status: Option<VmServiceStatus>,
 }
 
+typed_kind!(VirtualMachineService, VmopVersion, VmServiceSpec, |_| {
+    &VIRTUAL_MACHINE_SERVICE
+});
+
+/// `spec.type` values.
+pub mod service_type {
+    /// An external load-balancer address.
+    pub const LOAD_BALANCER: &str = "LoadBalancer";
+    /// A cluster-internal address.
+    pub const CLUSTER_IP: &str = "ClusterIP";
+}
+
 /// Service spec.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,15 +64,20 @@ pub struct VmServiceSpec {
 #[serde(rename_all = "camelCase")]
 pub struct VmServicePort {
     /// Port name.
+    #[serde(default)]
     pub name: String,
     /// `TCP` / `UDP` / `SCTP`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub protocol: String,
     /// Service port.
+    #[serde(default)]
     pub port: i32,
     /// Port on the VM.
     #[serde(default)]
     pub target_port: i32,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Service status.
@@ -79,6 +99,9 @@ pub struct LoadBalancerStatus {
     /// Ingress points.
     #[serde(default)]
     pub ingress: Vec<LoadBalancerIngress>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One ingress point.
@@ -91,4 +114,7 @@ pub struct LoadBalancerIngress {
     /// Host name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hostname: String,
+    /// Other fields (`ports`, …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

@@ -341,6 +341,13 @@ pub fn image_from_hub(obj: &mut Value, hub: &Value) {
     keep_conversion_data(obj, hub);
 }
 
+/// A VirtualMachineImage in the hub shape turned into the v1alpha1 body (no conversion data).
+pub fn image_request(obj: &mut Value) {
+    let hub = obj.clone();
+    image_from_hub(obj, &hub);
+    take_conversion_data(obj);
+}
+
 // ---- conversion data -----------------------------------------------------------------------
 
 /// Stores the hub object's `spec` and `status` in the conversion-data annotation of `obj`.

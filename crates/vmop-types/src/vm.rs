@@ -1,8 +1,11 @@
-//! VirtualMachine (spec/status subset) for v1alpha3 and v1alpha5, and the conversion between the
-//! two shapes (only the fields that moved: `spec.cdrom` ⇔ `spec.hardware.cdrom`, `status.host` ⇔
-//! `status.nodeName`).
+//! VirtualMachine (spec/status subset) in the hub shape (v1alpha5), and the conversion of the
+//! fields that moved before it (`spec.cdrom` ⇔ `spec.hardware.cdrom`, `status.host` ⇔
+//! `status.nodeName`); v1alpha1's differences are in [`crate::spoke_v1alpha1`].
 
+use crate::api::VIRTUAL_MACHINE;
 use crate::meta::{Condition, KindRef, ObjectMeta, SecretKeySelector};
+use crate::resource::{hub_serde, typed_kind};
+use crate::version::VmopVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -17,11 +20,11 @@ pub mod power {
     pub const SUSPENDED: &str = "Suspended";
 }
 
-/// A VirtualMachine, either version (`api_version` says which).
+/// A VirtualMachine, hub-shaped whatever version `api_version` names (the serde impls convert).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct VirtualMachine {
-    /// `vmoperator.vmware.com/v1alpha3` or `…/v1alpha5`.
+    /// `vmoperator.vmware.com/<version>`: the version it was read at or is written to.
     #[serde(default)]
     pub api_version: String,
     /// `VirtualMachine`.
@@ -37,6 +40,11 @@ pub struct VirtualMachine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<VirtualMachineStatus>,
 }
+
+typed_kind!(VirtualMachine, VmopVersion, VirtualMachineSpec, |_| {
+    &VIRTUAL_MACHINE
+});
+hub_serde!(VirtualMachine, VIRTUAL_MACHINE);
 
 /// VM spec subset.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -63,10 +71,7 @@ pub struct VirtualMachineSpec {
     /// Bootstrap providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<Bootstrap>,
-    /// CD-ROMs (v1alpha3/v1alpha4 location).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cdrom: Option<Vec<Cdrom>>,
-    /// Hardware (v1alpha5+; holds `cdrom`).
+    /// Hardware (holds `cdrom`; v1alpha3 and v1alpha4 have `spec.cdrom`, converted on the wire).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<Hardware>,
     /// Volumes.
@@ -81,12 +86,12 @@ pub struct VirtualMachineSpec {
 }
 
 impl VirtualMachineSpec {
-    /// CD-ROMs wherever this version keeps them.
+    /// The CD-ROMs.
     pub fn cdroms(&self) -> &[Cdrom] {
-        if let Some(c) = self.hardware.as_ref().and_then(|h| h.cdrom.as_ref()) {
-            return c;
-        }
-        self.cdrom.as_deref().unwrap_or(&[])
+        self.hardware
+            .as_ref()
+            .and_then(|h| h.cdrom.as_deref())
+            .unwrap_or(&[])
     }
 }
 
@@ -236,10 +241,7 @@ pub struct VirtualMachineStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub instance_uuid: Option<String>,
-    /// ESXi host (≤v1alpha3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// ESXi host (v1alpha4+).
+    /// ESXi host (`status.host` before v1alpha5, converted on the wire).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
     /// Other fields.
@@ -271,70 +273,6 @@ pub struct VmNetworkStatus {
     /// Other fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-/// VirtualMachineClass (read by name only; kept raw apart from metadata).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VirtualMachineClass {
-    /// API version.
-    #[serde(default)]
-    pub api_version: String,
-    /// Kind.
-    #[serde(default)]
-    pub kind: String,
-    /// Metadata.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// Spec (`hardware.cpus`, `hardware.memory`, …).
-    #[serde(default)]
-    pub spec: Value,
-}
-
-/// VirtualMachineWebConsoleRequest.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WebConsoleRequest {
-    /// API version.
-    #[serde(default)]
-    pub api_version: String,
-    /// Kind.
-    #[serde(default)]
-    pub kind: String,
-    /// Metadata.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// Spec.
-    #[serde(default)]
-    pub spec: WebConsoleRequestSpec,
-    /// Status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<WebConsoleRequestStatus>,
-}
-
-/// Web console request spec.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WebConsoleRequestSpec {
-    /// VM name.
-    pub name: String,
-    /// PEM RSA public key.
-    pub public_key: String,
-}
-
-/// Web console request status.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WebConsoleRequestStatus {
-    /// base64 RSA-OAEP(SHA-512) encrypted ticket URL.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub response: String,
-    /// Expiry time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expiry_time: Option<String>,
-    /// Console proxy host[:port].
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub proxy_addr: String,
 }
 
 /// Converts a VM object in place (raw JSON, so unknown fields survive). v1alpha3 → v1alpha5: `spec.cdrom` moves to `spec.hardware.cdrom`,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinHandle;
@@ -17,9 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{api_err, conditions, CtlError, GuestRegistry, Key, ReconcilerDyn};
 use crate::catalog::Gr;
+use crate::error::ApiError;
 use crate::selector::LabelSelector;
 use crate::store::{ListOptions, Store, Subresource};
 use vmop_types::api as k;
+use vmop_types::service::{LoadBalancerIngress, LoadBalancerStatus};
 
 /// Condition the simulator sets on a VirtualMachineService about its listeners.
 pub const CONDITION_LB_READY: &str = "LoadBalancerReady";
@@ -278,7 +280,15 @@ impl ServiceController {
         let gr = Gr::from(&k::VIRTUAL_MACHINE_SERVICE);
         self.store
             .modify(&gr, Some(ns), name, Subresource::Status, |o| {
-                o["status"]["loadBalancer"] = json!({"ingress": [{"ip": ip_s}]});
+                let lb = LoadBalancerStatus {
+                    ingress: vec![LoadBalancerIngress {
+                        ip: ip_s.clone(),
+                        ..LoadBalancerIngress::default()
+                    }],
+                    ..LoadBalancerStatus::default()
+                };
+                o["status"]["loadBalancer"] = serde_json::to_value(lb)
+                    .map_err(|e| ApiError::internal(format!("encoding the status: {e}")))?;
                 if failed {
                     conditions::set(o, CONDITION_LB_READY, false, "BindFailed", &message);
                 } else {

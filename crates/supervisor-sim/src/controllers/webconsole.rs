@@ -15,9 +15,11 @@ use serde_json::{json, Value};
 
 use super::{api_err, ControllerConfig, CtlError, Key, ReconcilerDyn};
 use crate::catalog::Gr;
+use crate::error::ApiError;
 use crate::store::{DeleteOptions, Store, Subresource};
 use vmop_types::api as k;
 use vmop_types::naming;
+use vmop_types::webconsole::WebConsoleRequestStatus;
 
 /// How long a console ticket lives (vm-operator's fixed value).
 pub const EXPIRY: Duration = Duration::from_secs(120);
@@ -148,8 +150,14 @@ impl WebConsoleController {
             ))?;
         self.store
             .modify(&Self::gr(), Some(&ns), &name, Subresource::Status, |o| {
-                o["status"] =
-                    json!({"response": response, "proxyAddr": PROXY_ADDR, "expiryTime": expiry});
+                let status = WebConsoleRequestStatus {
+                    response: response.clone(),
+                    proxy_addr: PROXY_ADDR.to_string(),
+                    expiry_time: Some(expiry.clone()),
+                    ..WebConsoleRequestStatus::default()
+                };
+                o["status"] = serde_json::to_value(status)
+                    .map_err(|e| ApiError::internal(format!("encoding the status: {e}")))?;
                 Ok(())
             })
             .map_err(api_err(
