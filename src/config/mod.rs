@@ -276,7 +276,7 @@ pub struct Config {
     pub watch_publish_timeout: Duration,
     pub publish_location_name: Option<String>,
     /// `publish_to_default_location`: publish into the namespace's library labelled
-    /// `imageregistry.vmware.com/default` (exclusive with `publish_location_name`).
+    /// the image registry's `default` label (exclusive with `publish_location_name`).
     pub publish_to_default_location: bool,
     pub publish_image_name: Option<String>,
     pub publish_image_description: Option<String>,

@@ -123,7 +123,7 @@ const PUBLISHING: &[OptionDef] = &[
     opt("publish_location_name", Text, Unset(""), |c| c.publish_location_name.value(),
         r#"The namespaced content library to publish the customised VM into (its Kubernetes object name). It must exist and be writable (checked when the build starts, before the VM is created)."#).named(Rule::Subdomain),
     opt("publish_to_default_location", Flag, Bool(false), |c| c.publish_to_default_location.value(),
-        r#"Publish into the namespace's default content library: the one ContentLibrary labelled `imageregistry.vmware.com/default`, which vm-operator uses when a publish request names no library. The build finds it before creating anything and fails with a clear line when no library, or more than one, carries the label. Exclusive with `publish_location_name`."#),
+        r#"Publish into the namespace's default content library: the one ContentLibrary carrying the image registry's `default` label, which vm-operator uses when a publish request names no library. The build finds it before creating anything and fails with a clear line when no library, or more than one, carries the label. Exclusive with `publish_location_name`."#),
     opt("publish_image_name", Text, Unset("`<source_name>-image` (chosen by vm-operator)"), |c| c.publish_image_name.value(),
         r#"Display name of the published content-library item. It must not exist in the library yet (checked before anything is created: no ContentLibraryItem of that display name in the target library). 1–80 characters, no control characters."#).named(Rule::LibraryItem),
     opt("publish_image_description", Text, Unset(""), |c| c.publish_image_description.value(),
