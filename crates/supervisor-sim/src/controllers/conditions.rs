@@ -6,7 +6,7 @@ use vmop_types::api::ApiKind;
 
 use super::{api_err, update_status, CtlError};
 use crate::catalog::Gr;
-use crate::store::{DeleteOptions, Store};
+use crate::store::{DeleteOptions, Store, Subresource};
 
 /// One namespaced kind in the store, as its controller handles the objects; every failure
 /// names the operation, the kind and the object.
@@ -42,6 +42,23 @@ impl KindHandle {
         f: impl Fn(&mut Value),
     ) -> Result<Value, CtlError> {
         update_status(&self.store, self.kind, ns, name, f)
+    }
+
+    /// Changes the main resource of `ns/name` with `f` (read, change, write; retried on
+    /// conflict). `op` names the change ("adding finalizer to").
+    pub(crate) fn modify(
+        &self,
+        ns: &str,
+        name: &str,
+        op: &'static str,
+        f: impl Fn(&mut Value),
+    ) -> Result<Value, CtlError> {
+        self.store
+            .modify(&self.gr(), Some(ns), name, Subresource::Main, |o| {
+                f(o);
+                Ok(())
+            })
+            .map_err(api_err(op, self.object(ns, name)))
     }
 
     /// Deletes `ns/name`; one already gone is no error. `op` says why ("deleting expired").

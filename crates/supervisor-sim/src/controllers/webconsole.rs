@@ -14,9 +14,9 @@ use rsa::{Oaep, RsaPublicKey};
 use serde_json::{json, Value};
 
 use super::conditions::KindHandle;
-use super::{api_err, ControllerConfig, CtlError, Key, ReconcilerDyn};
+use super::{ControllerConfig, CtlError, Key, ReconcilerDyn};
 use crate::catalog::Gr;
-use crate::store::{Store, Subresource};
+use crate::store::Store;
 use vmop_types::api as k;
 use vmop_types::naming;
 
@@ -119,24 +119,12 @@ impl WebConsoleController {
 
     /// Labels the request with its UID, as vm-operator does.
     fn label(&self, ns: &str, name: &str, uid: &str) -> Result<(), CtlError> {
-        self.store
-            .modify(
-                &self.requests.gr(),
-                Some(ns),
-                name,
-                Subresource::Main,
-                |o| {
-                    if !o["metadata"]["labels"].is_object() {
-                        o["metadata"]["labels"] = json!({});
-                    }
-                    o["metadata"]["labels"][naming::LABEL_WEBCONSOLE_UUID] = json!(uid);
-                    Ok(())
-                },
-            )
-            .map_err(api_err(
-                "labelling VirtualMachineWebConsoleRequest",
-                format!("{ns}/{name}"),
-            ))?;
+        self.requests.modify(ns, name, "labelling", |o| {
+            if !o["metadata"]["labels"].is_object() {
+                o["metadata"]["labels"] = json!({});
+            }
+            o["metadata"]["labels"][naming::LABEL_WEBCONSOLE_UUID] = json!(uid);
+        })?;
         Ok(())
     }
 }

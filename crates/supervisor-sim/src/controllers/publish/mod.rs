@@ -88,11 +88,10 @@ impl PublishController {
         let (Some(ns), name) = key else {
             return Ok(None);
         };
-        let obj = format!("{ns}/{name}");
         let Some(req) = self.requests.get(&ns, &name)? else {
             return Ok(None);
         };
-        if self.handle_finalizer(&ns, &name, &obj, &req)? {
+        if self.handle_finalizer(&ns, &name, &req)? {
             return Ok(None);
         }
         if let Some(c) = conditions::get(&req, cond::COMPLETE) {

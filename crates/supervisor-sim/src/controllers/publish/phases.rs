@@ -8,11 +8,10 @@ use serde_json::{json, Value};
 
 use super::{annotation, s, Check, PublishController, Target, OLD_FINALIZER};
 use crate::controllers::{
-    api_err, conditions, create_library_item, CtlError, NewLibraryItem, PublishFailure,
+    conditions, create_library_item, CtlError, NewLibraryItem, PublishFailure,
     ANNOTATION_LIBRARY_CAPACITY,
 };
 use crate::library::{self, ItemMeta, LibraryError};
-use crate::store::Subresource;
 use vmop_types::conditions::publish as cond;
 use vmop_types::conditions::publish::reason;
 use vmop_types::naming;
@@ -24,7 +23,6 @@ impl PublishController {
         &self,
         ns: &str,
         name: &str,
-        obj: &str,
         req: &Value,
     ) -> Result<bool, CtlError> {
         let finalizers: Vec<String> = req
@@ -44,54 +42,31 @@ impl PublishController {
         {
             // Deletion only drops the finalizer: the published item and image stay.
             if finalizers.iter().any(ours) {
-                self.store
-                    .modify(
-                        &self.requests.gr(),
-                        Some(ns),
-                        name,
-                        Subresource::Main,
-                        |o| {
-                            if let Some(list) = o
-                                .pointer_mut("/metadata/finalizers")
-                                .and_then(Value::as_array_mut)
-                            {
-                                list.retain(|f| {
-                                    f.as_str().is_none_or(|f| {
-                                        f != naming::FINALIZER_PUBLISH && f != OLD_FINALIZER
-                                    })
-                                });
-                            }
-                            Ok(())
-                        },
-                    )
-                    .map_err(api_err(
-                        "removing finalizer of VirtualMachinePublishRequest",
-                        obj.to_string(),
-                    ))?;
+                self.requests
+                    .modify(ns, name, "removing finalizer of", |o| {
+                        if let Some(list) = o
+                            .pointer_mut("/metadata/finalizers")
+                            .and_then(Value::as_array_mut)
+                        {
+                            list.retain(|f| {
+                                f.as_str().is_none_or(|f| {
+                                    f != naming::FINALIZER_PUBLISH && f != OLD_FINALIZER
+                                })
+                            });
+                        }
+                    })?;
             }
             return Ok(true);
         }
         if !finalizers.iter().any(ours) {
-            self.store
-                .modify(
-                    &self.requests.gr(),
-                    Some(ns),
-                    name,
-                    Subresource::Main,
-                    |o| {
-                        if !o["metadata"]["finalizers"].is_array() {
-                            o["metadata"]["finalizers"] = json!([]);
-                        }
-                        if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
-                            list.push(json!(naming::FINALIZER_PUBLISH));
-                        }
-                        Ok(())
-                    },
-                )
-                .map_err(api_err(
-                    "adding finalizer to VirtualMachinePublishRequest",
-                    obj.to_string(),
-                ))?;
+            self.requests.modify(ns, name, "adding finalizer to", |o| {
+                if !o["metadata"]["finalizers"].is_array() {
+                    o["metadata"]["finalizers"] = json!([]);
+                }
+                if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
+                    list.push(json!(naming::FINALIZER_PUBLISH));
+                }
+            })?;
             // The update event brings us back.
             return Ok(true);
         }
