@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use russh::keys::PrivateKey;
 use russh::server::{Auth, Msg, Response, Session};
-use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use russh::{Channel, ChannelId, ChannelMsg, MethodKind, MethodSet};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -108,7 +108,6 @@ async fn serve(
             creds: creds.clone(),
             answers: answers.clone(),
             round: 0,
-            channels: Default::default(),
         };
         let (config, stop) = (config.clone(), stop.clone());
         tokio::spawn(async move {
@@ -127,7 +126,6 @@ struct Conn {
     answers: Arc<Mutex<Vec<Vec<String>>>>,
     /// 0: nothing asked yet; 1: the banner round was sent; 2: the prompts were sent.
     round: u8,
-    channels: std::collections::HashMap<ChannelId, Channel<Msg>>,
 }
 
 impl russh::server::Handler for Conn {
@@ -181,29 +179,20 @@ impl russh::server::Handler for Conn {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.channels.insert(channel.id(), channel);
         reply.accept().await;
+        tokio::spawn(echo_command(channel));
         Ok(())
     }
 
     async fn exec_request(
         &mut self,
         channel: ChannelId,
-        data: &[u8],
+        _command: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(chan) = self.channels.remove(&channel) else {
-            return session.channel_failure(channel);
-        };
-        session.channel_success(channel)?;
-        let out = format!("ran: {}\n", String::from_utf8_lossy(data));
-        tokio::spawn(async move {
-            let _ = chan.data_bytes(out.into_bytes()).await;
-            let _ = chan.exit_status(0).await;
-            let _ = chan.eof().await;
-            let _ = chan.close().await;
-        });
-        Ok(())
+        // The reply goes out before the output: the session writes it while handling the
+        // request, and only then the messages `echo_command` queued.
+        session.channel_success(channel)
     }
 
     async fn channel_open_direct_tcpip(
@@ -227,5 +216,19 @@ impl russh::server::Handler for Conn {
             let _ = tokio::io::copy_bidirectional(&mut stream, &mut tcp).await;
         });
         Ok(())
+    }
+}
+
+/// Answers a session's exec request with `ran: COMMAND` and exit status 0.
+async fn echo_command(mut chan: Channel<Msg>) {
+    while let Some(msg) = chan.wait().await {
+        if let ChannelMsg::Exec { command, .. } = msg {
+            let out = format!("ran: {}\n", String::from_utf8_lossy(&command));
+            let _ = chan.data_bytes(out.into_bytes()).await;
+            let _ = chan.exit_status(0).await;
+            let _ = chan.eof().await;
+            let _ = chan.close().await;
+            return;
+        }
     }
 }
