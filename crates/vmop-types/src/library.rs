@@ -83,32 +83,10 @@ pub struct ContentLibraryStatus {
     pub extra: Map<String, Value>,
 }
 
-/// A ContentLibraryItem or ClusterContentLibraryItem, either version.
+/// An object kept raw apart from its type and metadata: spec and status stay JSON maps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ContentLibraryItem {
-    /// API version.
-    #[serde(default)]
-    pub api_version: String,
-    /// Kind.
-    #[serde(default)]
-    pub kind: String,
-    /// Metadata.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// Spec (`uuid` in v1alpha1, `id` + `libraryName` in v1alpha2).
-    #[serde(default)]
-    pub spec: Map<String, Value>,
-    /// Status (`name`, `type`, `contentLibraryRef`, …).
-    #[serde(default)]
-    pub status: Map<String, Value>,
-}
-
-/// Import request, kept raw apart from metadata (v1alpha1 `status.itemRef.name`, v1alpha2
-/// `status.itemName`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContentLibraryItemImportRequest {
+pub struct RawObject {
     /// API version.
     #[serde(default)]
     pub api_version: String,
@@ -125,6 +103,13 @@ pub struct ContentLibraryItemImportRequest {
     #[serde(default)]
     pub status: Map<String, Value>,
 }
+
+/// A ContentLibraryItem or ClusterContentLibraryItem, either version: spec `uuid` in v1alpha1,
+/// `id` + `libraryName` in v1alpha2; status `name`, `type`, `contentLibraryRef`, ….
+pub type ContentLibraryItem = RawObject;
+
+/// An import request (v1alpha1 `status.itemRef.name`, v1alpha2 `status.itemName`).
+pub type ContentLibraryItemImportRequest = RawObject;
 
 fn naming_up(v: &str) -> &str {
     match v {
