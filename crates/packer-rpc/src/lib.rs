@@ -6,6 +6,15 @@
 //! - [`netrpc`]: Go net/rpc with the MessagePack codec, client and server.
 //! - [`service`]: one module per remote interface (client proxy + server adapter + wire structs).
 //! - `plugin`: the handshake, `describe` and `start`, and serving one builder.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 pub mod api;
 pub mod broker;
 pub mod mux;

@@ -1,14 +1,5 @@
 //! The plugin process: `describe`, the magic-cookie check, the handshake line, and serving one
 //! builder on the single connection Packer makes.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

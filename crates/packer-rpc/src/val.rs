@@ -3,15 +3,6 @@
 //! Kept local (instead of leaning on `Value`'s own accessors) so the RPC layer states exactly
 //! which wire types it accepts: Go is lenient about integer widths, so every integer reader
 //! here accepts both signed and unsigned encodings.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 use packer_wire::msgpack::Value;
 
 /// A msgpack map with string keys in the given (Go struct field) order.

@@ -27,6 +27,8 @@ impl std::fmt::Debug for KeySource {
 /// One authentication method; [`ConnectOptions::auth`] is tried in order until one succeeds.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
+    /// Offered by the `password` method, then by `keyboard-interactive` answering every prompt
+    /// with it (as Packer's SDK does), for servers that take passwords only through PAM.
     Password(String),
     PrivateKey {
         key: KeySource,
@@ -36,20 +38,6 @@ pub enum Auth {
     },
     /// Every identity of the agent at `$SSH_AUTH_SOCK`.
     Agent,
-}
-
-impl Auth {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Auth::Password(_) => "password",
-            Auth::PrivateKey {
-                certificate: Some(_),
-                ..
-            } => "publickey (certificate)",
-            Auth::PrivateKey { .. } => "publickey",
-            Auth::Agent => "agent",
-        }
-    }
 }
 
 impl std::fmt::Debug for Auth {

@@ -61,6 +61,25 @@ pub fn is_excluded(rel: &str, patterns: &[String]) -> bool {
     })
 }
 
+/// The path of `name`, an entry of the directory at `rel`, relative to the transferred
+/// directory's root; `None` when `patterns` exclude it.
+pub fn included_child(rel: &str, name: &str, patterns: &[String]) -> Option<String> {
+    let child = if rel.is_empty() {
+        name.to_string()
+    } else {
+        format!("{rel}/{name}")
+    };
+    (!is_excluded(&child, patterns)).then_some(child)
+}
+
+/// A remote directory to download: its path without trailing `/` (`/` for the root), and
+/// whether only its contents are meant (the rsync rule: `src` ends with `/`).
+pub fn dir_source(src: &str) -> (&str, bool) {
+    let trimmed = src.trim_end_matches('/');
+    let path = if trimmed.is_empty() { "/" } else { trimmed };
+    (path, src.ends_with('/'))
+}
+
 fn glob(p: &[u8], s: &[u8]) -> bool {
     // Iterative matcher with single-star backtracking: linear in practice, no recursion depth.
     let (mut pi, mut si) = (0, 0);
@@ -134,5 +153,16 @@ mod tests {
         assert!(is_excluded("x", &pats(&["*"])));
         assert!(!is_excluded("x", &pats(&[""])));
         assert!(is_excluded("dir/sub", &pats(&["dir/"])));
+    }
+
+    #[test]
+    fn children_and_directory_sources() {
+        let ex = vec!["*.log".to_string()];
+        assert_eq!(included_child("", "a", &ex).as_deref(), Some("a"));
+        assert_eq!(included_child("a/b", "c", &ex).as_deref(), Some("a/b/c"));
+        assert_eq!(included_child("a", "x.log", &ex), None);
+        assert_eq!(dir_source("/srv/d/"), ("/srv/d", true));
+        assert_eq!(dir_source("d"), ("d", false));
+        assert_eq!(dir_source("/"), ("/", true));
     }
 }

@@ -11,7 +11,7 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::SshError;
-use crate::paths::{is_excluded, shell_quote, split_remote};
+use crate::paths::{dir_source, included_child, is_excluded, shell_quote, split_remote};
 use crate::session::{Session, CHUNK};
 
 /// Keep at most this much of the remote scp's stderr for error messages.
@@ -359,14 +359,9 @@ async fn send_dir_entries(
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "newline in file name"),
             ));
         }
-        let child_rel = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        if is_excluded(&child_rel, exclude) {
+        let Some(child_rel) = included_child(rel, &name, exclude) else {
             continue;
-        }
+        };
         // Symlinks are followed, as a plain copy would.
         let meta = tokio::fs::metadata(&path)
             .await
@@ -471,12 +466,8 @@ pub(crate) async fn download_dir(
     dst: &Path,
     exclude: &[String],
 ) -> Result<(), SshError> {
-    let contents_only = src.ends_with('/');
-    let trimmed = src.trim_end_matches('/');
-    let cmd = format!(
-        "scp -r -f {}",
-        shell_quote(if trimmed.is_empty() { "/" } else { trimmed })
-    );
+    let (path, contents_only) = dir_source(src);
+    let cmd = format!("scp -r -f {}", shell_quote(path));
     tokio::fs::create_dir_all(dst)
         .await
         .map_err(|e| SshError::io("create directory", dst.display(), e))?;

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use russh::client::{self, Handle, Msg};
-use russh::keys::{
-    Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate,
-};
+use russh::keys::{HashAlg, PublicKeyOrCertificate};
 use russh::{Channel, ChannelMsg, Sig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinHandle;
@@ -16,8 +14,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::auth::{authenticate, prepare_auth};
 use crate::error::SshError;
-use crate::options::{host_port, Auth, ConnectOptions, HostKeyPolicy, KeySource, TransferMethod};
+use crate::options::{host_port, ConnectOptions, HostKeyPolicy, TransferMethod};
 use crate::transport;
 use crate::tunnel::{self, RemoteMap, Tunnels};
 
@@ -115,13 +114,6 @@ impl client::Handler for ClientHandler {
             }
         }
     }
-}
-
-/// Authentication material loaded once, before any attempt.
-enum Prepared {
-    Password(String),
-    Key(Arc<PrivateKey>, Option<Box<Certificate>>),
-    Agent,
 }
 
 struct Inner {
@@ -625,67 +617,11 @@ fn signal_number(sig: &Sig) -> i32 {
     }
 }
 
-fn read_source(target: &str, what: &str, src: &KeySource) -> Result<String, SshError> {
-    match src {
-        KeySource::Inline(s) => Ok(s.clone()),
-        KeySource::File(p) => std::fs::read_to_string(p).map_err(|e| SshError::Key {
-            target: target.to_string(),
-            what: format!("{what} {}", p.display()),
-            msg: e.to_string(),
-        }),
-    }
-}
-
-fn prepare_auth(opts: &ConnectOptions) -> Result<Vec<Prepared>, SshError> {
-    let target = opts.target();
-    let mut out = Vec::new();
-    for a in &opts.auth {
-        match a {
-            Auth::Password(p) => out.push(Prepared::Password(p.clone())),
-            Auth::Agent => out.push(Prepared::Agent),
-            Auth::PrivateKey {
-                key,
-                passphrase,
-                certificate,
-            } => {
-                let text = read_source(&target, "private key", key)?;
-                let what = match key {
-                    KeySource::File(p) => format!("private key {}", p.display()),
-                    KeySource::Inline(_) => "private key".to_string(),
-                };
-                let pk =
-                    russh::keys::decode_secret_key(&text, passphrase.as_deref()).map_err(|e| {
-                        SshError::Key {
-                            target: target.clone(),
-                            what: what.clone(),
-                            msg: e.to_string(),
-                        }
-                    })?;
-                let cert = match certificate {
-                    None => None,
-                    Some(c) => {
-                        let text = read_source(&target, "certificate", c)?;
-                        let cert =
-                            Certificate::from_openssh(text.trim()).map_err(|e| SshError::Key {
-                                target: target.clone(),
-                                what: "certificate".into(),
-                                msg: e.to_string(),
-                            })?;
-                        Some(Box::new(cert))
-                    }
-                };
-                out.push(Prepared::Key(Arc::new(pk), cert));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// One connection attempt: transport, handshake, authentication.
 async fn attempt(
     opts: &ConnectOptions,
     config: &Arc<client::Config>,
-    auth: &[Prepared],
+    auth: &[crate::auth::Prepared],
     bastion: Option<&Session>,
 ) -> Result<(Handle<ClientHandler>, Option<String>), AttemptError> {
     let target = opts.target();
@@ -722,113 +658,10 @@ async fn attempt(
     Ok((handle, host_key))
 }
 
-async fn authenticate(
-    handle: &mut Handle<ClientHandler>,
-    opts: &ConnectOptions,
-    auth: &[Prepared],
-) -> Result<(), AttemptError> {
-    let target = opts.target();
-    let user = opts.username.as_str();
-    let mut tried: Vec<String> = Vec::new();
-    let mut allowed = String::from("unknown");
-    let handshake = |e: russh::Error| {
-        AttemptError::Handshake(SshError::Handshake {
-            target: target.clone(),
-            source: Box::new(e),
-        })
-    };
-    for (a, spec) in auth.iter().zip(&opts.auth) {
-        tried.push(spec.name().to_string());
-        let result = match a {
-            Prepared::Password(p) => handle
-                .authenticate_password(user, p.clone())
-                .await
-                .map_err(handshake)?,
-            Prepared::Key(key, None) => {
-                let hash = if key.algorithm().is_rsa() {
-                    handle
-                        .best_supported_rsa_hash()
-                        .await
-                        .map_err(handshake)?
-                        .unwrap_or(Some(HashAlg::Sha256))
-                } else {
-                    None
-                };
-                handle
-                    .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
-                    .await
-                    .map_err(handshake)?
-            }
-            Prepared::Key(key, Some(cert)) => handle
-                .authenticate_openssh_cert(user, key.clone(), (**cert).clone())
-                .await
-                .map_err(handshake)?,
-            Prepared::Agent => match agent_auth(handle, user).await {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
-                Err(msg) => {
-                    debug!(%target, "agent auth: {msg}");
-                    continue;
-                }
-            },
-        };
-        match result {
-            russh::client::AuthResult::Success => return Ok(()),
-            russh::client::AuthResult::Failure {
-                remaining_methods, ..
-            } => {
-                allowed = remaining_methods
-                    .iter()
-                    .map(<&str>::from)
-                    .collect::<Vec<_>>()
-                    .join(",");
-            }
-        }
-    }
-    Err(AttemptError::Handshake(SshError::Auth {
-        target,
-        tried: tried.join(", "),
-        allowed,
-    }))
-}
-
-/// Tries every agent identity; `Ok(None)` when the agent holds none.
-async fn agent_auth(
-    handle: &mut Handle<ClientHandler>,
-    user: &str,
-) -> Result<Option<russh::client::AuthResult>, String> {
-    let mut agent = russh::keys::agent::client::AgentClient::connect_env()
-        .await
-        .map_err(|e| format!("connect to SSH_AUTH_SOCK: {e}"))?;
-    let ids = agent
-        .request_identities()
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut last = None;
-    for id in ids {
-        let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
-            continue;
-        };
-        let hash = if key.algorithm().is_rsa() {
-            Some(HashAlg::Sha256)
-        } else {
-            None
-        };
-        match handle
-            .authenticate_publickey_with(user, key, hash, &mut agent)
-            .await
-        {
-            Ok(r) if r.success() => return Ok(Some(r)),
-            Ok(r) => last = Some(r),
-            Err(e) => debug!("agent key refused: {e}"),
-        }
-    }
-    Ok(last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::{Auth, KeySource};
 
     #[tokio::test]
     async fn a_huge_ssh_timeout_saturates() {

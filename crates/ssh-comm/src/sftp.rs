@@ -6,7 +6,7 @@ use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::SshError;
-use crate::paths::{is_excluded, join_remote};
+use crate::paths::{dir_source, included_child, join_remote};
 use crate::session::{Session, CHUNK};
 
 async fn open(session: &Session, op: &str, path: &str) -> Result<SftpSession, SshError> {
@@ -138,14 +138,9 @@ pub(crate) async fn upload_dir(
                 .map_err(|e| SshError::io("read directory", local.display(), e))?
             {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let child_rel = if rel.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{rel}/{name}")
-                };
-                if is_excluded(&child_rel, exclude) {
+                let Some(child_rel) = included_child(&rel, &name, exclude) else {
                     continue;
-                }
+                };
                 let path = e.path();
                 let meta = tokio::fs::metadata(&path)
                     .await
@@ -215,9 +210,7 @@ pub(crate) async fn download_dir(
     dst: &Path,
     exclude: &[String],
 ) -> Result<(), SshError> {
-    let contents_only = src.ends_with('/');
-    let trimmed = src.trim_end_matches('/');
-    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let (trimmed, contents_only) = dir_source(src);
     let sftp = open(session, "download directory", src).await?;
     let r = async {
         let meta = sftp
@@ -252,14 +245,9 @@ pub(crate) async fn download_dir(
                 if name == "." || name == ".." || name.contains('/') {
                     continue;
                 }
-                let child_rel = if rel.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{rel}/{name}")
-                };
-                if is_excluded(&child_rel, exclude) {
+                let Some(child_rel) = included_child(&rel, &name, exclude) else {
                     continue;
-                }
+                };
                 let rpath = join_remote(&remote, &name);
                 let lpath = local.join(&name);
                 // Follow symlinks like scp does.

@@ -1,5 +1,6 @@
 //! Test support: a throwaway OpenSSH server on loopback, started with the project's
-//! `scripts/sshd-local.sh` (needs root). Used by this crate's tests and bench and by the
+//! `scripts/sshd-local.sh` (needs root); a keyboard-interactive-only russh server
+//! ([`kbd_sshd`]); a SOCKS5 proxy ([`socks5`]). Used by this crate's tests and bench and by the
 //! plugin's SSH tests; not for production use.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use crate::{Auth, ConnectOptions, KeySource};
 
+pub mod kbd_sshd;
 pub mod socks5;
 
 /// The launcher: `$PACKER_SSHD_LOCAL`, else the workspace's `scripts/sshd-local.sh`.

@@ -5,7 +5,7 @@ use crate::catalog::{Catalog, PrinterColumn, ResourceInfo, VersionInfo};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use vmop_types::api::{ALL_KINDS, IMAGEREGISTRY_GROUP, VMOP_GROUP};
+use vmop_types::api::{ApiKind, ALL_KINDS, IMAGEREGISTRY_GROUP, VMOP_GROUP};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_crds.rs"));
 
@@ -197,80 +197,103 @@ pub fn build_catalog(crds: &[Value], vmop_versions: &[String]) -> Result<Catalog
             cat.insert(Catalog::info_from_kind(k, Vec::new()));
             continue;
         }
-        let crd = crds
-            .iter()
-            .find(|c| {
-                c.pointer("/spec/group").and_then(Value::as_str) == Some(k.group)
-                    && c.pointer("/spec/names/kind").and_then(Value::as_str) == Some(k.kind)
-            })
-            .ok_or_else(|| CrdError::Missing {
-                group: k.group.into(),
-                kind: k.kind.into(),
-            })?;
+        let crd = find_crd(crds, k)?;
         let crd_versions: Vec<&Value> = crd
             .pointer("/spec/versions")
             .and_then(Value::as_array)
             .map(|a| a.iter().collect())
             .unwrap_or_default();
-        let name_of = |v: &Value| {
-            v.get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let wanted: Vec<String> = if k.group == VMOP_GROUP {
-            for w in vmop_versions {
-                if !(crd_versions.iter().any(|v| name_of(v) == *w)
-                    || k.kind == "VirtualMachineWebConsoleRequest" && w == "v1alpha1")
-                {
-                    return Err(CrdError::UnknownVersion {
-                        version: w.clone(),
-                        kind: k.kind.into(),
-                        available: crd_versions
-                            .iter()
-                            .map(|v| name_of(v))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    });
-                }
-            }
-            vmop_versions.to_vec()
-        } else {
-            crd_versions
-                .iter()
-                .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(false))
-                .map(|v| name_of(v))
-                .collect()
-        };
+        let wanted = wanted_versions(k, &crd_versions, vmop_versions)?;
         let mut versions: Vec<VersionInfo> = crd_versions
             .iter()
-            .filter(|v| wanted.contains(&name_of(v)))
-            .map(|v| VersionInfo {
-                name: name_of(v),
-                schema: v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
-                columns: columns(v),
-                deprecated: v
-                    .get("deprecated")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            })
+            .filter(|v| wanted.contains(&version_name(v)))
+            .map(|v| version_info(v))
             .collect();
         versions.sort_by_key(|v| std::cmp::Reverse(version_priority(&v.name)));
-        if versions.is_empty() {
-            continue;
+        if !versions.is_empty() {
+            cat.insert(resource_info(k, crd, versions));
         }
-        let base = Catalog::info_from_kind(k, Vec::new());
-        let names = crd.pointer("/spec/names");
-        cat.insert(ResourceInfo {
-            short_names: strings(names.and_then(|n| n.get("shortNames")))
-                .unwrap_or(base.short_names.clone()),
-            categories: strings(names.and_then(|n| n.get("categories"))).unwrap_or_default(),
-            namespaced: crd.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster"),
-            versions,
-            ..base
-        });
     }
     Ok(cat)
+}
+
+/// The CRD of `k` among `crds`.
+fn find_crd<'a>(crds: &'a [Value], k: &ApiKind) -> Result<&'a Value, CrdError> {
+    crds.iter()
+        .find(|c| {
+            c.pointer("/spec/group").and_then(Value::as_str) == Some(k.group)
+                && c.pointer("/spec/names/kind").and_then(Value::as_str) == Some(k.kind)
+        })
+        .ok_or_else(|| CrdError::Missing {
+            group: k.group.into(),
+            kind: k.kind.into(),
+        })
+}
+
+fn version_name(v: &Value) -> String {
+    v.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The versions to serve of `k`: vmoperator kinds at `vmop_versions`, each of which the CRD
+/// must have (the web console request has no v1alpha1 and is let off); imageregistry kinds at
+/// every version their CRD serves.
+fn wanted_versions(
+    k: &ApiKind,
+    crd_versions: &[&Value],
+    vmop_versions: &[String],
+) -> Result<Vec<String>, CrdError> {
+    if k.group != VMOP_GROUP {
+        return Ok(crd_versions
+            .iter()
+            .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(false))
+            .map(|v| version_name(v))
+            .collect());
+    }
+    for w in vmop_versions {
+        if !(crd_versions.iter().any(|v| version_name(v) == *w)
+            || k.kind == "VirtualMachineWebConsoleRequest" && w == "v1alpha1")
+        {
+            return Err(CrdError::UnknownVersion {
+                version: w.clone(),
+                kind: k.kind.into(),
+                available: crd_versions
+                    .iter()
+                    .map(|v| version_name(v))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(vmop_versions.to_vec())
+}
+
+fn version_info(v: &Value) -> VersionInfo {
+    VersionInfo {
+        name: version_name(v),
+        schema: v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
+        columns: columns(v),
+        deprecated: v
+            .get("deprecated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    }
+}
+
+/// The resource of `k` as its CRD names and scopes it.
+fn resource_info(k: &ApiKind, crd: &Value, versions: Vec<VersionInfo>) -> ResourceInfo {
+    let base = Catalog::info_from_kind(k, Vec::new());
+    let names = crd.pointer("/spec/names");
+    ResourceInfo {
+        short_names: strings(names.and_then(|n| n.get("shortNames")))
+            .unwrap_or(base.short_names.clone()),
+        categories: strings(names.and_then(|n| n.get("categories"))).unwrap_or_default(),
+        namespaced: crd.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster"),
+        versions,
+        ..base
+    }
 }
 
 #[cfg(test)]

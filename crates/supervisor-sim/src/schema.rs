@@ -162,186 +162,224 @@ fn type_ok(expected: &str, v: &Value) -> bool {
 /// Validates `value` against `schema`, appending API-server-style causes.
 pub fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
     if value.is_null() {
-        if !nullable(schema) && schema.get("type").is_some() && !path.is_empty() {
-            let t = schema
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            causes.push(cause(
-                path,
-                "FieldValueTypeInvalid",
-                format!("Invalid value: \"null\": {path} in body must be of type {t}: \"null\""),
-            ));
-        }
+        check_null(schema, path, causes);
         return;
     }
     let int_or_string = schema
         .get("x-kubernetes-int-or-string")
         .and_then(Value::as_bool)
         == Some(true);
-    if int_or_string {
-        if !(value.is_string() || type_ok("integer", value)) {
-            causes.push(cause(
-                path,
-                "FieldValueTypeInvalid",
-                format!(
-                    "Invalid value: {}: {path} in body must be of type integer,string: {:?}",
-                    render(&Value::String(type_name(value).into())),
-                    type_name(value)
-                ),
-            ));
-            return;
-        }
-    } else if let Some(t) = schema.get("type").and_then(Value::as_str) {
-        if !type_ok(t, value) {
-            let actual = type_name(value);
-            causes.push(cause(
-                path,
-                "FieldValueTypeInvalid",
-                format!(
-                    "Invalid value: \"{actual}\": {path} in body must be of type {t}: \"{actual}\""
-                ),
-            ));
-            return;
-        }
+    if !check_type(schema, value, path, int_or_string, causes) {
+        return;
     }
-    if let Some(alts) = schema.get("anyOf").and_then(Value::as_array) {
-        if !int_or_string {
-            let mut first = None;
-            let ok = alts.iter().any(|alt| {
-                let mut c = Vec::new();
-                validate(alt, value, path, &mut c);
-                if first.is_none() {
-                    first = Some(c.clone());
-                }
-                c.is_empty()
-            });
-            if !ok {
-                causes.extend(first.unwrap_or_default());
-            }
-        }
+    if !int_or_string {
+        check_any_of(schema, value, path, causes);
     }
-    if let Some(en) = schema.get("enum").and_then(Value::as_array) {
-        if !en.contains(value) {
-            let supported = en.iter().map(render).collect::<Vec<_>>().join(", ");
-            causes.push(cause(
-                path,
-                "FieldValueNotSupported",
-                format!(
-                    "Unsupported value: {}: supported values: {supported}",
-                    render(value)
-                ),
-            ));
-        }
-    }
+    check_enum(schema, value, path, causes);
     match value {
-        Value::String(s) => {
-            if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
-                if let Some(re) = regex_cached(p) {
-                    if !re.is_match(s) {
-                        causes.push(cause(
-                            path,
-                            "FieldValueInvalid",
-                            format!(
-                                "Invalid value: {}: {path} in body should match '{p}'",
-                                render(value)
-                            ),
-                        ));
-                    }
-                }
-            }
-            let len = s.chars().count() as u64;
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-                if len > max {
-                    causes.push(cause(
-                        path,
-                        "FieldValueTooLong",
-                        format!("Too long: may not be more than {max} bytes"),
-                    ));
-                }
-            }
-            if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-                if len < min {
-                    causes.push(cause(
-                        path,
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {}: {path} in body should be at least {min} chars long",
-                            render(value)
-                        ),
-                    ));
-                }
-            }
-        }
-        Value::Number(n) => {
-            let x = n.as_f64().unwrap_or(0.0);
-            if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-                let excl = schema.get("exclusiveMinimum").and_then(Value::as_bool) == Some(true);
-                if x < min || (excl && x == min) {
-                    let rel = if excl {
-                        "greater than"
-                    } else {
-                        "greater than or equal to"
-                    };
-                    causes.push(cause(
-                        path,
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {value}: {path} in body should be {rel} {}",
-                            Value::from(min_display(min))
-                        ),
-                    ));
-                }
-            }
-            if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-                let excl = schema.get("exclusiveMaximum").and_then(Value::as_bool) == Some(true);
-                if x > max || (excl && x == max) {
-                    let rel = if excl {
-                        "less than"
-                    } else {
-                        "less than or equal to"
-                    };
-                    causes.push(cause(
-                        path,
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {value}: {path} in body should be {rel} {}",
-                            Value::from(min_display(max))
-                        ),
-                    ));
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-                if items.len() as u64 > max {
-                    causes.push(cause(
-                        path,
-                        "FieldValueTooMany",
-                        format!("Too many: {}: must have at most {max} items", items.len()),
-                    ));
-                }
-            }
-            if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-                if (items.len() as u64) < min {
-                    causes.push(cause(
-                        path,
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {}: {path} in body should have at least {min} items",
-                            items.len()
-                        ),
-                    ));
-                }
-            }
-            if let Some(item_schema) = schema.get("items") {
-                for (i, it) in items.iter().enumerate() {
-                    validate(item_schema, it, &format!("{path}[{i}]"), causes);
-                }
-            }
-        }
+        Value::String(s) => validate_string(schema, s, path, causes),
+        Value::Number(_) => validate_number(schema, value, path, causes),
+        Value::Array(items) => validate_array(schema, items, path, causes),
         Value::Object(map) => validate_object(schema, map, path, causes),
         _ => {}
+    }
+}
+
+/// A `null` is an error where the schema types the field and does not make it nullable.
+fn check_null(schema: &Value, path: &str, causes: &mut Vec<Cause>) {
+    if nullable(schema) || path.is_empty() {
+        return;
+    }
+    let Some(t) = schema.get("type") else {
+        return;
+    };
+    let t = t.as_str().unwrap_or_default();
+    causes.push(cause(
+        path,
+        "FieldValueTypeInvalid",
+        format!("Invalid value: \"null\": {path} in body must be of type {t}: \"null\""),
+    ));
+}
+
+/// The `type` (or int-or-string) check; `false` when it failed and nothing more is checked.
+fn check_type(
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    int_or_string: bool,
+    causes: &mut Vec<Cause>,
+) -> bool {
+    let actual = type_name(value);
+    let message = if int_or_string {
+        if value.is_string() || type_ok("integer", value) {
+            return true;
+        }
+        format!(
+            "Invalid value: {}: {path} in body must be of type integer,string: {actual:?}",
+            render(&Value::String(actual.into())),
+        )
+    } else {
+        match schema.get("type").and_then(Value::as_str) {
+            Some(t) if !type_ok(t, value) => format!(
+                "Invalid value: \"{actual}\": {path} in body must be of type {t}: \"{actual}\""
+            ),
+            _ => return true,
+        }
+    };
+    causes.push(cause(path, "FieldValueTypeInvalid", message));
+    false
+}
+
+/// `anyOf`: when no alternative fits, the first alternative's causes are reported.
+fn check_any_of(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let Some(alts) = schema.get("anyOf").and_then(Value::as_array) else {
+        return;
+    };
+    let mut first = None;
+    let ok = alts.iter().any(|alt| {
+        let mut c = Vec::new();
+        validate(alt, value, path, &mut c);
+        if first.is_none() {
+            first = Some(c.clone());
+        }
+        c.is_empty()
+    });
+    if !ok {
+        causes.extend(first.unwrap_or_default());
+    }
+}
+
+fn check_enum(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let Some(en) = schema.get("enum").and_then(Value::as_array) else {
+        return;
+    };
+    if !en.contains(value) {
+        let supported = en.iter().map(render).collect::<Vec<_>>().join(", ");
+        causes.push(cause(
+            path,
+            "FieldValueNotSupported",
+            format!(
+                "Unsupported value: {}: supported values: {supported}",
+                render(value)
+            ),
+        ));
+    }
+}
+
+/// `pattern`, `maxLength` and `minLength`.
+fn validate_string(schema: &Value, s: &str, path: &str, causes: &mut Vec<Cause>) {
+    let shown = format!("{s:?}"); // as `render` shows a string
+    if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
+        if regex_cached(p).is_some_and(|re| !re.is_match(s)) {
+            causes.push(cause(
+                path,
+                "FieldValueInvalid",
+                format!("Invalid value: {shown}: {path} in body should match '{p}'"),
+            ));
+        }
+    }
+    let len = s.chars().count() as u64;
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+        if len > max {
+            causes.push(cause(
+                path,
+                "FieldValueTooLong",
+                format!("Too long: may not be more than {max} bytes"),
+            ));
+        }
+    }
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
+        if len < min {
+            causes.push(cause(
+                path,
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {shown}: {path} in body should be at least {min} chars long"
+                ),
+            ));
+        }
+    }
+}
+
+/// Which side of a number a bound keeps.
+#[derive(Clone, Copy)]
+enum Bound {
+    Minimum,
+    Maximum,
+}
+
+impl Bound {
+    /// The bound's keyword, its exclusivity keyword, and the relation (inclusive, exclusive).
+    fn words(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Bound::Minimum => (
+                "minimum",
+                "exclusiveMinimum",
+                "greater than or equal to",
+                "greater than",
+            ),
+            Bound::Maximum => (
+                "maximum",
+                "exclusiveMaximum",
+                "less than or equal to",
+                "less than",
+            ),
+        }
+    }
+}
+
+/// `minimum`/`maximum` with their `exclusive…` flags.
+fn validate_number(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let x = value.as_f64().unwrap_or(0.0);
+    for bound in [Bound::Minimum, Bound::Maximum] {
+        let (key, excl_key, inclusive, exclusive) = bound.words();
+        let Some(limit) = schema.get(key).and_then(Value::as_f64) else {
+            continue;
+        };
+        let excl = schema.get(excl_key).and_then(Value::as_bool) == Some(true);
+        let outside = match bound {
+            Bound::Minimum => x < limit,
+            Bound::Maximum => x > limit,
+        };
+        if outside || (excl && x == limit) {
+            let rel = if excl { exclusive } else { inclusive };
+            causes.push(cause(
+                path,
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {value}: {path} in body should be {rel} {}",
+                    Value::from(min_display(limit))
+                ),
+            ));
+        }
+    }
+}
+
+/// `maxItems`, `minItems`, then every item against `items`.
+fn validate_array(schema: &Value, items: &[Value], path: &str, causes: &mut Vec<Cause>) {
+    let count = items.len() as u64;
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+        if count > max {
+            causes.push(cause(
+                path,
+                "FieldValueTooMany",
+                format!("Too many: {count}: must have at most {max} items"),
+            ));
+        }
+    }
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+        if count < min {
+            causes.push(cause(
+                path,
+                "FieldValueInvalid",
+                format!("Invalid value: {count}: {path} in body should have at least {min} items"),
+            ));
+        }
+    }
+    if let Some(item_schema) = schema.get("items") {
+        for (i, it) in items.iter().enumerate() {
+            validate(item_schema, it, &format!("{path}[{i}]"), causes);
+        }
     }
 }
 

@@ -222,16 +222,7 @@ impl Communicator for LocalCommunicator {
     }
 
     async fn upload_dir(&self, dst: &str, src: &Path, _exclude: &[String]) -> Result<(), BoxError> {
-        let st = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(src)
-            .arg(dst)
-            .status()?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err(format!("cp -r {} {dst} failed", src.display()).into())
-        }
+        copy_tree(src, Path::new(dst))
     }
 
     async fn download(&self, path: &str, mut sink: BoxWrite) -> Result<(), BoxError> {
@@ -247,16 +238,21 @@ impl Communicator for LocalCommunicator {
         dst: &Path,
         _exclude: &[String],
     ) -> Result<(), BoxError> {
-        let st = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(src)
-            .arg(dst)
-            .status()?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err(format!("cp -r {src} {} failed", dst.display()).into())
-        }
+        copy_tree(Path::new(src), dst)
+    }
+}
+
+/// `cp -r src dst`.
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), BoxError> {
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(src)
+        .arg(dst)
+        .status()?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("cp -r {} {} failed", src.display(), dst.display()).into())
     }
 }
 

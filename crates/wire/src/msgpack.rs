@@ -272,6 +272,15 @@ impl<'a> Reader<'a> {
         let v = self.u32()?;
         usize::try_from(v).map_err(|_| self.invalid(self.pos, "length does not fit in memory"))
     }
+    /// The length of a str/bin/ext 8, 16 or 32 (`width` 0, 1, 2: the tag's offset in its
+    /// family).
+    fn sized_len(&mut self, width: u8) -> Result<usize, DecodeError> {
+        match width {
+            0 => self.len8(),
+            1 => self.len16(),
+            _ => self.len32(),
+        }
+    }
 
     fn str(&mut self, len: usize, start: usize) -> Result<Value, DecodeError> {
         let bytes = self.take(len)?;
@@ -370,28 +379,12 @@ impl<'a> Reader<'a> {
             0xc1 => return Err(self.invalid(start, "reserved tag 0xc1")),
             0xc2 => Value::Bool(false),
             0xc3 => Value::Bool(true),
-            0xc4 => {
-                let n = self.len8()?;
+            0xc4..=0xc6 => {
+                let n = self.sized_len(tag - 0xc4)?;
                 self.bin(n)?
             }
-            0xc5 => {
-                let n = self.len16()?;
-                self.bin(n)?
-            }
-            0xc6 => {
-                let n = self.len32()?;
-                self.bin(n)?
-            }
-            0xc7 => {
-                let n = self.len8()?;
-                self.ext(n)?
-            }
-            0xc8 => {
-                let n = self.len16()?;
-                self.ext(n)?
-            }
-            0xc9 => {
-                let n = self.len32()?;
+            0xc7..=0xc9 => {
+                let n = self.sized_len(tag - 0xc7)?;
                 self.ext(n)?
             }
             0xca => Value::F32(f32::from_bits(self.u32()?)),
@@ -409,16 +402,8 @@ impl<'a> Reader<'a> {
             0xd6 => self.ext(4)?,
             0xd7 => self.ext(8)?,
             0xd8 => self.ext(16)?,
-            0xd9 => {
-                let n = self.len8()?;
-                self.str(n, start)?
-            }
-            0xda => {
-                let n = self.len16()?;
-                self.str(n, start)?
-            }
-            0xdb => {
-                let n = self.len32()?;
+            0xd9..=0xdb => {
+                let n = self.sized_len(tag - 0xd9)?;
                 self.str(n, start)?
             }
             0xdc => return Ok(Item::Array(self.len16()?)),
@@ -543,57 +528,31 @@ impl Value {
     }
 }
 
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Str(s.to_owned())
-    }
+/// `From<T> for Value` as the variant holding `T` (widened: `i32` to `Int`, `u32` to `Uint`).
+macro_rules! value_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::$variant(v.into())
+            }
+        })*
+    };
 }
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Str(s)
-    }
-}
-impl From<i64> for Value {
-    fn from(i: i64) -> Self {
-        Value::Int(i)
-    }
-}
-impl From<i32> for Value {
-    fn from(i: i32) -> Self {
-        Value::Int(i64::from(i))
-    }
-}
-impl From<u64> for Value {
-    fn from(u: u64) -> Self {
-        Value::Uint(u)
-    }
-}
-impl From<u32> for Value {
-    fn from(u: u32) -> Self {
-        Value::Uint(u64::from(u))
-    }
-}
-impl From<bool> for Value {
-    fn from(b: bool) -> Self {
-        Value::Bool(b)
-    }
-}
-impl From<f64> for Value {
-    fn from(f: f64) -> Self {
-        Value::F64(f)
-    }
-}
-impl From<Vec<u8>> for Value {
-    /// Bytes become `Bin` (Go `[]byte`).
-    fn from(b: Vec<u8>) -> Self {
-        Value::Bin(b)
-    }
-}
-impl From<Vec<Value>> for Value {
-    fn from(a: Vec<Value>) -> Self {
-        Value::Array(a)
-    }
-}
+
+// Bytes become `Bin` (Go `[]byte`).
+value_from!(
+    &str => Str,
+    String => Str,
+    i64 => Int,
+    i32 => Int,
+    u64 => Uint,
+    u32 => Uint,
+    bool => Bool,
+    f64 => F64,
+    Vec<u8> => Bin,
+    Vec<Value> => Array,
+);
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     /// `None` becomes `Nil` (Go nil pointer/slice).
     fn from(o: Option<T>) -> Self {

@@ -268,6 +268,7 @@ mod tests {
     use super::*;
     use crate::api::{Artifact, BoxError};
     use crate::service::link::MemBroker;
+    use crate::service::progress::tests::Recorder;
     use packer_wire::hclspec::Spec;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -315,7 +316,7 @@ mod tests {
         let running = s.running.clone().lock_owned().await;
         let (sb, cancel) = (b.clone(), s.cancel.clone());
         tokio::spawn(async move {
-            let ui: Arc<dyn Ui> = Arc::new(NullUi);
+            let ui: Arc<dyn Ui> = Arc::new(Recorder::default());
             let _ = sb.run(ui, Arc::new(NoHook), cancel).await;
             drop(running);
         });
@@ -342,23 +343,6 @@ mod tests {
         let s = server(b);
         let _held = s.running.clone().lock_owned().await;
         assert!(!s.session_lost(Duration::from_secs(1)).await);
-    }
-
-    struct NullUi;
-    #[async_trait]
-    impl Ui for NullUi {
-        async fn say(&self, _: &str) {}
-        async fn message(&self, _: &str) {}
-        async fn error(&self, _: &str) {}
-        async fn machine(&self, _: &str, _: &[String]) {}
-        async fn ask(&self, _: &str) -> Result<String, BoxError> {
-            Ok(String::new())
-        }
-        async fn new_track_progress(&self, _: &str, _: i64, _: i64) -> Result<String, BoxError> {
-            Ok(String::new())
-        }
-        async fn progress_add(&self, _: &str, _: i64) {}
-        async fn progress_close(&self, _: &str) {}
     }
 
     struct NoHook;

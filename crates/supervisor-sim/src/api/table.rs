@@ -182,14 +182,7 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
     }
     if found.len() == 1 {
         return match found[0] {
-            Value::Array(a) => json!(a
-                .iter()
-                .map(|x| x
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| x.to_string()))
-                .collect::<Vec<_>>()
-                .join(",")),
+            Value::Array(a) => joined(a.iter()),
             Value::Object(_) => json!(found[0].to_string()),
             // kube-apiserver prints numbers and booleans of a string column as text.
             v @ (Value::Number(_) | Value::Bool(_)) if col.type_ == "string" => {
@@ -198,8 +191,12 @@ fn cell(col: &PrinterColumn, obj: &Value) -> Value {
             v => v.clone(),
         };
     }
-    json!(found
-        .iter()
+    joined(found.iter().copied())
+}
+
+/// Several values in one cell: comma-separated, strings as themselves, others as JSON.
+fn joined<'a>(values: impl Iterator<Item = &'a Value>) -> Value {
+    json!(values
         .map(|x| x
             .as_str()
             .map(str::to_string)

@@ -13,13 +13,12 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::{Oaep, RsaPublicKey};
 use serde_json::{json, Value};
 
-use super::{api_err, ControllerConfig, CtlError, Key, ReconcilerDyn};
+use super::conditions::KindHandle;
+use super::{ControllerConfig, CtlError, Key, ReconcilerDyn};
 use crate::catalog::Gr;
-use crate::error::ApiError;
-use crate::store::{DeleteOptions, Store, Subresource};
+use crate::store::Store;
 use vmop_types::api as k;
 use vmop_types::naming;
-use vmop_types::webconsole::WebConsoleRequestStatus;
 
 /// How long a console ticket lives (vm-operator's fixed value).
 pub const EXPIRY: Duration = Duration::from_secs(120);
@@ -64,107 +63,100 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 #[derive(Clone)]
 pub struct WebConsoleController {
     store: Store,
+    requests: KindHandle,
 }
 
 impl WebConsoleController {
     pub(crate) fn new(store: Store, _cfg: Arc<ControllerConfig>) -> Self {
-        WebConsoleController { store }
+        let requests = KindHandle::new(store.clone(), &k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST);
+        WebConsoleController { store, requests }
     }
 
-    fn gr() -> Gr {
-        Gr::from(&k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST)
-    }
-
+    /// One pass: an answered request waits for its expiry, then goes; an open one is answered
+    /// once its VM exists.
     fn reconcile(&self, key: Key) -> Result<Option<Duration>, CtlError> {
         let (Some(ns), name) = key else {
             return Ok(None);
         };
-        let obj = format!("{ns}/{name}");
-        let req = match self.store.get(&Self::gr(), Some(&ns), &name) {
-            Ok(r) => r,
-            Err(e) if e.code == 404 => return Ok(None),
-            Err(e) => return Err(api_err("getting VirtualMachineWebConsoleRequest", obj)(e)),
+        let Some(req) = self.requests.get(&ns, &name)? else {
+            return Ok(None);
         };
         let now = chrono::Utc::now();
-        if let Some(exp) = req
-            .pointer("/status/expiryTime")
-            .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        {
-            let left = exp.with_timezone(&chrono::Utc) - now;
-            if left > chrono::Duration::zero() {
-                return Ok(Some(left.to_std().unwrap_or(Duration::from_secs(1))));
-            }
-            return match self
-                .store
-                .delete(&Self::gr(), Some(&ns), &name, &DeleteOptions::default())
-            {
-                Ok(_) => Ok(None),
-                Err(e) if e.code == 404 => Ok(None),
-                Err(e) => Err(api_err("deleting VirtualMachineWebConsoleRequest", obj)(e)),
-            };
+        if let Some(expiry) = expiry_time(&req) {
+            return self.expire(&ns, &name, expiry - now);
         }
-        let vm_name = s(&req, "/spec/name").to_string();
-        let vm = match self
-            .store
-            .get(&Gr::from(&k::VIRTUAL_MACHINE), Some(&ns), &vm_name)
-        {
-            Ok(vm) => vm,
+        let vm_gr = Gr::from(&k::VIRTUAL_MACHINE);
+        let Ok(vm) = self.store.get(&vm_gr, Some(&ns), s(&req, "/spec/name")) else {
             // The VM may come later; check again shortly.
-            Err(_) => return Ok(Some(Duration::from_secs(1))),
+            return Ok(Some(Duration::from_secs(1)));
         };
-        let key = match parse_public_key(s(&req, "/spec/publicKey")) {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::warn!(request = %obj, error = %e, "web console request has a bad public key");
-                return Ok(None);
-            }
+        let Some(response) = answer(&req, &vm, &format!("{ns}/{name}")) else {
+            return Ok(None);
         };
-        let host = Some(s(&vm, "/status/network/primaryIP4"))
-            .filter(|h| !h.is_empty())
-            .unwrap_or("127.0.0.1")
-            .to_string();
-        let ticket = uuid::Uuid::new_v4().simple().to_string();
-        let url = format!("wss://{host}:902/ticket/{ticket}");
-        let response = match encrypt_url(&key, &url) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(request = %obj, error = %e, "web console request cannot be answered");
-                return Ok(None);
-            }
-        };
-        let uid = s(&req, "/metadata/uid").to_string();
+        self.label(&ns, &name, s(&req, "/metadata/uid"))?;
         let expiry = (now + chrono::Duration::seconds(EXPIRY.as_secs() as i64))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        self.store
-            .modify(&Self::gr(), Some(&ns), &name, Subresource::Main, |o| {
-                if !o["metadata"]["labels"].is_object() {
-                    o["metadata"]["labels"] = json!({});
-                }
-                o["metadata"]["labels"][naming::LABEL_WEBCONSOLE_UUID] = json!(uid);
-                Ok(())
-            })
-            .map_err(api_err(
-                "labelling VirtualMachineWebConsoleRequest",
-                obj.clone(),
-            ))?;
-        self.store
-            .modify(&Self::gr(), Some(&ns), &name, Subresource::Status, |o| {
-                let status = WebConsoleRequestStatus {
-                    response: response.clone(),
-                    proxy_addr: PROXY_ADDR.to_string(),
-                    expiry_time: Some(expiry.clone()),
-                    ..WebConsoleRequestStatus::default()
-                };
-                o["status"] = serde_json::to_value(status)
-                    .map_err(|e| ApiError::internal(format!("encoding the status: {e}")))?;
-                Ok(())
-            })
-            .map_err(api_err(
-                "updating status of VirtualMachineWebConsoleRequest",
-                obj,
-            ))?;
+        self.requests.status(&ns, &name, |o| {
+            o["status"] =
+                json!({"response": response, "proxyAddr": PROXY_ADDR, "expiryTime": expiry});
+        })?;
         Ok(Some(EXPIRY))
+    }
+
+    /// An answered request: wait out the time `left`, then delete it.
+    fn expire(
+        &self,
+        ns: &str,
+        name: &str,
+        left: chrono::Duration,
+    ) -> Result<Option<Duration>, CtlError> {
+        if left > chrono::Duration::zero() {
+            return Ok(Some(left.to_std().unwrap_or(Duration::from_secs(1))));
+        }
+        self.requests.delete(ns, name, "deleting")?;
+        Ok(None)
+    }
+
+    /// Labels the request with its UID, as vm-operator does.
+    fn label(&self, ns: &str, name: &str, uid: &str) -> Result<(), CtlError> {
+        self.requests.modify(ns, name, "labelling", |o| {
+            if !o["metadata"]["labels"].is_object() {
+                o["metadata"]["labels"] = json!({});
+            }
+            o["metadata"]["labels"][naming::LABEL_WEBCONSOLE_UUID] = json!(uid);
+        })?;
+        Ok(())
+    }
+}
+
+/// `status.expiryTime`, once the request was answered.
+fn expiry_time(req: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let t = req.pointer("/status/expiryTime").and_then(Value::as_str)?;
+    let t = chrono::DateTime::parse_from_rfc3339(t).ok()?;
+    Some(t.with_timezone(&chrono::Utc))
+}
+
+/// The response for `req`: a new ticket URL on the VM's address, encrypted to the request's
+/// key; `None` (logged) when the request cannot be answered.
+fn answer(req: &Value, vm: &Value, obj: &str) -> Option<String> {
+    let key = match parse_public_key(s(req, "/spec/publicKey")) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(request = %obj, error = %e, "web console request has a bad public key");
+            return None;
+        }
+    };
+    let host = Some(s(vm, "/status/network/primaryIP4"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or("127.0.0.1");
+    let ticket = uuid::Uuid::new_v4().simple();
+    let url = format!("wss://{host}:902/ticket/{ticket}");
+    match encrypt_url(&key, &url) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(request = %obj, error = %e, "web console request cannot be answered");
+            None
+        }
     }
 }
 

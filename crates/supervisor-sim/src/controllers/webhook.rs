@@ -21,16 +21,46 @@ fn is_vm(req: &AdmissionRequest<'_>) -> bool {
 }
 
 fn invalid(name: &str, field: &str, message: String) -> ApiError {
-    ApiError::invalid(
-        VM_KIND,
-        vmop_types::api::VMOP_GROUP,
-        name,
-        vec![Cause {
+    let mut causes = Causes::default();
+    causes.invalid(field, message);
+    ApiError::invalid(VM_KIND, vmop_types::api::VMOP_GROUP, name, causes.0)
+}
+
+/// The string at `pointer`, `""` when absent or not a string.
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The causes one admission review collects, reported together.
+#[derive(Default)]
+struct Causes(Vec<Cause>);
+
+impl Causes {
+    fn add(&mut self, field: &str, reason: &str, message: String) {
+        self.0.push(Cause {
             field: field.to_string(),
-            reason: "FieldValueInvalid".to_string(),
+            reason: reason.to_string(),
             message,
-        }],
-    )
+        });
+    }
+
+    fn invalid(&mut self, field: &str, message: String) {
+        self.add(field, "FieldValueInvalid", message);
+    }
+
+    /// `Ok` when nothing was found, else one Invalid error of `kind` `name` with every cause.
+    fn into_result(self, kind: &str, name: &str) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                kind,
+                vmop_types::api::VMOP_GROUP,
+                name,
+                self.0,
+            ))
+        }
+    }
 }
 
 fn display_name(img: &Value) -> Option<&str> {
@@ -113,192 +143,159 @@ impl Admission for VmWebhook {
         }
         match req.operation {
             Operation::Create => {
-                let spec = &mut obj["spec"];
-                if spec.get("network").is_none_or(Value::is_null) {
-                    spec["network"] = json!({"interfaces": [{"name": "eth0"}]});
-                }
-                if spec
-                    .get("powerState")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
-                    spec["powerState"] = json!("PoweredOn");
-                }
-                if let Some(list) = spec
-                    .pointer_mut("/hardware/cdrom")
-                    .and_then(Value::as_array_mut)
-                {
-                    for c in list.iter_mut() {
-                        if c.pointer("/image/kind")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .is_empty()
-                        {
-                            c["image"]["kind"] = json!(VMI_KIND);
-                        }
-                    }
-                }
-                let image_name_empty = spec
-                    .get("imageName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty();
-                if image_name_empty {
-                    let list = cdroms(obj);
-                    let pick = list
-                        .iter()
-                        .find(|c| c.get("connected").and_then(Value::as_bool).unwrap_or(true))
-                        .or(list.first());
-                    if let Some(name) = pick
-                        .and_then(|c| c.pointer("/image/name"))
-                        .and_then(Value::as_str)
-                    {
-                        obj["spec"]["imageName"] = json!(name);
-                    }
-                }
-                let spec = &mut obj["spec"];
-                for field in ["instanceUUID", "biosUUID"] {
-                    if spec
-                        .get(field)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .is_empty()
-                    {
-                        spec[field] = json!(uuid::Uuid::new_v4().to_string());
-                    }
-                }
-                let image_set = spec
-                    .pointer("/image/name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| !s.is_empty());
-                let image_name = spec
-                    .get("imageName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                if !image_set && !image_name.is_empty() {
-                    obj["spec"]["image"] =
-                        resolve_image(req.store, req.namespace, req.name, &image_name)?;
-                }
+                default_spec(&mut obj["spec"]);
+                default_image_name_from_cdrom(obj);
+                default_uuids(&mut obj["spec"]);
+                resolve_spec_image(req, obj)
             }
             Operation::Update => {
-                // Once set, the power state cannot become empty: keep the stored one.
-                let empty = obj
-                    .pointer("/spec/powerState")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty();
-                if empty {
-                    if let Some(old) = req.old.and_then(|o| o.pointer("/spec/powerState")).cloned()
-                    {
-                        obj["spec"]["powerState"] = old;
-                    }
-                }
+                keep_power_state(req, obj);
+                Ok(())
             }
-            Operation::Delete => {}
+            Operation::Delete => Ok(()),
         }
-        Ok(())
     }
 
     fn validate(&self, req: &AdmissionRequest<'_>, obj: &Value) -> Result<(), ApiError> {
         if !is_vm(req) || req.operation == Operation::Delete {
             return Ok(());
         }
-        let name = req.name;
-        let mut causes = Vec::new();
-        let mut bad = |field: &str, message: String| {
-            causes.push(Cause {
-                field: field.to_string(),
-                reason: "FieldValueInvalid".to_string(),
-                message,
-            })
-        };
-        let power = obj
-            .pointer("/spec/powerState")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !matches!(power, "" | "PoweredOn" | "PoweredOff" | "Suspended") {
-            bad("spec.powerState", format!("unsupported value: {power:?}: supported values: \"PoweredOff\", \"PoweredOn\", \"Suspended\""));
-        }
-        if req.operation == Operation::Create {
-            if power == "Suspended" {
-                bad(
-                    "spec.powerState",
-                    "cannot set a new VM's power state to Suspended".into(),
-                );
-            }
-            let image = obj
-                .pointer("/spec/image/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if image.is_empty() {
-                bad(
-                    "spec.image",
-                    "must specify either spec.image or spec.imageName".into(),
-                );
-            }
+        let create = req.operation == Operation::Create;
+        let mut causes = Causes::default();
+        check_power_state(obj, create, &mut causes);
+        if create && str_at(obj, "/spec/image/name").is_empty() {
+            causes.invalid(
+                "spec.image",
+                "must specify either spec.image or spec.imageName".into(),
+            );
         }
         if let Some(b) = obj.pointer("/spec/bootstrap").filter(|b| b.is_object()) {
-            let has = |k: &str| b.get(k).is_some_and(|v| !v.is_null());
-            if has("cloudInit") && (has("linuxPrep") || has("sysprep") || has("vAppConfig")) {
-                bad(
-                    "spec.bootstrap.cloudInit",
-                    "CloudInit may not be used with any other bootstrap provider".into(),
-                );
-            }
-            if has("linuxPrep") && has("sysprep") {
-                bad(
-                    "spec.bootstrap.linuxPrep",
-                    "LinuxPrep may not be used with Sysprep".into(),
-                );
-            }
-            if has("sysprep") {
-                let host = obj
-                    .pointer("/spec/network/hostName")
-                    .and_then(Value::as_str)
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or(name);
-                if host.len() > 15 {
-                    bad(
-                        "spec.network.hostName",
-                        "host name may not exceed 15 characters for Windows".into(),
-                    );
-                }
-            }
-            if let Some(ci) = b.get("cloudInit").filter(|v| v.is_object()) {
-                if ci.get("cloudConfig").is_some_and(|v| !v.is_null())
-                    && ci.get("rawCloudConfig").is_some_and(|v| !v.is_null())
-                {
-                    bad(
-                        "spec.bootstrap.cloudInit",
-                        "cloudConfig and rawCloudConfig are mutually exclusive".into(),
-                    );
-                }
-            }
+            check_bootstrap(obj, b, req.name, &mut causes);
         }
-        let cds = cdroms(obj);
-        if !cds.is_empty()
-            && obj
-                .pointer("/spec/guestID")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .is_empty()
-        {
-            bad(
+        if !cdroms(obj).is_empty() && str_at(obj, "/spec/guestID").is_empty() {
+            causes.invalid(
                 "spec.guestID",
                 "when deploying a VM with CD-ROMs, spec.guestID is required".into(),
             );
         }
-        if causes.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(
-                VM_KIND,
-                vmop_types::api::VMOP_GROUP,
-                name,
-                causes,
-            ))
+        causes.into_result(VM_KIND, req.name)
+    }
+}
+
+/// A new VM's defaults: the `eth0` network, `PoweredOn`, and the image kind of each CD-ROM.
+fn default_spec(spec: &mut Value) {
+    if spec.get("network").is_none_or(Value::is_null) {
+        spec["network"] = json!({"interfaces": [{"name": "eth0"}]});
+    }
+    if str_at(spec, "/powerState").is_empty() {
+        spec["powerState"] = json!("PoweredOn");
+    }
+    if let Some(list) = spec
+        .pointer_mut("/hardware/cdrom")
+        .and_then(Value::as_array_mut)
+    {
+        for c in list.iter_mut() {
+            if str_at(c, "/image/kind").is_empty() {
+                c["image"]["kind"] = json!(VMI_KIND);
+            }
+        }
+    }
+}
+
+/// Without `imageName`, the image of the first connected CD-ROM (else the first CD-ROM).
+fn default_image_name_from_cdrom(obj: &mut Value) {
+    if !str_at(obj, "/spec/imageName").is_empty() {
+        return;
+    }
+    let list = cdroms(obj);
+    let pick = list
+        .iter()
+        .find(|c| c.get("connected").and_then(Value::as_bool).unwrap_or(true))
+        .or(list.first());
+    if let Some(name) = pick
+        .and_then(|c| c.pointer("/image/name"))
+        .and_then(Value::as_str)
+    {
+        obj["spec"]["imageName"] = json!(name);
+    }
+}
+
+fn default_uuids(spec: &mut Value) {
+    for field in ["instanceUUID", "biosUUID"] {
+        if str_at(spec, &format!("/{field}")).is_empty() {
+            spec[field] = json!(uuid::Uuid::new_v4().to_string());
+        }
+    }
+}
+
+/// `spec.image` from `spec.imageName`, unless it is already set.
+fn resolve_spec_image(req: &AdmissionRequest<'_>, obj: &mut Value) -> Result<(), ApiError> {
+    let image_set = !str_at(obj, "/spec/image/name").is_empty();
+    let image_name = str_at(obj, "/spec/imageName").to_string();
+    if !image_set && !image_name.is_empty() {
+        obj["spec"]["image"] = resolve_image(req.store, req.namespace, req.name, &image_name)?;
+    }
+    Ok(())
+}
+
+/// Once set, the power state cannot become empty: an update without one keeps the stored one.
+fn keep_power_state(req: &AdmissionRequest<'_>, obj: &mut Value) {
+    if !str_at(obj, "/spec/powerState").is_empty() {
+        return;
+    }
+    if let Some(old) = req.old.and_then(|o| o.pointer("/spec/powerState")).cloned() {
+        obj["spec"]["powerState"] = old;
+    }
+}
+
+/// A supported power state, and not `Suspended` for a new VM.
+fn check_power_state(obj: &Value, create: bool, causes: &mut Causes) {
+    let power = str_at(obj, "/spec/powerState");
+    if !matches!(power, "" | "PoweredOn" | "PoweredOff" | "Suspended") {
+        causes.invalid("spec.powerState", format!("unsupported value: {power:?}: supported values: \"PoweredOff\", \"PoweredOn\", \"Suspended\""));
+    }
+    if create && power == "Suspended" {
+        causes.invalid(
+            "spec.powerState",
+            "cannot set a new VM's power state to Suspended".into(),
+        );
+    }
+}
+
+/// The bootstrap providers that exclude each other, Windows' host-name limit with Sysprep, and
+/// CloudInit's two exclusive documents.
+fn check_bootstrap(obj: &Value, b: &Value, name: &str, causes: &mut Causes) {
+    let has = |k: &str| b.get(k).is_some_and(|v| !v.is_null());
+    if has("cloudInit") && (has("linuxPrep") || has("sysprep") || has("vAppConfig")) {
+        causes.invalid(
+            "spec.bootstrap.cloudInit",
+            "CloudInit may not be used with any other bootstrap provider".into(),
+        );
+    }
+    if has("linuxPrep") && has("sysprep") {
+        causes.invalid(
+            "spec.bootstrap.linuxPrep",
+            "LinuxPrep may not be used with Sysprep".into(),
+        );
+    }
+    if has("sysprep") {
+        let host = Some(str_at(obj, "/spec/network/hostName"))
+            .filter(|h| !h.is_empty())
+            .unwrap_or(name);
+        if host.len() > 15 {
+            causes.invalid(
+                "spec.network.hostName",
+                "host name may not exceed 15 characters for Windows".into(),
+            );
+        }
+    }
+    if let Some(ci) = b.get("cloudInit").filter(|v| v.is_object()) {
+        let set = |k: &str| ci.get(k).is_some_and(|v| !v.is_null());
+        if set("cloudConfig") && set("rawCloudConfig") {
+            causes.invalid(
+                "spec.bootstrap.cloudInit",
+                "cloudConfig and rawCloudConfig are mutually exclusive".into(),
+            );
         }
     }
 }
@@ -308,95 +305,75 @@ impl Admission for VmWebhook {
 /// immutable.
 pub struct PublishWebhook;
 
+const PUBLISH_KIND: &str = "VirtualMachinePublishRequest";
+
 impl Admission for PublishWebhook {
     fn validate(&self, req: &AdmissionRequest<'_>, obj: &Value) -> Result<(), ApiError> {
-        if req.kind != "VirtualMachinePublishRequest"
+        if req.kind != PUBLISH_KIND
             || req.gr.group != vmop_types::api::VMOP_GROUP
             || req.subresource != Subresource::Main
             || req.operation == Operation::Delete
         {
             return Ok(());
         }
-        let mut causes = Vec::new();
-        let mut cause = |field: &str, reason: &str, message: String| {
-            causes.push(Cause {
-                field: field.to_string(),
-                reason: reason.to_string(),
-                message,
-            })
+        let mut causes = Causes::default();
+        let source = Reference {
+            at: "source",
+            group: vmop_types::api::VMOP_GROUP,
+            kind: VM_KIND,
         };
-        let str_at = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
-        let group_of = |api_version: &str| api_version.split_once('/').map(|(g, _)| g.to_string());
-        let src_api = str_at("/spec/source/apiVersion");
-        if !src_api.is_empty() && group_of(src_api).as_deref() != Some(vmop_types::api::VMOP_GROUP)
-        {
-            cause(
-                "spec.source.apiVersion",
-                "FieldValueInvalid",
-                format!(
-                    "Invalid value: {src_api:?}: API version group must be {}",
-                    vmop_types::api::VMOP_GROUP
-                ),
-            );
-        }
-        let src_kind = str_at("/spec/source/kind");
-        if !src_kind.is_empty() && src_kind != VM_KIND {
-            cause(
-                "spec.source.kind",
-                "FieldValueInvalid",
-                format!("Invalid value: {src_kind:?}: only VirtualMachine is supported"),
-            );
-        }
-        if str_at("/spec/target/location/name").is_empty() {
-            cause(
+        source.check(obj, &mut causes);
+        if str_at(obj, "/spec/target/location/name").is_empty() {
+            causes.add(
                 "spec.target.location.name",
                 "FieldValueRequired",
                 "Required value".to_string(),
             );
         }
-        let loc_api = str_at("/spec/target/location/apiVersion");
-        if !loc_api.is_empty()
-            && group_of(loc_api).as_deref() != Some(vmop_types::api::IMAGEREGISTRY_GROUP)
-        {
-            cause(
-                "spec.target.location.apiVersion",
-                "FieldValueInvalid",
-                format!(
-                    "Invalid value: {loc_api:?}: API version group must be {}",
-                    vmop_types::api::IMAGEREGISTRY_GROUP
-                ),
-            );
-        }
-        let loc_kind = str_at("/spec/target/location/kind");
-        if !loc_kind.is_empty() && loc_kind != "ContentLibrary" {
-            cause(
-                "spec.target.location.kind",
-                "FieldValueInvalid",
-                format!("Invalid value: {loc_kind:?}: only ContentLibrary is supported"),
-            );
-        }
-        if req.operation == Operation::Update {
-            if let Some(old) = req.old {
-                for f in ["source", "target"] {
-                    if old.pointer(&format!("/spec/{f}")) != obj.pointer(&format!("/spec/{f}")) {
-                        cause(
-                            &format!("spec.{f}"),
-                            "FieldValueInvalid",
-                            "field is immutable".to_string(),
-                        );
-                    }
+        let location = Reference {
+            at: "target.location",
+            group: vmop_types::api::IMAGEREGISTRY_GROUP,
+            kind: "ContentLibrary",
+        };
+        location.check(obj, &mut causes);
+        if let (Operation::Update, Some(old)) = (req.operation, req.old) {
+            for f in ["source", "target"] {
+                if old.pointer(&format!("/spec/{f}")) != obj.pointer(&format!("/spec/{f}")) {
+                    causes.invalid(&format!("spec.{f}"), "field is immutable".to_string());
                 }
             }
         }
-        if causes.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(
-                "VirtualMachinePublishRequest",
-                vmop_types::api::VMOP_GROUP,
-                req.name,
-                causes,
-            ))
+        causes.into_result(PUBLISH_KIND, req.name)
+    }
+}
+
+/// A typed reference of a publish request (`spec.{at}`): its `apiVersion`, when given, must be
+/// of `group`, and its `kind`, when given, must be `kind`.
+struct Reference {
+    at: &'static str,
+    group: &'static str,
+    kind: &'static str,
+}
+
+impl Reference {
+    fn check(&self, obj: &Value, causes: &mut Causes) {
+        let pointer = format!("/spec/{}", self.at.replace('.', "/"));
+        let api = str_at(obj, &format!("{pointer}/apiVersion"));
+        if !api.is_empty() && api.split_once('/').map(|(g, _)| g) != Some(self.group) {
+            causes.invalid(
+                &format!("spec.{}.apiVersion", self.at),
+                format!(
+                    "Invalid value: {api:?}: API version group must be {}",
+                    self.group
+                ),
+            );
+        }
+        let kind = str_at(obj, &format!("{pointer}/kind"));
+        if !kind.is_empty() && kind != self.kind {
+            causes.invalid(
+                &format!("spec.{}.kind", self.at),
+                format!("Invalid value: {kind:?}: only {} is supported", self.kind),
+            );
         }
     }
 }

@@ -144,18 +144,36 @@ pub fn apply_cloud_init(plan: &mut BootstrapPlan, user_data: &[u8]) -> Result<()
         return Ok(());
     };
     let get = |k: &str| map.get(Yaml::String(k.to_string()));
-
     if let Some(v) = get("ssh_pwauth") {
         plan.ssh_pwauth = yaml_bool(v).unwrap_or(false);
     }
     if let Some(h) = get("hostname").and_then(yaml_str) {
         plan.hostname = Some(h);
     }
-    // Top-level keys configure the distribution's default user; ours is `ubuntu` like the
-    // Ubuntu cloud images the seed library pretends to hold.
+    apply_cloud_users(plan, &map);
+    if let Some(Yaml::Mapping(ch)) = get("chpasswd") {
+        apply_chpasswd(plan, ch);
+    }
+    if let Some(Yaml::Sequence(files)) = get("write_files") {
+        let entries = files.iter().filter_map(|f| match f {
+            Yaml::Mapping(m) => parse_write_file(m),
+            _ => None,
+        });
+        plan.write_files.extend(entries);
+    }
+    if let Some(Yaml::Sequence(cmds)) = get("runcmd") {
+        plan.runcmd.extend(cmds.iter().filter_map(runcmd_line));
+    }
+    Ok(())
+}
+
+/// `users`, and the top-level `ssh_authorized_keys` / `password` keys, which configure the
+/// distribution's default user; ours is `ubuntu` like the Ubuntu cloud images the seed library
+/// pretends to hold.
+fn apply_cloud_users(plan: &mut BootstrapPlan, map: &serde_yaml::Mapping) {
+    let get = |k: &str| map.get(Yaml::String(k.to_string()));
     let top_keys = string_list(get("ssh_authorized_keys").or_else(|| get("ssh-authorized-keys")));
     let top_password = get("password").and_then(yaml_str);
-
     let mut default_user_wanted = !top_keys.is_empty() || top_password.is_some();
     if let Some(Yaml::Sequence(users)) = get("users") {
         for u in users {
@@ -169,47 +187,35 @@ pub fn apply_cloud_init(plan: &mut BootstrapPlan, user_data: &[u8]) -> Result<()
             }
         }
     }
-    if default_user_wanted {
-        let du = plan.user_mut(DEFAULT_USER);
-        du.authorized_keys.extend(top_keys);
-        if let Some(p) = top_password {
-            du.password = Some(p);
-        }
-        if du.sudo.is_none() {
-            du.sudo = Some("ALL=(ALL) NOPASSWD:ALL".into());
-        }
+    if !default_user_wanted {
+        return;
     }
-    if let Some(Yaml::Mapping(ch)) = get("chpasswd") {
-        apply_chpasswd(plan, ch);
+    let du = plan.user_mut(DEFAULT_USER);
+    du.authorized_keys.extend(top_keys);
+    if let Some(p) = top_password {
+        du.password = Some(p);
     }
-    if let Some(Yaml::Sequence(files)) = get("write_files") {
-        for f in files {
-            if let Yaml::Mapping(m) = f {
-                if let Some(wf) = parse_write_file(m) {
-                    plan.write_files.push(wf);
-                }
-            }
+    if du.sudo.is_none() {
+        du.sudo = Some("ALL=(ALL) NOPASSWD:ALL".into());
+    }
+}
+
+/// One `runcmd` entry as a shell command line (a list is shell-quoted word by word).
+fn runcmd_line(c: &Yaml) -> Option<String> {
+    match c {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Sequence(argv) => {
+            let words: Vec<String> = argv.iter().filter_map(yaml_str).collect();
+            Some(
+                words
+                    .iter()
+                    .map(|w| shell_quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
         }
+        _ => None,
     }
-    if let Some(Yaml::Sequence(cmds)) = get("runcmd") {
-        for c in cmds {
-            match c {
-                Yaml::String(s) => plan.runcmd.push(s.clone()),
-                Yaml::Sequence(argv) => {
-                    let words: Vec<String> = argv.iter().filter_map(yaml_str).collect();
-                    plan.runcmd.push(
-                        words
-                            .iter()
-                            .map(|w| shell_quote(w))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The distribution default user for top-level cloud-config keys and vApp passwords.

@@ -273,12 +273,29 @@ fn first_boot_files(
     plan: &BootstrapPlan,
     vm_name: &str,
 ) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(content) = image_content {
-        if content.is_dir() {
-            copy_tree(content, root)?;
-        }
+    if let Some(content) = image_content.filter(|c| c.is_dir()) {
+        copy_tree(content, root)?;
     }
+    base_directories(root)?;
+    let hostname = plan.hostname.clone().unwrap_or_else(|| vm_name.to_string());
+    write_file(
+        &root.join("etc/hostname"),
+        format!("{hostname}\n").as_bytes(),
+        None,
+    )?;
+    write_accounts(root, plan)?;
+    for u in &plan.users {
+        write_home(root, plan, u)?;
+    }
+    for wf in &plan.write_files {
+        write_one_file(root, wf)?;
+    }
+    write_vapp_properties(root, plan)
+}
+
+/// The directories every guest has, with a sticky, world-writable `/tmp`.
+fn base_directories(root: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     for d in [
         "etc",
         "root",
@@ -292,14 +309,12 @@ fn first_boot_files(
     ] {
         std::fs::create_dir_all(root.join(d))?;
     }
-    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
-    let hostname = plan.hostname.clone().unwrap_or_else(|| vm_name.to_string());
-    write_file(
-        &root.join("etc/hostname"),
-        format!("{hostname}\n").as_bytes(),
-        None,
-    )?;
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+}
 
+/// `/etc/passwd`, `/etc/group` and `/etc/sudoers` for root and the bootstrap's users, and the
+/// `sudo` shim.
+fn write_accounts(root: &Path, plan: &BootstrapPlan) -> std::io::Result<()> {
     let mut passwd = String::from("root:x:0:0:root:/root:/bin/bash\n");
     let mut group = String::from("root:x:0:\n");
     let mut sudoers = String::from("root ALL=(ALL:ALL) ALL\n");
@@ -321,54 +336,61 @@ fn first_boot_files(
         &root.join("usr/local/bin/sudo"),
         identity::SUDO_SHIM.as_bytes(),
         Some(0o755),
-    )?;
-    for u in &plan.users {
-        let home = if u.name == "root" {
-            root.join("root")
-        } else {
-            root.join("home").join(&u.name)
-        };
-        std::fs::create_dir_all(home.join(".ssh"))?;
-        if !u.authorized_keys.is_empty() {
-            let mut keys = u.authorized_keys.join("\n");
-            keys.push('\n');
-            write_file(
-                &home.join(".ssh/authorized_keys"),
-                keys.as_bytes(),
-                Some(0o600),
-            )?;
-        }
-        give_home(plan, &u.name, &home)?;
+    )
+}
+
+/// A user's home with `.ssh` and its `authorized_keys`, owned by the user.
+fn write_home(root: &Path, plan: &BootstrapPlan, u: &bootstrap::GuestUser) -> std::io::Result<()> {
+    let home = if u.name == "root" {
+        root.join("root")
+    } else {
+        root.join("home").join(&u.name)
+    };
+    std::fs::create_dir_all(home.join(".ssh"))?;
+    if !u.authorized_keys.is_empty() {
+        let mut keys = u.authorized_keys.join("\n");
+        keys.push('\n');
+        write_file(
+            &home.join(".ssh/authorized_keys"),
+            keys.as_bytes(),
+            Some(0o600),
+        )?;
     }
-    for wf in &plan.write_files {
-        let Some(path) = sandbox::host_path(root, &wf.path) else {
-            tracing::warn!(path = %wf.path, "write_files entry outside the VM root ignored");
-            continue;
-        };
-        if wf.append {
-            use std::io::Write;
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
-            f.write_all(&wf.content)?;
-        } else {
-            write_file(&path, &wf.content, wf.permissions)?;
-        }
+    give_home(plan, &u.name, &home)
+}
+
+/// One `write_files` entry (written or appended); one outside the VM root is skipped.
+fn write_one_file(root: &Path, wf: &bootstrap::WriteFile) -> std::io::Result<()> {
+    let Some(path) = sandbox::host_path(root, &wf.path) else {
+        tracing::warn!(path = %wf.path, "write_files entry outside the VM root ignored");
+        return Ok(());
+    };
+    if !wf.append {
+        return write_file(&path, &wf.content, wf.permissions);
     }
-    if !plan.vapp_properties.is_empty() {
-        let map: serde_json::Map<String, serde_json::Value> = plan
-            .vapp_properties
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        let text = serde_json::to_vec_pretty(&map).map_err(std::io::Error::other)?;
-        write_file(&root.join("etc/vapp-properties.json"), &text, Some(0o600))?;
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
     }
-    Ok(())
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    f.write_all(&wf.content)
+}
+
+/// The vApp properties as `/etc/vapp-properties.json`, when there are any.
+fn write_vapp_properties(root: &Path, plan: &BootstrapPlan) -> std::io::Result<()> {
+    if plan.vapp_properties.is_empty() {
+        return Ok(());
+    }
+    let map: serde_json::Map<String, serde_json::Value> = plan
+        .vapp_properties
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let text = serde_json::to_vec_pretty(&map).map_err(std::io::Error::other)?;
+    write_file(&root.join("etc/vapp-properties.json"), &text, Some(0o600))
 }
 
 /// Runs `runcmd` once, as root in the sandbox, logging to `/var/log/cloud-init-output.log`.

@@ -104,38 +104,9 @@ impl Sandbox {
         argv: &[String],
     ) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.bwrap);
-        let root = self.root.to_string_lossy().to_string();
-        cmd.arg("--bind").arg(&root).arg("/");
-        cmd.args(["--ro-bind", "/usr", "/usr"]);
-        cmd.arg("--bind")
-            .arg(format!("{root}/usr/local"))
-            .arg("/usr/local");
-        // The root is bound read-write, so bwrap's symlinks persist in it; a second
-        // `--symlink` over an existing path fails, hence only create what is missing.
-        for d in ["bin", "sbin"].into_iter().chain(host_lib_links()) {
-            if std::fs::symlink_metadata(self.root.join(d)).is_err() {
-                cmd.args(["--symlink", &format!("usr/{d}"), &format!("/{d}")]);
-            }
-        }
-        cmd.args(["--proc", "/proc", "--dev", "/dev"]);
+        self.bind_file_system(&mut cmd);
         let switch = run_as.switches_user();
-        if switch {
-            // Every namespace but the user one, so setpriv can reach the user's real uid; the
-            // two capabilities setpriv (and the user's sudo) need, and none other.
-            cmd.args([
-                "--unshare-ipc",
-                "--unshare-pid",
-                "--unshare-net",
-                "--unshare-uts",
-                "--unshare-cgroup-try",
-                "--cap-add",
-                "CAP_SETUID",
-                "--cap-add",
-                "CAP_SETGID",
-            ]);
-        } else {
-            cmd.arg("--unshare-all");
-        }
+        isolate(&mut cmd, switch);
         cmd.args([
             "--die-with-parent",
             "--new-session",
@@ -143,25 +114,7 @@ impl Sandbox {
             &self.hostname,
             "--clearenv",
         ]);
-        let mut env: Vec<(String, String)> = vec![
-            ("HOME".into(), run_as.home.clone()),
-            ("USER".into(), run_as.user.clone()),
-            ("LOGNAME".into(), run_as.user.clone()),
-            ("SHELL".into(), run_as.shell.clone()),
-            (
-                "PATH".into(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-            ),
-            ("LANG".into(), "C.UTF-8".into()),
-        ];
-        for (k, v) in extra_env {
-            // Only terminal/locale hints from the client; never let it change PATH or HOME.
-            if k == "TERM" || k.starts_with("LC_") || k == "LANG" {
-                env.retain(|(ek, _)| ek != k);
-                env.push((k.clone(), v.clone()));
-            }
-        }
-        for (k, v) in &env {
+        for (k, v) in &session_env(run_as, extra_env) {
             cmd.args(["--setenv", k, v]);
         }
         let home_on_disk = self.root.join(run_as.home.trim_start_matches('/'));
@@ -178,6 +131,70 @@ impl Sandbox {
         cmd.kill_on_drop(true);
         cmd
     }
+
+    /// The VM root as `/`, the host's `/usr` read-only under the VM's own `/usr/local`, the
+    /// usual top-level links into `/usr`, `/proc` and `/dev`.
+    fn bind_file_system(&self, cmd: &mut tokio::process::Command) {
+        let root = self.root.to_string_lossy().to_string();
+        cmd.arg("--bind").arg(&root).arg("/");
+        cmd.args(["--ro-bind", "/usr", "/usr"]);
+        cmd.arg("--bind")
+            .arg(format!("{root}/usr/local"))
+            .arg("/usr/local");
+        // The root is bound read-write, so bwrap's symlinks persist in it; a second
+        // `--symlink` over an existing path fails, hence only create what is missing.
+        for d in ["bin", "sbin"].into_iter().chain(host_lib_links()) {
+            if std::fs::symlink_metadata(self.root.join(d)).is_err() {
+                cmd.args(["--symlink", &format!("usr/{d}"), &format!("/{d}")]);
+            }
+        }
+        cmd.args(["--proc", "/proc", "--dev", "/dev"]);
+    }
+}
+
+/// The namespaces: all of them, or, when the session switches to the user's uid, every one but
+/// the user namespace.
+fn isolate(cmd: &mut tokio::process::Command, switch: bool) {
+    if switch {
+        // Every namespace but the user one, so setpriv can reach the user's real uid; the
+        // two capabilities setpriv (and the user's sudo) need, and none other.
+        cmd.args([
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+        ]);
+    } else {
+        cmd.arg("--unshare-all");
+    }
+}
+
+/// The session's environment: the login variables, then the client's terminal and locale hints
+/// (never anything that could change `PATH` or `HOME`).
+fn session_env(run_as: &RunAs, extra_env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("HOME".into(), run_as.home.clone()),
+        ("USER".into(), run_as.user.clone()),
+        ("LOGNAME".into(), run_as.user.clone()),
+        ("SHELL".into(), run_as.shell.clone()),
+        (
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    for (k, v) in extra_env {
+        if k == "TERM" || k.starts_with("LC_") || k == "LANG" {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k.clone(), v.clone()));
+        }
+    }
+    env
 }
 
 /// Resolves a guest path to a host path inside `root`, refusing `..` and symlinked components

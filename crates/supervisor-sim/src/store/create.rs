@@ -183,18 +183,16 @@ mod tests {
         json!({"metadata": {"name": name}, "data": {"k": "v"}})
     }
 
+    /// Creates the ConfigMap `obj` in `demo`.
+    fn create_cm(s: &Store, obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
+        s.create(&config_maps(), Some("demo"), obj, opts)
+    }
+
     #[test]
     fn create_sets_server_fields_and_a_fresh_resource_version() {
         let s = store();
         let before = s.current_rv();
-        let o = s
-            .create(
-                &config_maps(),
-                Some("demo"),
-                cm("a"),
-                &WriteOptions::default(),
-            )
-            .unwrap();
+        let o = create_cm(&s, cm("a"), &WriteOptions::default()).unwrap();
         assert_eq!(rv(&o), before + 1);
         assert_eq!(o["metadata"]["namespace"], "demo");
         assert_eq!(o["kind"], "ConfigMap");
@@ -210,13 +208,8 @@ mod tests {
     fn generate_name_adds_five_characters() {
         let s = store();
         let o = json!({"metadata": {"generateName": "vmi-"}});
-        let a = s.create(
-            &config_maps(),
-            Some("demo"),
-            o.clone(),
-            &WriteOptions::default(),
-        );
-        let b = s.create(&config_maps(), Some("demo"), o, &WriteOptions::default());
+        let a = create_cm(&s, o.clone(), &WriteOptions::default());
+        let b = create_cm(&s, o, &WriteOptions::default());
         let (a, b) = (a.unwrap(), b.unwrap());
         let name = a["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with("vmi-") && name.len() == 9, "{name}");
@@ -226,23 +219,10 @@ mod tests {
     #[test]
     fn a_name_is_required_and_must_be_valid() {
         let s = store();
-        let e = s
-            .create(
-                &config_maps(),
-                Some("demo"),
-                json!({"metadata": {}}),
-                &WriteOptions::default(),
-            )
-            .unwrap_err();
+        let w = WriteOptions::default();
+        let e = create_cm(&s, json!({"metadata": {}}), &w).unwrap_err();
         assert_eq!(e.code, 422);
-        let e = s
-            .create(
-                &config_maps(),
-                Some("demo"),
-                cm("Not_Valid"),
-                &WriteOptions::default(),
-            )
-            .unwrap_err();
+        let e = create_cm(&s, cm("Not_Valid"), &w).unwrap_err();
         assert_eq!(e.code, 422);
     }
 
@@ -250,19 +230,15 @@ mod tests {
     fn duplicates_missing_namespaces_and_mismatched_namespaces_are_refused() {
         let s = store();
         let w = WriteOptions::default();
-        s.create(&config_maps(), Some("demo"), cm("a"), &w).unwrap();
-        let e = s
-            .create(&config_maps(), Some("demo"), cm("a"), &w)
-            .unwrap_err();
+        create_cm(&s, cm("a"), &w).unwrap();
+        let e = create_cm(&s, cm("a"), &w).unwrap_err();
         assert_eq!((e.code, e.reason.as_str()), (409, "AlreadyExists"));
         let e = s
             .create(&config_maps(), Some("nope"), cm("a"), &w)
             .unwrap_err();
         assert_eq!(e.code, 404);
         let other = json!({"metadata": {"name": "b", "namespace": "other"}});
-        let e = s
-            .create(&config_maps(), Some("demo"), other, &w)
-            .unwrap_err();
+        let e = create_cm(&s, other, &w).unwrap_err();
         assert_eq!(e.code, 400);
     }
 
@@ -270,14 +246,7 @@ mod tests {
     fn dry_run_stores_nothing() {
         let s = store();
         let before = s.current_rv();
-        let o = s
-            .create(
-                &config_maps(),
-                Some("demo"),
-                cm("a"),
-                &WriteOptions { dry_run: true },
-            )
-            .unwrap();
+        let o = create_cm(&s, cm("a"), &WriteOptions { dry_run: true }).unwrap();
         assert_eq!(o["metadata"]["name"], "a");
         assert_eq!(s.current_rv(), before);
         assert!(s.get(&config_maps(), Some("demo"), "a").is_err());

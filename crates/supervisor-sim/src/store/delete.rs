@@ -68,15 +68,7 @@ impl Store {
         }
         let result = {
             let mut st = self.lock();
-            let current = st
-                .resources
-                .get(gr)
-                .and_then(|rs| {
-                    rs.objects
-                        .get(&(ns.unwrap_or_default().to_string(), name.to_string()))
-                })
-                .cloned()
-                .ok_or_else(|| ApiError::not_found(Self::target(gr, name)))?;
+            let current = Self::stored(&st, gr, ns, name)?.clone();
             if finalizers_empty(&current) {
                 st.rv += 1;
                 let mut last = (*current).clone();

@@ -1,6 +1,6 @@
 //! Reads: one object, or a list with its resourceVersion.
 
-use super::{ListOptions, Store};
+use super::{ListOptions, State, Store};
 use crate::catalog::Gr;
 use crate::error::ApiError;
 use serde_json::Value;
@@ -17,13 +17,23 @@ impl Store {
         let info = self.info(gr)?;
         let ns = Self::scope_ns(info, ns)?;
         let st = self.lock();
+        Self::stored(&st, gr, ns, name).cloned()
+    }
+
+    /// The stored object `ns/name` of `gr` (`ns` already resolved for the kind's scope); 404
+    /// when there is none.
+    pub(super) fn stored<'a>(
+        st: &'a State,
+        gr: &Gr,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<&'a Arc<Value>, ApiError> {
         st.resources
             .get(gr)
             .and_then(|rs| {
                 rs.objects
                     .get(&(ns.unwrap_or_default().to_string(), name.to_string()))
             })
-            .cloned()
             .ok_or_else(|| ApiError::not_found(Self::target(gr, name)))
     }
 

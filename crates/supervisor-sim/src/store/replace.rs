@@ -208,14 +208,7 @@ impl Store {
         name: &str,
         old: &Arc<Value>,
     ) -> Result<bool, ApiError> {
-        let current = st
-            .resources
-            .get(gr)
-            .and_then(|rs| {
-                rs.objects
-                    .get(&(ns.unwrap_or_default().to_string(), name.to_string()))
-            })
-            .ok_or_else(|| ApiError::not_found(Self::target(gr, name)))?;
+        let current = Self::stored(st, gr, ns, name)?;
         Ok(Arc::ptr_eq(current, old))
     }
 

@@ -17,13 +17,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{
-    api_err, conditions, create_item_image, update_status, ControllerConfig, CtlError, Key,
-    NewItemImage, ReconcilerDyn,
-};
+use super::conditions::{self, KindHandle};
+use super::{create_item_image, ControllerConfig, CtlError, Key, NewItemImage, ReconcilerDyn};
 use crate::catalog::Gr;
 use crate::library;
-use crate::store::{DeleteOptions, Store};
+use crate::store::Store;
 use vmop_types::api as k;
 use vmop_types::conditions::import as cond;
 use vmop_types::naming;
@@ -244,26 +242,18 @@ struct Item {
 #[derive(Clone)]
 pub struct ImportController {
     store: Store,
+    requests: KindHandle,
     cfg: Arc<ControllerConfig>,
 }
 
 impl ImportController {
     pub(crate) fn new(store: Store, cfg: Arc<ControllerConfig>) -> Self {
-        ImportController { store, cfg }
-    }
-
-    fn gr() -> Gr {
-        Gr::from(&k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST)
-    }
-
-    fn status(&self, ns: &str, name: &str, f: impl Fn(&mut Value)) -> Result<Value, CtlError> {
-        update_status(
-            &self.store,
-            &k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST,
-            ns,
-            name,
-            f,
-        )
+        let requests = KindHandle::new(store.clone(), &k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST);
+        ImportController {
+            store,
+            requests,
+            cfg,
+        }
     }
 
     async fn step(&self) {
@@ -279,7 +269,7 @@ impl ImportController {
         p: &SourceProblem,
     ) -> Result<Option<Duration>, CtlError> {
         tracing::info!(request = %format!("{ns}/{name}"), reason = p.reason, message = %p.message, "import failed");
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, ctype, false, p.reason, &p.message);
             conditions::set(o, cond::COMPLETE, false, p.reason, &p.message);
             o["status"]["completionTime"] = json!(crate::store::now_rfc3339());
@@ -420,17 +410,9 @@ impl ItemGcController {
         if s(&img, "/spec/providerRef/name") != name {
             return Ok(None);
         }
-        match self
-            .store
-            .delete(&gr, Some(&ns), &vmi, &DeleteOptions::default())
-        {
-            Ok(_) => Ok(None),
-            Err(e) if e.code == 404 => Ok(None),
-            Err(e) => Err(api_err(
-                "deleting VirtualMachineImage",
-                format!("{ns}/{vmi}"),
-            )(e)),
-        }
+        KindHandle::new(self.store.clone(), &k::VIRTUAL_MACHINE_IMAGE)
+            .delete(&ns, &vmi, "deleting")?;
+        Ok(None)
     }
 }
 

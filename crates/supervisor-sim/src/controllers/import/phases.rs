@@ -12,7 +12,7 @@ use super::{
     ANNOTATION_ISO_CREDENTIALS, DEFAULT_ISO_CREDENTIALS,
 };
 use crate::catalog::Gr;
-use crate::controllers::{api_err, conditions, create_library_item, CtlError, NewLibraryItem};
+use crate::controllers::{conditions, create_library_item, CtlError, NewLibraryItem};
 use crate::store::Subresource;
 use vmop_types::api as k;
 use vmop_types::conditions::import as cond;
@@ -21,15 +21,8 @@ use vmop_types::naming;
 impl ImportController {
     /// Phase: reads the request; `None` when it is gone, done or deleting. Stamps startTime.
     pub(super) fn fetch_open(&self, ns: &str, name: &str) -> Result<Option<Value>, CtlError> {
-        let req = match self.store.get(&Self::gr(), Some(ns), name) {
-            Ok(r) => r,
-            Err(e) if e.code == 404 => return Ok(None),
-            Err(e) => {
-                return Err(api_err(
-                    "getting ContentLibraryItemImportRequest",
-                    format!("{ns}/{name}"),
-                )(e))
-            }
+        let Some(req) = self.requests.get(ns, name)? else {
+            return Ok(None);
         };
         if is_done(&req)
             || req
@@ -38,7 +31,7 @@ impl ImportController {
         {
             return Ok(None);
         }
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             if o.pointer("/status/startTime").is_none() {
                 o["status"]["startTime"] = json!(crate::store::now_rfc3339());
             }
@@ -62,7 +55,7 @@ impl ImportController {
                     .map(ControlFlow::Break)
             }
         };
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::SOURCE_VALID, true, "", "");
         })?;
         self.step().await;
@@ -126,7 +119,7 @@ impl ImportController {
             .filter(|n| !n.is_empty())
             .map(String::from)
             .unwrap_or_else(|| default_item_name(&url));
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::TARGET_VALID, true, "", "");
         })?;
         self.step().await;
@@ -160,7 +153,7 @@ impl ImportController {
                 size: 0,
             },
         )?;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::ITEM_CREATED, true, "", "");
             o["status"]["itemName"] = json!(item_res);
         })?;
@@ -225,7 +218,7 @@ impl ImportController {
             },
         );
         let url = &t.url;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::TEMPLATE_UPLOADED, true, "", "");
             o["status"]["fileUploadStatus"] = json!({"sessionUUID": uuid::Uuid::new_v4().to_string(), "completedFiles": [default_item_name(url)]});
         })?;
@@ -246,7 +239,7 @@ impl ImportController {
             .unwrap_or(DEFAULT_ISO_CREDENTIALS)
             .to_string();
         self.create_image(ns, &item.res, &item.uuid, &t.item_name, t.item_type, &creds)?;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::ITEM_READY, true, "", "");
             conditions::set(o, cond::COMPLETE, true, "", "");
             o["status"]["completionTime"] = json!(crate::store::now_rfc3339());

@@ -10,12 +10,12 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
+use super::conditions::{self, KindHandle};
 use super::{
-    api_err, conditions, create_item_image, update_status, ControllerConfig, CtlError, Key,
-    NewItemImage, PublishFailure, ReconcilerDyn,
+    create_item_image, ControllerConfig, CtlError, Key, NewItemImage, PublishFailure, ReconcilerDyn,
 };
 use crate::catalog::Gr;
-use crate::store::{DeleteOptions, Store};
+use crate::store::Store;
 use vmop_types::api as k;
 use vmop_types::conditions::publish as cond;
 use vmop_types::conditions::publish::reason;
@@ -27,6 +27,7 @@ const OLD_FINALIZER: &str = "virtualmachinepublishrequest.vmoperator.vmware.com"
 #[derive(Clone)]
 pub struct PublishController {
     store: Store,
+    requests: KindHandle,
     cfg: Arc<ControllerConfig>,
 }
 
@@ -54,21 +55,12 @@ enum Check {
 
 impl PublishController {
     pub(crate) fn new(store: Store, cfg: Arc<ControllerConfig>) -> Self {
-        PublishController { store, cfg }
-    }
-
-    fn gr() -> Gr {
-        Gr::from(&k::VIRTUAL_MACHINE_PUBLISH_REQUEST)
-    }
-
-    fn status(&self, ns: &str, name: &str, f: impl Fn(&mut Value)) -> Result<Value, CtlError> {
-        update_status(
-            &self.store,
-            &k::VIRTUAL_MACHINE_PUBLISH_REQUEST,
-            ns,
-            name,
-            f,
-        )
+        let requests = KindHandle::new(store.clone(), &k::VIRTUAL_MACHINE_PUBLISH_REQUEST);
+        PublishController {
+            store,
+            requests,
+            cfg,
+        }
     }
 
     async fn step(&self) {
@@ -96,13 +88,10 @@ impl PublishController {
         let (Some(ns), name) = key else {
             return Ok(None);
         };
-        let obj = format!("{ns}/{name}");
-        let req = match self.store.get(&Self::gr(), Some(&ns), &name) {
-            Ok(r) => r,
-            Err(e) if e.code == 404 => return Ok(None),
-            Err(e) => return Err(api_err("getting VirtualMachinePublishRequest", obj)(e)),
+        let Some(req) = self.requests.get(&ns, &name)? else {
+            return Ok(None);
         };
-        if self.handle_finalizer(&ns, &name, &obj, &req)? {
+        if self.handle_finalizer(&ns, &name, &req)? {
             return Ok(None);
         }
         if let Some(c) = conditions::get(&req, cond::COMPLETE) {
@@ -149,14 +138,14 @@ impl PublishController {
             .unwrap_or(3)
             .max(1);
         if attempts >= limit {
-            self.status(ns, name, |o| {
+            self.requests.status(ns, name, |o| {
                 conditions::set(o, cond::UPLOADED, false, why, message);
                 conditions::set(o, cond::COMPLETE, false, reason::FATAL, message);
                 o["status"]["ready"] = json!(false);
             })?;
             return Ok(None);
         }
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::UPLOADED, false, why, message);
         })?;
         Ok(Some(self.cfg.publish_step_delay * 2))
@@ -170,7 +159,7 @@ impl PublishController {
         why: &str,
         message: &str,
     ) -> Result<Option<Duration>, CtlError> {
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, ctype, false, why, message);
             conditions::set(o, cond::COMPLETE, false, why, message);
             o["status"]["ready"] = json!(false);
@@ -205,14 +194,14 @@ impl PublishController {
         };
         match problem {
             Some((r, m)) => {
-                self.status(ns, name, |o| {
+                self.requests.status(ns, name, |o| {
                     conditions::set(o, cond::SOURCE_VALID, false, r, &m);
                 })?;
                 // VM events requeue us; also retry like vm-operator's 60 s requeue, but sooner.
                 Ok(Check::Invalid(Some(Duration::from_secs(10))))
             }
             None => {
-                self.status(ns, name, |o| {
+                self.requests.status(ns, name, |o| {
                     conditions::set(o, cond::SOURCE_VALID, true, "", "");
                 })?;
                 Ok(Check::Ok)
@@ -275,13 +264,13 @@ impl PublishController {
         };
         match problem {
             Some((r, m, after)) => {
-                self.status(ns, name, |o| {
+                self.requests.status(ns, name, |o| {
                     conditions::set(o, cond::TARGET_VALID, false, r, &m);
                 })?;
                 Ok((Check::Invalid(after), None))
             }
             None => {
-                self.status(ns, name, |o| {
+                self.requests.status(ns, name, |o| {
                     conditions::set(o, cond::TARGET_VALID, true, "", "");
                 })?;
                 Ok((Check::Ok, lib))
@@ -383,17 +372,8 @@ impl PublishController {
             let wait = (due - now).to_std().unwrap_or(Duration::from_secs(1));
             return Ok(Some(wait));
         }
-        match self
-            .store
-            .delete(&Self::gr(), Some(ns), name, &DeleteOptions::default())
-        {
-            Ok(_) => Ok(None),
-            Err(e) if e.code == 404 => Ok(None),
-            Err(e) => Err(api_err(
-                "deleting expired VirtualMachinePublishRequest",
-                format!("{ns}/{name}"),
-            )(e)),
-        }
+        self.requests.delete(ns, name, "deleting expired")?;
+        Ok(None)
     }
 }
 

@@ -8,11 +8,10 @@ use serde_json::{json, Value};
 
 use super::{annotation, s, Check, PublishController, Target, OLD_FINALIZER};
 use crate::controllers::{
-    api_err, conditions, create_library_item, CtlError, NewLibraryItem, PublishFailure,
+    conditions, create_library_item, CtlError, NewLibraryItem, PublishFailure,
     ANNOTATION_LIBRARY_CAPACITY,
 };
 use crate::library::{self, ItemMeta, LibraryError};
-use crate::store::Subresource;
 use vmop_types::conditions::publish as cond;
 use vmop_types::conditions::publish::reason;
 use vmop_types::naming;
@@ -24,7 +23,6 @@ impl PublishController {
         &self,
         ns: &str,
         name: &str,
-        obj: &str,
         req: &Value,
     ) -> Result<bool, CtlError> {
         let finalizers: Vec<String> = req
@@ -44,8 +42,8 @@ impl PublishController {
         {
             // Deletion only drops the finalizer: the published item and image stay.
             if finalizers.iter().any(ours) {
-                self.store
-                    .modify(&Self::gr(), Some(ns), name, Subresource::Main, |o| {
+                self.requests
+                    .modify(ns, name, "removing finalizer of", |o| {
                         if let Some(list) = o
                             .pointer_mut("/metadata/finalizers")
                             .and_then(Value::as_array_mut)
@@ -56,30 +54,19 @@ impl PublishController {
                                 })
                             });
                         }
-                        Ok(())
-                    })
-                    .map_err(api_err(
-                        "removing finalizer of VirtualMachinePublishRequest",
-                        obj.to_string(),
-                    ))?;
+                    })?;
             }
             return Ok(true);
         }
         if !finalizers.iter().any(ours) {
-            self.store
-                .modify(&Self::gr(), Some(ns), name, Subresource::Main, |o| {
-                    if !o["metadata"]["finalizers"].is_array() {
-                        o["metadata"]["finalizers"] = json!([]);
-                    }
-                    if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
-                        list.push(json!(naming::FINALIZER_PUBLISH));
-                    }
-                    Ok(())
-                })
-                .map_err(api_err(
-                    "adding finalizer to VirtualMachinePublishRequest",
-                    obj.to_string(),
-                ))?;
+            self.requests.modify(ns, name, "adding finalizer to", |o| {
+                if !o["metadata"]["finalizers"].is_array() {
+                    o["metadata"]["finalizers"] = json!([]);
+                }
+                if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
+                    list.push(json!(naming::FINALIZER_PUBLISH));
+                }
+            })?;
             // The update event brings us back.
             return Ok(true);
         }
@@ -112,7 +99,7 @@ impl PublishController {
             .filter(|x| !x.is_empty())
             .unwrap_or("imageregistry.vmware.com/v1alpha1")
             .to_string();
-        let req = self.status(ns, name, |o| {
+        let req = self.requests.status(ns, name, |o| {
             if o.pointer("/status/startTime").is_none_or(Value::is_null) {
                 o["status"]["startTime"] = json!(crate::store::now_rfc3339());
             }
@@ -183,13 +170,13 @@ impl PublishController {
             .and_then(Value::as_i64)
             .unwrap_or(0)
             + 1;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             o["status"]["attempts"] = json!(attempts);
             o["status"]["lastAttemptTime"] = json!(crate::store::now_rfc3339());
             conditions::set(o, cond::UPLOADED, false, reason::QUEUED, "");
         })?;
         self.step().await;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::UPLOADED, false, reason::UPLOADING, "");
         })?;
         self.step().await;
@@ -232,7 +219,7 @@ impl PublishController {
                 size,
             },
         )?;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             conditions::set(o, cond::UPLOADED, true, "", "");
         })?;
         self.step().await;
@@ -284,12 +271,12 @@ impl PublishController {
         item_uuid: &str,
     ) -> Result<Option<Duration>, CtlError> {
         let vmi = self.create_image(ns, item_res, item_uuid, &t.item_name, &t.source)?;
-        self.status(ns, name, |o| {
+        self.requests.status(ns, name, |o| {
             o["status"]["imageName"] = json!(vmi);
             conditions::set(o, cond::IMAGE_AVAILABLE, true, "", "");
         })?;
         self.step().await;
-        let done = self.status(ns, name, |o| {
+        let done = self.requests.status(ns, name, |o| {
             conditions::set(o, cond::COMPLETE, true, "", "");
             o["status"]["ready"] = json!(true);
             o["status"]["completionTime"] = json!(crate::store::now_rfc3339());

@@ -56,6 +56,24 @@ struct Alloc {
 /// Why a dependency is not ready: (condition type, reason, message).
 type NotReady = (&'static str, &'static str, String);
 
+/// The string at `pointer`, `""` when absent.
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A Secret key selector (`{name, key}`) as (Secret name, key), `key` defaulting to
+/// `default_key`.
+fn secret_ref(v: &Value, default_key: &str) -> Option<(String, String)> {
+    let name = v.get("name").and_then(Value::as_str)?.to_string();
+    let key = v
+        .get("key")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .unwrap_or(default_key)
+        .to_string();
+    Some((name, key))
+}
+
 impl VmController {
     pub(crate) fn new(store: Store, cfg: Arc<ControllerConfig>, guests: GuestRegistry) -> Self {
         VmController {
@@ -122,59 +140,69 @@ impl VmController {
         ns: &str,
         vm: &Value,
     ) -> Result<(Value, BootstrapPlan), Vec<NotReady>> {
-        let mut problems = Vec::new();
-        let s = |p: &str| {
-            vm.pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let class = s("/spec/className");
-        if class.is_empty()
-            || self
-                .store
-                .get_arc(&Gr::from(&k::VIRTUAL_MACHINE_CLASS), Some(ns), &class)
-                .is_err()
-        {
-            problems.push((cond::CLASS_READY, "NotFound", format!("Failed to get VirtualMachineClass {class:?}: virtualmachineclasses.vmoperator.vmware.com {class:?} not found")));
+        let mut problems: Vec<NotReady> = self.missing_class(ns, vm).into_iter().collect();
+        let image = self.image(ns, vm).map_err(|p| problems.push(p)).ok();
+        problems.extend(self.missing_storage(ns, vm));
+        let plan = self
+            .bootstrap_plan(ns, vm)
+            .map_err(|msg| problems.push((cond::BOOTSTRAP_READY, "NotFound", msg)))
+            .ok();
+        match (image, plan) {
+            (Some(i), Some(p)) if problems.is_empty() => Ok((i, p)),
+            _ => Err(problems),
         }
-        let img_kind = s("/spec/image/kind");
-        let img_name = s("/spec/image/name");
-        let image = if img_kind == "ClusterVirtualMachineImage" {
-            self.store
-                .get(
-                    &Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE),
-                    None,
-                    &img_name,
-                )
-                .ok()
+    }
+
+    /// `spec.className` must name a VirtualMachineClass of the namespace.
+    fn missing_class(&self, ns: &str, vm: &Value) -> Option<NotReady> {
+        let class = str_at(vm, "/spec/className");
+        let found = !class.is_empty()
+            && self
+                .store
+                .get_arc(&Gr::from(&k::VIRTUAL_MACHINE_CLASS), Some(ns), class)
+                .is_ok();
+        (!found).then(|| (cond::CLASS_READY, "NotFound", format!("Failed to get VirtualMachineClass {class:?}: virtualmachineclasses.vmoperator.vmware.com {class:?} not found")))
+    }
+
+    /// The image `spec.image` names: a ClusterVirtualMachineImage, or a VirtualMachineImage of
+    /// the namespace.
+    fn image(&self, ns: &str, vm: &Value) -> Result<Value, NotReady> {
+        let img_kind = str_at(vm, "/spec/image/kind");
+        let img_name = str_at(vm, "/spec/image/name");
+        let found = if img_kind == "ClusterVirtualMachineImage" {
+            let gr = Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE);
+            self.store.get(&gr, None, img_name)
         } else {
-            self.store
-                .get(&Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Some(ns), &img_name)
-                .ok()
+            let gr = Gr::from(&k::VIRTUAL_MACHINE_IMAGE);
+            self.store.get(&gr, Some(ns), img_name)
         };
-        if image.is_none() {
+        found.map_err(|_| {
             let kind = if img_kind.is_empty() {
-                "VirtualMachineImage".to_string()
+                "VirtualMachineImage"
             } else {
-                img_kind.clone()
+                img_kind
             };
-            problems.push((
+            (
                 cond::IMAGE_READY,
                 "NotFound",
                 format!("Failed to get {kind} {img_name:?}: not found"),
-            ));
-        }
-        let sc = s("/spec/storageClass");
+            )
+        })
+    }
+
+    /// The storage class (when named) and, for ISO VMs, which boot from PersistentVolumeClaim
+    /// disks, every claim.
+    fn missing_storage(&self, ns: &str, vm: &Value) -> Vec<NotReady> {
+        let mut problems = Vec::new();
+        let sc = str_at(vm, "/spec/storageClass");
         if !sc.is_empty()
             && self
                 .store
-                .get_arc(&Gr::from(&k::STORAGE_CLASS), None, &sc)
+                .get_arc(&Gr::from(&k::STORAGE_CLASS), None, sc)
                 .is_err()
         {
             problems.push((cond::STORAGE_READY, "NotFound", format!("Failed to get StorageClass {sc:?}: storageclasses.storage.k8s.io {sc:?} not found")));
         }
-        // ISO VMs boot from a PersistentVolumeClaim disk: it must exist.
         for claim in super::iso::claim_names(vm) {
             if self
                 .store
@@ -188,17 +216,7 @@ impl VmController {
                 ));
             }
         }
-        let plan = match self.bootstrap_plan(ns, vm) {
-            Ok(p) => Some(p),
-            Err(msg) => {
-                problems.push((cond::BOOTSTRAP_READY, "NotFound", msg));
-                None
-            }
-        };
-        match (image, plan) {
-            (Some(i), Some(p)) if problems.is_empty() => Ok((i, p)),
-            _ => Err(problems),
-        }
+        problems
     }
 
     fn secret(&self, ns: &str, name: &str) -> Result<serde_json::Map<String, Value>, String> {
@@ -232,97 +250,113 @@ impl VmController {
         let Some(b) = vm.pointer("/spec/bootstrap").filter(|b| b.is_object()) else {
             return Ok(plan);
         };
-        let sel = |v: &Value, default_key: &str| -> Option<(String, String)> {
-            let name = v.get("name").and_then(Value::as_str)?.to_string();
-            let key = v
-                .get("key")
-                .and_then(Value::as_str)
-                .filter(|k| !k.is_empty())
-                .unwrap_or(default_key)
-                .to_string();
-            Some((name, key))
-        };
-        if let Some(ci) = b.get("cloudInit").filter(|v| v.is_object()) {
-            if let Some((name, key)) = ci.get("rawCloudConfig").and_then(|r| sel(r, "user-data")) {
-                let raw = self.secret_value(ns, &name, &key)?;
-                if let Err(e) =
-                    bootstrap::apply_cloud_init(&mut plan, &bootstrap::decode_value(&raw))
-                {
-                    // A broken cloud-config boots a guest nobody can log into, like the real thing.
-                    tracing::warn!(vm = %format!("{ns}/{}", name), error = %e, "guest cloud-init failed");
-                }
-            }
-            if let Some(cc) = ci.get("cloudConfig").filter(|v| v.is_object()) {
-                self.apply_structured_cloud_config(ns, cc, &mut plan)?;
-            }
-            if let Some(keys) = ci.get("sshAuthorizedKeys").and_then(Value::as_array) {
-                let keys: Vec<String> = keys
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect();
-                if !keys.is_empty() {
-                    let text = format!(
-                        "#cloud-config\nssh_authorized_keys: {}\n",
-                        serde_json::to_string(&keys).unwrap_or_default()
-                    );
-                    let _ = bootstrap::apply_cloud_init(&mut plan, text.as_bytes());
-                }
-            }
+        let provider = |name: &str| b.get(name).filter(|v| v.is_object());
+        if let Some(ci) = provider("cloudInit") {
+            self.apply_cloud_init(ns, ci, &mut plan)?;
         }
-        if let Some(sp) = b.get("sysprep").filter(|v| v.is_object()) {
-            if let Some((name, key)) = sp.get("rawSysprep").and_then(|r| sel(r, "unattend")) {
-                let raw = self.secret_value(ns, &name, &key)?;
-                bootstrap::apply_sysprep(&mut plan, &bootstrap::decode_value(&raw));
-            }
-            if let Some(pw) = sp
-                .pointer("/sysprep/guiUnattended/password")
-                .and_then(|p| sel(p, "password"))
-            {
-                let raw = self.secret_value(ns, &pw.0, &pw.1)?;
-                let xml = format!("<AdministratorPassword><Value>{}</Value><PlainText>true</PlainText></AdministratorPassword>", String::from_utf8_lossy(&raw));
-                bootstrap::apply_sysprep(&mut plan, xml.as_bytes());
-            }
+        if let Some(sp) = provider("sysprep") {
+            self.apply_sysprep(ns, sp, &mut plan)?;
         }
-        if let Some(va) = b.get("vAppConfig").filter(|v| v.is_object()) {
-            let mut props: Vec<(String, String)> = Vec::new();
-            if let Some(name) = va
-                .get("rawProperties")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-            {
-                for (k, v) in self.secret(ns, name)? {
-                    let bytes = v
-                        .as_str()
-                        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                        .unwrap_or_default();
-                    props.push((k, String::from_utf8_lossy(&bytes).to_string()));
-                }
-            }
-            for p in va
-                .get("properties")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(key) = p.get("key").and_then(Value::as_str) else {
-                    continue;
-                };
-                let value = if let Some(v) = p.pointer("/value/value").and_then(Value::as_str) {
-                    v.to_string()
-                } else if let Some((name, k)) = p.pointer("/value/from").and_then(|f| sel(f, key)) {
-                    String::from_utf8_lossy(&self.secret_value(ns, &name, &k)?).to_string()
-                } else {
-                    String::new()
-                };
-                props.push((key.to_string(), value));
-            }
+        if let Some(va) = provider("vAppConfig") {
+            let mut props = self.vapp_properties(ns, va)?;
             props.sort();
             if let Err(e) = bootstrap::apply_vapp(&mut plan, &props) {
                 tracing::warn!(error = %e, "guest vApp user-data failed");
             }
         }
         Ok(plan)
+    }
+
+    /// `spec.bootstrap.cloudInit`: the raw cloud-config Secret, the structured cloudConfig, and
+    /// `sshAuthorizedKeys`.
+    fn apply_cloud_init(
+        &self,
+        ns: &str,
+        ci: &Value,
+        plan: &mut BootstrapPlan,
+    ) -> Result<(), String> {
+        let raw_ref = ci
+            .get("rawCloudConfig")
+            .and_then(|r| secret_ref(r, "user-data"));
+        if let Some((name, key)) = raw_ref {
+            let raw = self.secret_value(ns, &name, &key)?;
+            if let Err(e) = bootstrap::apply_cloud_init(plan, &bootstrap::decode_value(&raw)) {
+                // A broken cloud-config boots a guest nobody can log into, like the real thing.
+                tracing::warn!(vm = %format!("{ns}/{}", name), error = %e, "guest cloud-init failed");
+            }
+        }
+        if let Some(cc) = ci.get("cloudConfig").filter(|v| v.is_object()) {
+            self.apply_structured_cloud_config(ns, cc, plan)?;
+        }
+        let keys: Vec<String> = ci
+            .get("sshAuthorizedKeys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        if !keys.is_empty() {
+            let text = format!(
+                "#cloud-config\nssh_authorized_keys: {}\n",
+                serde_json::to_string(&keys).unwrap_or_default()
+            );
+            let _ = bootstrap::apply_cloud_init(plan, text.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// `spec.bootstrap.sysprep`: the raw unattend Secret and the administrator password.
+    fn apply_sysprep(&self, ns: &str, sp: &Value, plan: &mut BootstrapPlan) -> Result<(), String> {
+        if let Some((name, key)) = sp.get("rawSysprep").and_then(|r| secret_ref(r, "unattend")) {
+            let raw = self.secret_value(ns, &name, &key)?;
+            bootstrap::apply_sysprep(plan, &bootstrap::decode_value(&raw));
+        }
+        let password_ref = sp
+            .pointer("/sysprep/guiUnattended/password")
+            .and_then(|p| secret_ref(p, "password"));
+        if let Some((name, key)) = password_ref {
+            let raw = self.secret_value(ns, &name, &key)?;
+            let xml = format!("<AdministratorPassword><Value>{}</Value><PlainText>true</PlainText></AdministratorPassword>", String::from_utf8_lossy(&raw));
+            bootstrap::apply_sysprep(plan, xml.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// `spec.bootstrap.vAppConfig`: every key of the `rawProperties` Secret, then each
+    /// property's inline value or Secret reference.
+    fn vapp_properties(&self, ns: &str, va: &Value) -> Result<Vec<(String, String)>, String> {
+        let mut props: Vec<(String, String)> = Vec::new();
+        let raw = va
+            .get("rawProperties")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        if let Some(name) = raw {
+            for (k, v) in self.secret(ns, name)? {
+                let bytes = v
+                    .as_str()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                    .unwrap_or_default();
+                props.push((k, String::from_utf8_lossy(&bytes).to_string()));
+            }
+        }
+        let listed = va.get("properties").and_then(Value::as_array);
+        for p in listed.into_iter().flatten() {
+            let Some(key) = p.get("key").and_then(Value::as_str) else {
+                continue;
+            };
+            let value = if let Some(v) = p.pointer("/value/value").and_then(Value::as_str) {
+                v.to_string()
+            } else if let Some((name, k)) =
+                p.pointer("/value/from").and_then(|f| secret_ref(f, key))
+            {
+                String::from_utf8_lossy(&self.secret_value(ns, &name, &k)?).to_string()
+            } else {
+                String::new()
+            };
+            props.push((key.to_string(), value));
+        }
+        Ok(props)
     }
 
     fn apply_structured_cloud_config(

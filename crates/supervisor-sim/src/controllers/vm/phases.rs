@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::{Runtime, VmController};
+use super::{str_at, NotReady, Runtime, VmController};
 use crate::controllers::{api_err, conditions, iso, CtlError, GuestEndpoint, ANNOTATION_NO_IP};
 use crate::guest::bootstrap::BootstrapPlan;
 use crate::guest::Guest;
@@ -95,21 +95,7 @@ impl VmController {
             Err(problems) => problems,
         };
         self.set_status(ns, name, |o| {
-            for c in [
-                cond::CLASS_READY,
-                cond::IMAGE_READY,
-                cond::STORAGE_READY,
-                cond::BOOTSTRAP_READY,
-            ] {
-                match problems.iter().find(|p| p.0 == c) {
-                    Some((_, reason, msg)) => {
-                        conditions::set(o, c, false, reason, msg);
-                    }
-                    None => {
-                        conditions::set(o, c, true, "", "");
-                    }
-                }
-            }
+            set_dependency_conditions(o, &problems);
             conditions::set(
                 o,
                 cond::READY,
@@ -126,18 +112,9 @@ impl VmController {
     /// conditions all true, and returns the uniqueID.
     fn assign_ids(&self, ns: &str, name: &str, vm: &Value) -> Result<String, CtlError> {
         let mut status_ids = (
-            vm.pointer("/status/uniqueID")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            vm.pointer("/spec/biosUUID")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            vm.pointer("/spec/instanceUUID")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            str_at(vm, "/status/uniqueID").to_string(),
+            str_at(vm, "/spec/biosUUID").to_string(),
+            str_at(vm, "/spec/instanceUUID").to_string(),
         );
         if status_ids.0.is_empty() {
             status_ids.0 = self.allocate_unique_id();
@@ -149,14 +126,7 @@ impl VmController {
         }
         let (uid, bios, inst) = status_ids;
         self.set_status(ns, name, |o| {
-            for c in [
-                cond::CLASS_READY,
-                cond::IMAGE_READY,
-                cond::STORAGE_READY,
-                cond::BOOTSTRAP_READY,
-            ] {
-                conditions::set(o, c, true, "", "");
-            }
+            set_dependency_conditions(o, &[]);
             o["status"]["uniqueID"] = json!(uid);
             o["status"]["biosUUID"] = json!(bios);
             o["status"]["instanceUUID"] = json!(inst);
@@ -401,5 +371,20 @@ impl VmController {
             conditions::set(o, cond::NETWORK_READY, true, "", "");
         })?;
         Ok(None)
+    }
+}
+
+/// The four dependency conditions: False with the reason of each problem, True otherwise.
+fn set_dependency_conditions(o: &mut Value, problems: &[NotReady]) {
+    for c in [
+        cond::CLASS_READY,
+        cond::IMAGE_READY,
+        cond::STORAGE_READY,
+        cond::BOOTSTRAP_READY,
+    ] {
+        match problems.iter().find(|p| p.0 == c) {
+            Some((_, reason, msg)) => conditions::set(o, c, false, reason, msg),
+            None => conditions::set(o, c, true, "", ""),
+        };
     }
 }
