@@ -205,7 +205,7 @@ const SSH: &[OptionDef] = &[
     opt("ssh_bastion_agent_auth", Flag, Bool(false), |c| bastion(c, |b| b.agent_auth.value()),
         r#"Use the SSH agent for the jump host."#),
     opt("ssh_bastion_interactive", Flag, Bool(false), |_| Value::Bool(false),
-        "").rejected("keyboard-interactive prompts need a terminal, and a Packer plugin has none; use ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth"),
+        "").rejected("prompts for a person at a terminal, and a Packer plugin has none; use ssh_bastion_password (it also answers keyboard-interactive prompts), ssh_bastion_private_key_file or ssh_bastion_agent_auth"),
     opt("ssh_proxy_host", Text, Unset(""), |c| proxy(c, |p| p.host.value()),
         r#"Open the SSH connection through this SOCKS5 proxy (RFC 1928 `CONNECT`, as Packer's SDK does). The VM's address is sent as an IP address, a host name (`ssh_host`) as a name for the proxy to resolve. A proxy that refuses the credentials ends the build at once; a proxy that cannot reach the VM yet is retried until `ssh_timeout`. Not together with `ssh_bastion_host` (Prepare error). HTTP CONNECT proxies are not supported (nor are they in Packer's SDK)."#).trimmed(),
     opt("ssh_proxy_port", Number, Int(1080), |c| proxy(c, |p| p.port.value()),

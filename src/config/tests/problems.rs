@@ -43,7 +43,7 @@ fn one_clear_line_per_problem() {
         (vec![("ssh_proxy_password", json!("pw"))], "ssh_proxy_host: required by ssh_proxy_password".into()),
         (vec![("ssh_local_tunnels", json!(["8080"]))], "ssh_local_tunnels: \"8080\" is not of the form [bind_address:]port:host:hostport".into()),
         (vec![("ssh_remote_tunnels", json!(["0:localhost:80"]))], "ssh_remote_tunnels: \"0:localhost:80\" is not of the form [bind_address:]port:host:hostport (ports 1-65535)".into()),
-        (vec![("ssh_bastion_host", json!("jump")), ("ssh_bastion_password", json!("pw")), ("ssh_bastion_interactive", json!(true))], "ssh_bastion_interactive: not supported: keyboard-interactive prompts need a terminal, and a Packer plugin has none; use ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth".into()),
+        (vec![("ssh_bastion_host", json!("jump")), ("ssh_bastion_password", json!("pw")), ("ssh_bastion_interactive", json!(true))], "ssh_bastion_interactive: not supported: prompts for a person at a terminal, and a Packer plugin has none; use ssh_bastion_password (it also answers keyboard-interactive prompts), ssh_bastion_private_key_file or ssh_bastion_agent_auth".into()),
         (vec![("kubeconfig_path", json!(f.path("missing").display().to_string()))], format!("kubeconfig_path: kubeconfig file {} not found", f.path("missing").display())),
         (vec![("kubeconfig_context", json!("prod"))], "kubeconfig_context: context \"prod\" not found in the kubeconfig (available: sim, bare)".into()),
         (vec![("supervisor_namespace", json!("Demo"))], "supervisor_namespace: \"Demo\" is not a valid name: 'D' is not allowed (use lowercase letters, digits and '-')".into()),
