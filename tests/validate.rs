@@ -671,7 +671,9 @@ fn assert_stopped_at_prepare(
             o.output
         );
     }
-    assert!(elapsed < Duration::from_secs(5), "{what} took {elapsed:?}");
+    // A hang detector, not a speed measure (a busy 2-core machine takes several seconds for a
+    // 10 MB value through Packer's parser): Prepare must not wait on anything.
+    assert!(elapsed < Duration::from_secs(60), "{what} took {elapsed:?}");
     assert!(
         o.output.len() < OUTPUT_LIMIT,
         "{what}: {} bytes of output:\n{:.2000}",
