@@ -149,46 +149,16 @@ pub(crate) fn map_controller_faults(
 }
 
 impl Sim {
-    /// Starts everything on `listener`.
+    /// Starts everything on `listener`: the store, the seed, TLS and the kubeconfig, the
+    /// controllers, then the accept loop.
     pub async fn start(opts: RunOptions, listener: TcpListener) -> Result<Sim, RunError> {
         let addr = listener.local_addr().map_err(|source| RunError::Io {
             what: "reading the listen address".into(),
             source,
         })?;
-        let crds = crate::crds::load(opts.crds_dir.as_deref())?;
-        let catalog = Arc::new(crate::crds::build_catalog(&crds, &opts.vmop_versions)?);
-        let (state_dir, temp_state) = match &opts.state_dir {
-            Some(d) => (d.clone(), false),
-            None => (
-                std::env::temp_dir()
-                    .join(format!("supervisor-sim-{}", uuid::Uuid::new_v4().simple())),
-                true,
-            ),
-        };
-        let store = Store::new(
-            catalog,
-            StoreOptions {
-                history_limit: opts.history_limit,
-                state_dir: opts.state_dir.as_ref().map(|d| d.join("store")),
-                ..Default::default()
-            },
-        )?;
-        if opts.controllers {
-            controllers::install_admission(&store);
-        }
-        if opts.default_seed {
-            // The default seed holds what the served kinds can (a Supervisor without VM
-            // Service, `--vmop-versions ''`, has only its content libraries and classes'
-            // storage); a seed file must fit what is served.
-            let served: Vec<serde_json::Value> = crate::seed::default_objects()
-                .into_iter()
-                .filter(|o| crate::seed::is_served(&store, o))
-                .collect();
-            crate::seed::apply(&store, &served)?;
-        }
-        if let Some(f) = &opts.seed_file {
-            crate::seed::apply(&store, &crate::seed::load_file(f)?)?;
-        }
+        let (state_dir, temp_state) = state_dir(&opts);
+        let store = open_store(&opts)?;
+        seed_store(&store, &opts)?;
         let auth = Auth::new(
             opts.admin_token
                 .as_deref()
@@ -197,47 +167,18 @@ impl Sim {
                 .as_deref()
                 .unwrap_or(&crate::auth::random_token()),
         );
-        let tls = if opts.insecure_http {
-            None
-        } else {
-            Some(match &opts.state_dir {
-                Some(d) => TlsMaterial::load_or_generate(&d.join("tls"), &[addr.ip()])?,
-                None => TlsMaterial::generate(&[addr.ip()])?,
-            })
-        };
+        let tls = tls_material(&opts, addr)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
         let kubeconfig =
             crate::kubeconfig::render(&url, tls.as_ref().map(|t| t.ca_pem.as_str()), &auth);
         if let Some(path) = &opts.kubeconfig {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| RunError::Io {
-                    what: format!("creating {}", parent.display()),
-                    source,
-                })?;
-            }
-            std::fs::write(path, &kubeconfig).map_err(|source| RunError::Io {
-                what: format!("writing kubeconfig {}", path.display()),
-                source,
-            })?;
+            write_kubeconfig(path, &kubeconfig)?;
         }
         let faults = Faults::new(opts.faults.clone());
-        let controllers = if opts.controllers {
-            std::fs::create_dir_all(&state_dir).map_err(|source| RunError::Io {
-                what: format!("creating {}", state_dir.display()),
-                source,
-            })?;
-            let mut cfg = ControllerConfig::new(state_dir.clone());
-            let f = faults.clone();
-            cfg.fault_source = Some(FaultSource(Arc::new(move || {
-                map_controller_faults(&f.controllers())
-            })));
-            if let Some(t) = &opts.controller_tuning {
-                t(&mut cfg);
-            }
-            Some(Controllers::start(store.clone(), cfg))
-        } else {
-            None
+        let controllers = match opts.controllers {
+            true => Some(start_controllers(&opts, &store, &faults, &state_dir)?),
+            false => None,
         };
         let shutdown = CancellationToken::new();
         let api = Arc::new(Api::new(
@@ -281,6 +222,99 @@ impl Sim {
             let _ = std::fs::remove_dir_all(&self.state_dir);
         }
     }
+}
+
+/// `--state DIR`, or a temporary directory removed at stop (the second value).
+fn state_dir(opts: &RunOptions) -> (PathBuf, bool) {
+    match &opts.state_dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("supervisor-sim-{}", uuid::Uuid::new_v4().simple())),
+            true,
+        ),
+    }
+}
+
+/// The store over the CRDs' catalogue (loaded from `--state` when it holds a previous run),
+/// with vm-operator's admission hooks when the controllers run.
+fn open_store(opts: &RunOptions) -> Result<Store, RunError> {
+    let crds = crate::crds::load(opts.crds_dir.as_deref())?;
+    let catalog = Arc::new(crate::crds::build_catalog(&crds, &opts.vmop_versions)?);
+    let store = Store::new(
+        catalog,
+        StoreOptions {
+            history_limit: opts.history_limit,
+            state_dir: opts.state_dir.as_ref().map(|d| d.join("store")),
+            ..Default::default()
+        },
+    )?;
+    if opts.controllers {
+        controllers::install_admission(&store);
+    }
+    Ok(store)
+}
+
+/// The default seed (what the served kinds can hold: a Supervisor without VM Service,
+/// `--vmop-versions ''`, has only its content libraries and classes' storage), then the seed
+/// file, which must fit what is served.
+fn seed_store(store: &Store, opts: &RunOptions) -> Result<(), RunError> {
+    if opts.default_seed {
+        let served: Vec<serde_json::Value> = crate::seed::default_objects()
+            .into_iter()
+            .filter(|o| crate::seed::is_served(store, o))
+            .collect();
+        crate::seed::apply(store, &served)?;
+    }
+    if let Some(f) = &opts.seed_file {
+        crate::seed::apply(store, &crate::seed::load_file(f)?)?;
+    }
+    Ok(())
+}
+
+/// The serving certificate (kept in `--state` across restarts); none with `--insecure-http`.
+fn tls_material(opts: &RunOptions, addr: SocketAddr) -> Result<Option<TlsMaterial>, RunError> {
+    if opts.insecure_http {
+        return Ok(None);
+    }
+    Ok(Some(match &opts.state_dir {
+        Some(d) => TlsMaterial::load_or_generate(&d.join("tls"), &[addr.ip()])?,
+        None => TlsMaterial::generate(&[addr.ip()])?,
+    }))
+}
+
+fn write_kubeconfig(path: &std::path::Path, text: &str) -> Result<(), RunError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| RunError::Io {
+            what: format!("creating {}", parent.display()),
+            source,
+        })?;
+    }
+    std::fs::write(path, text).map_err(|source| RunError::Io {
+        what: format!("writing kubeconfig {}", path.display()),
+        source,
+    })
+}
+
+/// The controllers, reading their faults from the runtime-changeable fault switch.
+fn start_controllers(
+    opts: &RunOptions,
+    store: &Store,
+    faults: &Faults,
+    state_dir: &std::path::Path,
+) -> Result<Controllers, RunError> {
+    std::fs::create_dir_all(state_dir).map_err(|source| RunError::Io {
+        what: format!("creating {}", state_dir.display()),
+        source,
+    })?;
+    let mut cfg = ControllerConfig::new(state_dir.to_path_buf());
+    let f = faults.clone();
+    cfg.fault_source = Some(FaultSource(Arc::new(move || {
+        map_controller_faults(&f.controllers())
+    })));
+    if let Some(t) = &opts.controller_tuning {
+        t(&mut cfg);
+    }
+    Ok(Controllers::start(store.clone(), cfg))
 }
 
 async fn serve_conn<I>(io: I, api: Arc<Api>, token: CancellationToken)

@@ -20,28 +20,30 @@
 mod conditions;
 pub mod import;
 pub mod iso;
+mod items;
 pub mod publish;
+mod runner;
 pub mod service;
 pub mod vm;
 pub mod webconsole;
 mod webhook;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Gr;
 use crate::error::ApiError;
 use crate::guest::GuestConfig;
-use crate::store::{Store, WatchEvent};
+use crate::store::Store;
 
+pub(crate) use items::{create_item_image, create_library_item, NewItemImage, NewLibraryItem};
+pub(crate) use runner::{run_controller, ReconcilerDyn, Trigger};
 pub use webhook::{PublishWebhook, VmWebhook};
 
 /// Per-object fault annotation: the VM never gets an IP (`"true"`).
@@ -188,154 +190,6 @@ pub(crate) fn api_err(
     }
 }
 
-/// A ContentLibraryItem a controller adds to a library (publish and import both do).
-pub(crate) struct NewLibraryItem<'a> {
-    pub ns: &'a str,
-    /// Resource name (`clitem-…`).
-    pub res: &'a str,
-    pub uuid: &'a str,
-    pub library: &'a str,
-    /// Display name.
-    pub name: &'a str,
-    pub description: Option<&'a str>,
-    /// `OVF` or `ISO`.
-    pub item_type: &'a str,
-    pub size: u64,
-}
-
-/// Creates the item, ready, the way the image-registry operator reports a synced item.
-pub(crate) fn create_library_item(
-    store: &Store,
-    item: &NewLibraryItem<'_>,
-) -> Result<(), CtlError> {
-    use vmop_types::api as k;
-    let now = crate::store::now_rfc3339();
-    let mut status = serde_json::json!({
-        "name": item.name,
-        "type": item.item_type,
-        "contentLibraryRef": {"kind": "ContentLibrary", "name": item.library},
-        "sizeInBytes": item.size.to_string(),
-        "cached": true,
-        "contentVersion": "1",
-        "metadataVersion": "1",
-        "creationTime": now,
-        "lastModifiedTime": now,
-        "securityCompliance": true,
-        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
-    });
-    if let Some(d) = item.description {
-        status["description"] = serde_json::json!(d);
-    }
-    let obj = serde_json::json!({
-        "apiVersion": k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version()),
-        "kind": "ContentLibraryItem",
-        "metadata": {"name": item.res, "namespace": item.ns},
-        "spec": {"id": item.uuid, "libraryName": item.library},
-        "status": status,
-    });
-    store
-        .create(
-            &Gr::from(&k::CONTENT_LIBRARY_ITEM),
-            Some(item.ns),
-            obj,
-            &crate::store::WriteOptions::default(),
-        )
-        .map_err(api_err(
-            "creating ContentLibraryItem",
-            format!("{}/{}", item.ns, item.res),
-        ))?;
-    Ok(())
-}
-
-/// The VirtualMachineImage a controller makes for a new library item (publish and import both
-/// do): named by the `vmi-` rule, owned by and pointing at the item.
-pub(crate) struct NewItemImage<'a> {
-    pub ns: &'a str,
-    /// The ContentLibraryItem's resource name (`clitem-…`).
-    pub item_res: &'a str,
-    /// The item's id, which names the image.
-    pub uuid: &'a str,
-    /// Display name.
-    pub name: &'a str,
-    /// `OVF` or `ISO`.
-    pub item_type: &'a str,
-    /// Annotations besides the display name.
-    pub annotations: serde_json::Map<String, serde_json::Value>,
-    /// Status fields that replace or add to the defaults (`firmware`, `osInfo`, ...).
-    pub status: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Creates the image, ready; one that exists already (a library sync made it) is fine.
-/// Returns its name.
-pub(crate) fn create_item_image(store: &Store, img: NewItemImage<'_>) -> Result<String, CtlError> {
-    use serde_json::json;
-    use vmop_types::api as k;
-    let vmi = vmop_types::naming::vmi_name_for_item(img.uuid);
-    let item_uid = store
-        .get_arc(
-            &Gr::from(&k::CONTENT_LIBRARY_ITEM),
-            Some(img.ns),
-            img.item_res,
-        )
-        .ok()
-        .and_then(|i| {
-            i.pointer("/metadata/uid")
-                .and_then(|u| u.as_str())
-                .map(String::from)
-        })
-        .unwrap_or_default();
-    let now = crate::store::now_rfc3339();
-    let mut annotations = img.annotations;
-    annotations.insert(
-        vmop_types::naming::ANNOTATION_DISPLAY_NAME.to_string(),
-        json!(img.name),
-    );
-    let mut status = json!({
-        "name": img.name,
-        "type": img.item_type,
-        "providerItemID": img.uuid,
-        "providerContentVersion": "1",
-        "firmware": "efi",
-        "hardwareVersion": 19,
-        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": now}],
-    });
-    for (key, v) in img.status {
-        status[key] = v;
-    }
-    let item_api = k::CONTENT_LIBRARY_ITEM.api_version(k::CONTENT_LIBRARY_ITEM.hub_version());
-    let obj = json!({
-        "apiVersion": k::VIRTUAL_MACHINE_IMAGE.api_version(k::VIRTUAL_MACHINE_IMAGE.hub_version()),
-        "kind": "VirtualMachineImage",
-        "metadata": {
-            "name": vmi,
-            "namespace": img.ns,
-            "labels": {vmop_types::naming::LABEL_IMAGE_TYPE: img.item_type},
-            "annotations": annotations,
-            "ownerReferences": [{
-                "apiVersion": item_api,
-                "kind": "ContentLibraryItem",
-                "name": img.item_res,
-                "uid": item_uid,
-                "controller": true,
-            }],
-        },
-        "spec": {"providerRef": {"apiVersion": item_api, "kind": "ContentLibraryItem", "name": img.item_res}},
-        "status": status,
-    });
-    match store.create(
-        &Gr::from(&k::VIRTUAL_MACHINE_IMAGE),
-        Some(img.ns),
-        obj,
-        &crate::store::WriteOptions::default(),
-    ) {
-        Ok(_) | Err(ApiError { code: 409, .. }) => Ok(vmi),
-        Err(e) => Err(api_err(
-            "creating VirtualMachineImage",
-            format!("{}/{vmi}", img.ns),
-        )(e)),
-    }
-}
-
 /// Where a running guest can be reached (shared between the VM and VMService controllers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuestEndpoint {
@@ -362,190 +216,12 @@ pub(crate) fn key_of(obj: &serde_json::Value) -> Key {
     )
 }
 
-#[derive(Default)]
-struct QueueState {
-    pending: HashSet<Key>,
-    active: HashSet<Key>,
-    dirty: HashSet<Key>,
-}
-
-/// De-duplicating work queue.
-#[derive(Clone)]
-pub(crate) struct Queue {
-    tx: mpsc::UnboundedSender<Key>,
-    state: Arc<Mutex<QueueState>>,
-    stop: CancellationToken,
-}
-
-impl Queue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn add(&self, key: Key) {
-        if self.lock().pending.insert(key.clone()) {
-            let _ = self.tx.send(key);
-        }
-    }
-
-    pub(crate) fn add_after(&self, key: Key, after: Duration) {
-        let q = self.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = q.stop.cancelled() => {}
-                _ = tokio::time::sleep(after) => q.add(key),
-            }
-        });
-    }
-}
-
-/// Which keys of the primary kind an event on a watched kind should enqueue.
-pub(crate) enum Trigger {
-    /// The event's own object.
-    Own,
-    /// Every primary object in the event's namespace (all namespaces for cluster-scoped kinds).
-    AllInNamespace,
-}
-
-fn lock_state(s: &Mutex<QueueState>) -> std::sync::MutexGuard<'_, QueueState> {
-    s.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Runs one controller until `stop` fires.
-pub(crate) async fn run_controller(
-    store: Store,
+/// One controller of [`Controllers::start`].
+struct Spec {
     name: &'static str,
-    primary: Gr,
-    watched: Vec<(Gr, Trigger)>,
-    rec: Arc<dyn ReconcilerDyn>,
-    stop: CancellationToken,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let queue = Queue {
-        tx,
-        state: Arc::new(Mutex::new(QueueState::default())),
-        stop: stop.clone(),
-    };
-    let mut watchers = JoinSet::new();
-    for (gr, trigger) in watched {
-        // A kind the Supervisor does not serve (the web console request has no v1alpha1): the
-        // controller has nothing to watch there.
-        if store.catalog().get(&gr).is_none() {
-            tracing::info!(controller = name, resource = %gr, "not served: not watched");
-            continue;
-        }
-        watchers.spawn(watch_loop(
-            store.clone(),
-            gr,
-            primary.clone(),
-            trigger,
-            queue.clone(),
-            stop.clone(),
-        ));
-    }
-    let mut work = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            Some(key) = rx.recv() => {
-                {
-                    let mut st = lock_state(&queue.state);
-                    st.pending.remove(&key);
-                    if st.active.contains(&key) {
-                        st.dirty.insert(key);
-                        continue;
-                    }
-                    st.active.insert(key.clone());
-                }
-                let rec = rec.clone();
-                let q = queue.clone();
-                work.spawn(async move {
-                    let result = rec.reconcile_dyn(key.clone()).await;
-                    let again = {
-                        let mut st = lock_state(&q.state);
-                        st.active.remove(&key);
-                        st.dirty.remove(&key)
-                    };
-                    if again {
-                        q.add(key.clone());
-                    }
-                    match result {
-                        Ok(Some(after)) => q.add_after(key, after),
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(controller = name, error = %e, "reconcile failed; retrying");
-                            q.add_after(key, Duration::from_secs(1));
-                        }
-                    }
-                });
-            }
-            Some(_) = work.join_next(), if !work.is_empty() => {}
-        }
-    }
-    watchers.abort_all();
-    work.abort_all();
-    rec.shutdown_dyn().await;
-}
-
-/// A controller's per-object logic; `Ok(Some(d))` asks to be called again after `d`.
-pub(crate) trait ReconcilerDyn: Send + Sync + 'static {
-    fn reconcile_dyn(&self, key: Key) -> BoxFuture<'static, Result<Option<Duration>, CtlError>>;
-    /// Called once at shutdown (tear down listeners/guests).
-    fn shutdown_dyn(&self) -> BoxFuture<'static, ()>;
-}
-
-async fn watch_loop(
-    store: Store,
-    gr: Gr,
-    primary: Gr,
-    trigger: Trigger,
-    queue: Queue,
-    stop: CancellationToken,
-) {
-    loop {
-        // Every (re)start replays the current objects as ADDED, so nothing is missed.
-        let mut w = match store.watch(&gr, None, None) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(resource = %gr, error = %e, "controller watch failed; retrying");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                }
-            }
-        };
-        loop {
-            let ev = tokio::select! {
-                _ = stop.cancelled() => return,
-                ev = w.next() => ev,
-            };
-            match ev {
-                Some(Ok(ev)) => {
-                    dispatch(&store, &primary, &trigger, &queue, &ev);
-                }
-                // Expired: start over with a fresh synthetic ADDED of everything.
-                Some(Err(_)) => break,
-                None => return,
-            }
-        }
-    }
-}
-
-fn dispatch(store: &Store, primary: &Gr, trigger: &Trigger, queue: &Queue, ev: &WatchEvent) {
-    match trigger {
-        Trigger::Own => queue.add(key_of(&ev.object)),
-        Trigger::AllInNamespace => {
-            let ns = ev
-                .object
-                .pointer("/metadata/namespace")
-                .and_then(|v| v.as_str());
-            if let Ok((items, _)) = store.list_arc(primary, ns, &Default::default()) {
-                for o in items {
-                    queue.add(key_of(&o));
-                }
-            }
-        }
-    }
+    primary: &'static vmop_types::api::ApiKind,
+    watched: Vec<(&'static vmop_types::api::ApiKind, Trigger)>,
+    reconciler: Arc<dyn ReconcilerDyn>,
 }
 
 /// The running controllers.
@@ -567,104 +243,85 @@ impl Controllers {
     pub fn start(store: Store, cfg: ControllerConfig) -> Controllers {
         let stop = CancellationToken::new();
         let guests: GuestRegistry = Arc::default();
-        let cfg = Arc::new(cfg);
         let mut tasks = JoinSet::new();
-        use vmop_types::api as k;
-        let vm_rec: Arc<dyn ReconcilerDyn> = Arc::new(vm::VmController::new(
-            store.clone(),
-            cfg.clone(),
-            guests.clone(),
-        ));
-        tasks.spawn(run_controller(
-            store.clone(),
-            "virtualmachine",
-            Gr::from(&k::VIRTUAL_MACHINE),
-            vec![
-                (Gr::from(&k::VIRTUAL_MACHINE), Trigger::Own),
-                (Gr::from(&k::SECRET), Trigger::AllInNamespace),
-                (Gr::from(&k::VIRTUAL_MACHINE_CLASS), Trigger::AllInNamespace),
-                (Gr::from(&k::VIRTUAL_MACHINE_IMAGE), Trigger::AllInNamespace),
-                (
-                    Gr::from(&k::CLUSTER_VIRTUAL_MACHINE_IMAGE),
-                    Trigger::AllInNamespace,
-                ),
-                (Gr::from(&k::STORAGE_CLASS), Trigger::AllInNamespace),
-            ],
-            vm_rec,
-            stop.clone(),
-        ));
-        let svc_rec: Arc<dyn ReconcilerDyn> = Arc::new(service::ServiceController::new(
-            store.clone(),
-            guests.clone(),
-        ));
-        tasks.spawn(run_controller(
-            store.clone(),
-            "virtualmachineservice",
-            Gr::from(&k::VIRTUAL_MACHINE_SERVICE),
-            vec![(Gr::from(&k::VIRTUAL_MACHINE_SERVICE), Trigger::Own)],
-            svc_rec,
-            stop.clone(),
-        ));
-        let pub_rec: Arc<dyn ReconcilerDyn> =
-            Arc::new(publish::PublishController::new(store.clone(), cfg.clone()));
-        tasks.spawn(run_controller(
-            store.clone(),
-            "virtualmachinepublishrequest",
-            Gr::from(&k::VIRTUAL_MACHINE_PUBLISH_REQUEST),
-            vec![
-                (Gr::from(&k::VIRTUAL_MACHINE_PUBLISH_REQUEST), Trigger::Own),
-                (Gr::from(&k::VIRTUAL_MACHINE), Trigger::AllInNamespace),
-                (Gr::from(&k::CONTENT_LIBRARY), Trigger::AllInNamespace),
-            ],
-            pub_rec,
-            stop.clone(),
-        ));
-        let import_rec: Arc<dyn ReconcilerDyn> =
-            Arc::new(import::ImportController::new(store.clone(), cfg.clone()));
-        tasks.spawn(run_controller(
-            store.clone(),
-            "contentlibraryitemimportrequest",
-            Gr::from(&k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST),
-            vec![(
-                Gr::from(&k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST),
-                Trigger::Own,
-            )],
-            import_rec,
-            stop.clone(),
-        ));
-        let item_gc: Arc<dyn ReconcilerDyn> =
-            Arc::new(import::ItemGcController::new(store.clone()));
-        tasks.spawn(run_controller(
-            store.clone(),
-            "contentlibraryitem-gc",
-            Gr::from(&k::CONTENT_LIBRARY_ITEM),
-            vec![(Gr::from(&k::CONTENT_LIBRARY_ITEM), Trigger::Own)],
-            item_gc,
-            stop.clone(),
-        ));
-        let console_rec: Arc<dyn ReconcilerDyn> = Arc::new(webconsole::WebConsoleController::new(
-            store.clone(),
-            cfg.clone(),
-        ));
-        tasks.spawn(run_controller(
-            store.clone(),
-            "virtualmachinewebconsolerequest",
-            Gr::from(&k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST),
-            vec![
-                (
-                    Gr::from(&k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST),
-                    Trigger::Own,
-                ),
-                (Gr::from(&k::VIRTUAL_MACHINE), Trigger::AllInNamespace),
-            ],
-            console_rec,
-            stop.clone(),
-        ));
+        for c in Self::catalogue(&store, Arc::new(cfg), &guests) {
+            tasks.spawn(run_controller(
+                store.clone(),
+                c.name,
+                Gr::from(c.primary),
+                c.watched
+                    .into_iter()
+                    .map(|(k, t)| (Gr::from(k), t))
+                    .collect(),
+                c.reconciler,
+                stop.clone(),
+            ));
+        }
         Controllers {
             stop,
             tasks,
             guests,
         }
+    }
+
+    /// Each controller: its name, its kind, what it watches (and whom a change there
+    /// enqueues), and its reconciler.
+    fn catalogue(store: &Store, cfg: Arc<ControllerConfig>, guests: &GuestRegistry) -> Vec<Spec> {
+        use vmop_types::api as k;
+        use Trigger::{AllInNamespace as All, Own};
+        let s = || store.clone();
+        vec![
+            Spec {
+                name: "virtualmachine",
+                primary: &k::VIRTUAL_MACHINE,
+                watched: vec![
+                    (&k::VIRTUAL_MACHINE, Own),
+                    (&k::SECRET, All),
+                    (&k::VIRTUAL_MACHINE_CLASS, All),
+                    (&k::VIRTUAL_MACHINE_IMAGE, All),
+                    (&k::CLUSTER_VIRTUAL_MACHINE_IMAGE, All),
+                    (&k::STORAGE_CLASS, All),
+                ],
+                reconciler: Arc::new(vm::VmController::new(s(), cfg.clone(), guests.clone())),
+            },
+            Spec {
+                name: "virtualmachineservice",
+                primary: &k::VIRTUAL_MACHINE_SERVICE,
+                watched: vec![(&k::VIRTUAL_MACHINE_SERVICE, Own)],
+                reconciler: Arc::new(service::ServiceController::new(s(), guests.clone())),
+            },
+            Spec {
+                name: "virtualmachinepublishrequest",
+                primary: &k::VIRTUAL_MACHINE_PUBLISH_REQUEST,
+                watched: vec![
+                    (&k::VIRTUAL_MACHINE_PUBLISH_REQUEST, Own),
+                    (&k::VIRTUAL_MACHINE, All),
+                    (&k::CONTENT_LIBRARY, All),
+                ],
+                reconciler: Arc::new(publish::PublishController::new(s(), cfg.clone())),
+            },
+            Spec {
+                name: "contentlibraryitemimportrequest",
+                primary: &k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST,
+                watched: vec![(&k::CONTENT_LIBRARY_ITEM_IMPORT_REQUEST, Own)],
+                reconciler: Arc::new(import::ImportController::new(s(), cfg.clone())),
+            },
+            Spec {
+                name: "contentlibraryitem-gc",
+                primary: &k::CONTENT_LIBRARY_ITEM,
+                watched: vec![(&k::CONTENT_LIBRARY_ITEM, Own)],
+                reconciler: Arc::new(import::ItemGcController::new(s())),
+            },
+            Spec {
+                name: "virtualmachinewebconsolerequest",
+                primary: &k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST,
+                watched: vec![
+                    (&k::VIRTUAL_MACHINE_WEB_CONSOLE_REQUEST, Own),
+                    (&k::VIRTUAL_MACHINE, All),
+                ],
+                reconciler: Arc::new(webconsole::WebConsoleController::new(s(), cfg)),
+            },
+        ]
     }
 
     /// Stops the controllers and tears down guests and listeners (bounded wait).
