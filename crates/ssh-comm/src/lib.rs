@@ -27,7 +27,6 @@ mod scp;
 mod session;
 mod sftp;
 pub mod socks5;
-pub mod testing;
 mod transfer;
 mod transport;
 pub mod tunnel;
