@@ -21,9 +21,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use packer_rpc::api::{Builder, Communicator};
+use packer_rpc::api::Builder;
 use packer_rpc::plugin::{serve_main, PluginInfo};
-use testkit::builder::{FakeBuilder, SshCommFactory};
+use testkit::builder::{FakeBuilder, SshConnect, SshConnection};
 use vsphere_supervisor::comm::SshCommunicator;
 
 fn main() -> ExitCode {
@@ -35,11 +35,20 @@ fn main() -> ExitCode {
             builder_name: "testkit",
             single_component_name: "testkit",
         },
-        || {
-            let ssh: SshCommFactory = Arc::new(|session| {
-                Arc::new(SshCommunicator::from_session(session)) as Arc<dyn Communicator>
-            });
-            FakeBuilder::from_config(Some(ssh)) as Arc<dyn Builder>
-        },
+        || FakeBuilder::from_config(Some(ssh_connect())) as Arc<dyn Builder>,
     )
+}
+
+/// The product's SSH communicator, connected as its provisioning step connects it.
+fn ssh_connect() -> SshConnect {
+    Arc::new(|opts, cancel| {
+        Box::pin(async move {
+            let comm = SshCommunicator::connect(opts, cancel).await?;
+            let session = comm.session().clone();
+            Ok(SshConnection {
+                comm: Arc::new(comm),
+                session,
+            })
+        })
+    })
 }

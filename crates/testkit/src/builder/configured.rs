@@ -14,7 +14,7 @@ use ssh_comm::{Auth, ConnectOptions, KeySource, Session};
 use tokio_util::sync::CancellationToken;
 
 use super::config::{CommConfig, TestConfig};
-use super::SshCommFactory;
+use super::SshConnect;
 use crate::fakes::{FakeArtifact, LocalCommunicator};
 
 /// The artifact's builder id.
@@ -22,7 +22,7 @@ pub const BUILDER_ID: &str = "packer-plugin-vsphere.testkit";
 
 pub(super) async fn run(
     cfg: &TestConfig,
-    ssh: Option<&SshCommFactory>,
+    ssh: Option<&SshConnect>,
     ui: Arc<dyn Ui>,
     hook: Arc<dyn Hook>,
     cancel: CancellationToken,
@@ -49,7 +49,7 @@ pub(super) async fn run(
 /// The Communicator for `comm`, and the SSH session behind it (closed after provisioning).
 async fn connect(
     comm: &CommConfig,
-    ssh: Option<&SshCommFactory>,
+    ssh: Option<&SshConnect>,
     ui: &dyn Ui,
     cancel: &CancellationToken,
 ) -> Result<(Arc<dyn Communicator>, Option<Session>), BoxError> {
@@ -64,14 +64,14 @@ async fn connect(
             Ok((Arc::new(LocalCommunicator), None))
         }
         CommConfig::Ssh(o) => {
-            let make = ssh.ok_or(
+            let connect = ssh.ok_or(
                 "testkit builder: communicator = \"ssh\" but it was served without an SSH communicator",
             )?;
             ui.say(&format!("Connecting to {} over SSH...", o.target()))
                 .await;
-            let session = Session::connect(o, cancel).await?;
+            let connected = connect(o.as_ref().clone(), cancel.clone()).await?;
             ui.say("Connected to SSH!").await;
-            Ok((make(session.clone()), Some(session)))
+            Ok((connected.comm, Some(connected.session)))
         }
     }
 }

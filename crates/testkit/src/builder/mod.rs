@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use packer_rpc::api::{Artifact, BoxError, Builder, Communicator, Hook, PrepareOutcome, Ui};
 use packer_wire::hclspec::Spec;
 use packer_wire::msgpack::Value;
-use ssh_comm::Session;
+use ssh_comm::{ConnectOptions, Session};
 use tokio_util::sync::CancellationToken;
 
 use crate::fakes::FakeArtifact;
@@ -27,10 +28,21 @@ mod configured;
 pub use config::{CommConfig, TestConfig};
 pub use configured::BUILDER_ID;
 
-/// Wraps a connected SSH session in the Communicator provisioners get. The project's
-/// `SshCommunicator` lives in the product crate, which testkit must not depend on, so whoever
-/// serves the builder passes it in (`SshCommunicator::from_session`).
-pub type SshCommFactory = Arc<dyn Fn(Session) -> Arc<dyn Communicator> + Send + Sync>;
+/// The project's SSH communicator, connected: what provisioners get, and the session behind it
+/// (closed after provisioning).
+pub struct SshConnection {
+    pub comm: Arc<dyn Communicator>,
+    pub session: Session,
+}
+
+/// Connects the project's SSH communicator (`SshCommunicator::connect`, as the product's
+/// provisioning step does). It lives in the product crate, which testkit must not depend on, so
+/// whoever serves the builder passes it in.
+pub type SshConnect = Arc<
+    dyn Fn(ConnectOptions, CancellationToken) -> BoxFuture<'static, Result<SshConnection, BoxError>>
+        + Send
+        + Sync,
+>;
 
 /// How a scripted [`FakeBuilder`]'s Run behaves.
 #[derive(Clone)]
@@ -58,7 +70,7 @@ enum Mode {
     },
     /// `ssh`: `None` when served without the SSH communicator (Prepare then refuses
     /// `communicator = "ssh"`).
-    Configured { ssh: Option<SshCommFactory> },
+    Configured { ssh: Option<SshConnect> },
 }
 
 /// The test builder (see the module documentation).
@@ -81,8 +93,8 @@ impl FakeBuilder {
         })
     }
 
-    /// A builder configured by its template; `ssh` makes the SSH communicator from a session.
-    pub fn from_config(ssh: Option<SshCommFactory>) -> Arc<Self> {
+    /// A builder configured by its template; `ssh` connects the SSH communicator.
+    pub fn from_config(ssh: Option<SshConnect>) -> Arc<Self> {
         Self::with_mode(Mode::Configured { ssh })
     }
 
