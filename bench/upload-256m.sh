@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 256 MiB `file` upload through the real Packer: Packer's Go SSH communicator (built-in `null`
-# builder) vs ours (examples/packer-builder-sshtest, release build) vs OpenSSH scp, against the
+# builder) vs ours (the test builder examples/packer-builder-testkit, release build, with
+# communicator = "ssh": the product's SSH communicator) vs OpenSSH scp, against the
 # same throwaway sshd, in one run. Prints wall times, throughput, the builder plugin's peak RSS
 # and the ratios against Go. Not run in CI (needs root for sshd-local.sh and takes ~1 min).
 #
@@ -17,10 +18,10 @@ RUNS=${BENCH_RUNS:-3}
 PACKER=${PACKER_BIN:-/usr/bin/packer}
 SSHD_LOCAL=${PACKER_SSHD_LOCAL:-$ROOT/scripts/sshd-local.sh}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-PLUGIN=$TARGET/release/examples/packer-builder-sshtest
+PLUGIN=$TARGET/release/examples/packer-builder-testkit
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --example packer-builder-sshtest >&2)
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --example packer-builder-testkit >&2)
 fi
 [ -x "$PLUGIN" ] || { echo "missing $PLUGIN (build it or unset SKIP_BUILD)" >&2; exit 1; }
 [ -x "$PACKER" ] || { echo "missing $PACKER" >&2; exit 1; }
@@ -43,10 +44,10 @@ echo "making a $MIB MiB file..." >&2
 head -c $((MIB << 20)) /dev/urandom > "$W/big.bin"
 head -c 1 /dev/urandom > "$W/tiny.bin"
 WANT=$(sha256sum "$W/big.bin" | cut -d' ' -f1)
-ln -s "$PLUGIN" "$W/packer-builder-sshtest"
+ln -s "$PLUGIN" "$W/packer-builder-testkit"
 mkdir -p "$W/home"
 
-# template TYPE FILE -> a template uploading FILE with builder TYPE (null = Go, sshtest = ours)
+# template TYPE FILE -> a template uploading FILE with builder TYPE (null = Go, testkit = ours)
 template() {
   cat <<EOF
 source "$1" "x" {
@@ -65,7 +66,7 @@ build {
 }
 EOF
 }
-for t in null sshtest; do
+for t in null testkit; do
   template "$t" big.bin > "$W/$t-big.pkr.hcl"
   template "$t" tiny.bin > "$W/$t-tiny.pkr.hcl"
 done
@@ -127,13 +128,13 @@ check_remote() {
 }
 
 GO_PAT='packer plugin packer-builder-null'
-RUST_PAT='packer-builder-sshtest'
+RUST_PAT='packer-builder-testkit'
 
 best() { sort -n | head -1; }
 
 declare -A TOTAL OVERHEAD RSS
 for path in go rust; do
-  if [ $path = go ]; then t=null; pat=$GO_PAT; else t=sshtest; pat=$RUST_PAT; fi
+  if [ $path = go ]; then t=null; pat=$GO_PAT; else t=testkit; pat=$RUST_PAT; fi
   # Fixed cost of a build (start-up, plugin processes, SSH connect) from a 1-byte upload.
   o=$(for i in $(seq "$RUNS"); do run_packer "$t-tiny.pkr.hcl" "$pat" | cut -d' ' -f1; done | best)
   OVERHEAD[$path]=$o
@@ -173,7 +174,7 @@ echo "$MIB MiB file upload, best of $RUNS (upload = packer build time minus a 1-
 printf '%-28s %9s %9s %9s %10s %14s\n' path "build s" "fixed s" "upload s" "MB/s" "plugin RSS MiB"
 printf '%-28s %9.2f %9.2f %9.2f %10.1f %14.1f\n' "packer + Go ssh (null)" "${TOTAL[go]}" "${OVERHEAD[go]}" \
   "$GO_UP" "$(mbps "$GO_UP")" "$(echo "${RSS[go]} / 1024" | bc -l)"
-printf '%-28s %9.2f %9.2f %9.2f %10.1f %14.1f\n' "packer + ours (sshtest)" "${TOTAL[rust]}" "${OVERHEAD[rust]}" \
+printf '%-28s %9.2f %9.2f %9.2f %10.1f %14.1f\n' "packer + ours (testkit)" "${TOTAL[rust]}" "${OVERHEAD[rust]}" \
   "$RUST_UP" "$(mbps "$RUST_UP")" "$(echo "${RSS[rust]} / 1024" | bc -l)"
 printf '%-28s %9s %9s %9.2f %10.1f %14s\n' "OpenSSH scp" - - "$SCP" "$(mbps "$SCP")" -
 echo

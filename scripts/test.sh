@@ -17,6 +17,8 @@ export PROPTEST_CASES=${PROPTEST_CASES:-256}
 # run a second, differently-featured `cargo build`.
 target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
 export PACKER_PLUGIN_BIN=${PACKER_PLUGIN_BIN:-$target_dir/debug/packer-plugin-vsphere-supervisor}
+# Likewise the test builder, the example `cargo test --workspace` builds.
+export PACKER_TEST_BUILDER_BIN=${PACKER_TEST_BUILDER_BIN:-$target_dir/debug/examples/packer-builder-testkit}
 echo "== disk free: $(df -h --output=avail "$(pwd)" | tail -1 | tr -d ' ')"
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -176,10 +176,6 @@ impl SshCommunicator {
         Ok(SshCommunicator { session })
     }
 
-    pub fn from_session(session: Session) -> SshCommunicator {
-        SshCommunicator { session }
-    }
-
     pub fn session(&self) -> &Session {
         &self.session
     }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use ssh_comm::testing::socks5::Socks5Server;
+use testkit::socks5::Socks5Server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_through_a_socks5_proxy_provisions_and_publishes() {

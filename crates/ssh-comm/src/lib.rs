@@ -28,7 +28,6 @@ mod scp;
 mod session;
 mod sftp;
 pub mod socks5;
-pub mod testing;
 mod transfer;
 mod transport;
 pub mod tunnel;

@@ -1,7 +1,7 @@
 //! Password authentication through `keyboard-interactive`, against a server that offers only
 //! that method (as PAM-based sshd configurations do); needs no root.
-use ssh_comm::testing::kbd_sshd::KbdSshd;
-use ssh_comm::testing::Capture;
+use testkit::kbd_sshd::KbdSshd;
+use testkit::sshd::Capture;
 use ssh_comm::{CancellationToken, Session, SshError};
 
 async fn run(s: &Session, cmd: &str) -> (i32, String) {

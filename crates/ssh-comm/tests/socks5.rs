@@ -4,8 +4,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Capture, Sshd};
-use ssh_comm::testing::socks5::{Event, Socks5Server};
 use ssh_comm::{CancellationToken, Session, Socks5Proxy, SshError};
+use testkit::socks5::{Event, Socks5Server};
 
 fn via(proxy: &Socks5Server, creds: Option<(&str, &str)>) -> Socks5Proxy {
     Socks5Proxy {

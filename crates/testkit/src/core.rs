@@ -160,18 +160,57 @@ impl PluginUnderTest {
     }
 }
 
+/// A binary of the root package that tests run, and the variable that names a prebuilt one.
+struct RootBinary {
+    env: &'static str,
+    /// `--bin` or `--example`.
+    kind: &'static str,
+    name: &'static str,
+    /// Where cargo puts it, relative to `target/<profile>`.
+    subdir: &'static str,
+}
+
+const PLUGIN: RootBinary = RootBinary {
+    env: "PACKER_PLUGIN_BIN",
+    kind: "--bin",
+    name: "packer-plugin-vsphere-supervisor",
+    subdir: "",
+};
+
+const TEST_BUILDER: RootBinary = RootBinary {
+    env: "PACKER_TEST_BUILDER_BIN",
+    kind: "--example",
+    name: "packer-builder-testkit",
+    subdir: "examples",
+};
+
+type Built = std::sync::OnceLock<Result<PathBuf, String>>;
+
 /// Finds the plugin binary (`packer-plugin-vsphere-supervisor`): `$PACKER_PLUGIN_BIN`, else
 /// builds it with cargo into the running test's target dir (a no-op when it is fresh) and returns
 /// `target/<profile>/packer-plugin-vsphere-supervisor`. Built once per test process.
 pub fn plugin_binary() -> Result<PathBuf, String> {
-    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    if let Some(p) = std::env::var_os("PACKER_PLUGIN_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    BUILT.get_or_init(build_plugin).clone()
+    static BUILT: Built = Built::new();
+    root_binary(&PLUGIN, &BUILT)
 }
 
-fn build_plugin() -> Result<PathBuf, String> {
+/// Finds the test builder binary (the root package's example `packer-builder-testkit`, which
+/// serves [`crate::builder::FakeBuilder`] with the product's SSH communicator):
+/// `$PACKER_TEST_BUILDER_BIN`, else built like [`plugin_binary`] and returned from
+/// `target/<profile>/examples/`.
+pub fn test_builder_binary() -> Result<PathBuf, String> {
+    static BUILT: Built = Built::new();
+    root_binary(&TEST_BUILDER, &BUILT)
+}
+
+fn root_binary(what: &RootBinary, built: &Built) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(what.env) {
+        return Ok(PathBuf::from(p));
+    }
+    built.get_or_init(|| build_root_binary(what)).clone()
+}
+
+fn build_root_binary(what: &RootBinary) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     // target/<profile>/deps/<test> → target/<profile>
     let profile_dir = exe
@@ -179,29 +218,49 @@ fn build_plugin() -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .ok_or("test binary has no target dir")?;
     let target_dir = profile_dir.parent().ok_or("no target dir")?;
-    let bin = profile_dir.join("packer-plugin-vsphere-supervisor");
+    let bin = profile_dir.join(what.subdir).join(what.name);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
-    cmd.args([
-        "build",
-        "-p",
-        "packer-plugin-vsphere",
-        "--bin",
-        "packer-plugin-vsphere-supervisor",
-    ])
-    .env("CARGO_TARGET_DIR", target_dir)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args(["build", "-p", "packer-plugin-vsphere", what.kind, what.name])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Cargo sets these for the running test; build scripts that track one (ring's tracks
+    // CARGO_MANIFEST_DIR) would otherwise be rebuilt, and rebuilt again by the next plain
+    // `cargo test`, every time.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_per_crate_cargo_var) {
+            cmd.env_remove(&name);
+        }
+    }
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
-    let st = cmd.status().map_err(|e| format!("run cargo build: {e}"))?;
+    let st = cmd
+        .status()
+        .map_err(|e| format!("build {}: run cargo build: {e}", what.name))?;
     if !st.success() || !bin.exists() {
         return Err(format!(
-            "cargo build of packer-plugin-vsphere-supervisor failed ({st}); expected {}",
-            bin.display()
+            "build {}: cargo build failed ({st}); expected {} (or set {})",
+            what.name,
+            bin.display(),
+            what.env
         ));
     }
     Ok(bin)
+}
+
+/// The variables cargo sets for one crate's build or run, never configuration.
+fn is_per_crate_cargo_var(name: &str) -> bool {
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_EXE_"];
+    const NAMES: &[&str] = &[
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 #[cfg(test)]
@@ -224,5 +283,25 @@ mod tests {
         );
         assert!(parse_handshake("4|unix|/x").is_err());
         assert!(parse_handshake("garbage").is_err());
+    }
+
+    #[test]
+    fn only_per_crate_cargo_variables_are_dropped_for_nested_builds() {
+        for dropped in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_BIN_EXE_x",
+            "OUT_DIR",
+        ] {
+            assert!(is_per_crate_cargo_var(dropped), "{dropped}");
+        }
+        for kept in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_INCREMENTAL",
+            "CARGO",
+        ] {
+            assert!(!is_per_crate_cargo_var(kept), "{kept}");
+        }
     }
 }

@@ -1,15 +1,14 @@
-//! Fake implementations of the plugin-boundary traits, for tests.
+//! Fake implementations of the plugin-boundary traits, for tests (the test builder itself is
+//! [`crate::builder::FakeBuilder`]).
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use packer_rpc::api::{
-    Artifact, BoxError, BoxRead, BoxWrite, Builder, Communicator, ExitFuture, FileInfo, Hook,
-    PrepareOutcome, RemoteCommand, Ui,
+    Artifact, BoxError, BoxRead, BoxWrite, Communicator, ExitFuture, FileInfo, Hook, RemoteCommand,
+    Ui,
 };
-use packer_wire::hclspec::{CtyType, Spec};
 use packer_wire::msgpack::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
@@ -308,129 +307,6 @@ impl Artifact for FakeArtifact {
         match &self.destroy_error {
             None => Ok(()),
             Some(m) => Err(m.clone().into()),
-        }
-    }
-}
-
-/// How a [`FakeBuilder`]'s Run behaves.
-#[derive(Clone)]
-pub enum RunScript {
-    /// Say a few lines, run the `packer_provision` hook with `data` and `comm`, return the artifact.
-    Provision {
-        data: Value,
-        comm: Arc<dyn Communicator>,
-        artifact: Option<FakeArtifact>,
-    },
-    /// Say, then report `msg` on the Ui and fail with it.
-    Fail(String),
-    /// Say, run the hook, and wait until cancelled (bounded), then return the artifact.
-    WaitForCancel {
-        data: Value,
-        comm: Arc<dyn Communicator>,
-        artifact: Option<FakeArtifact>,
-    },
-}
-
-/// A builder with scripted outcomes, shaped like the null builder of the captures.
-pub struct FakeBuilder {
-    pub spec: Spec,
-    pub prepare: PrepareOutcome,
-    pub run: RunScript,
-    pub prepared: Mutex<Vec<Vec<Value>>>,
-    /// Set once Run saw its token cancelled.
-    pub saw_cancel: Mutex<bool>,
-}
-
-impl FakeBuilder {
-    pub fn new(prepare: PrepareOutcome, run: RunScript) -> Arc<Self> {
-        let mut attrs = std::collections::BTreeMap::new();
-        attrs.insert(
-            "communicator".into(),
-            Spec::Attr {
-                name: "communicator".into(),
-                ty: CtyType::String,
-                required: false,
-            },
-        );
-        attrs.insert(
-            "ssh_port".into(),
-            Spec::Attr {
-                name: "ssh_port".into(),
-                ty: CtyType::Number,
-                required: false,
-            },
-        );
-        Arc::new(FakeBuilder {
-            spec: Spec::Object(attrs),
-            prepare,
-            run,
-            prepared: Mutex::new(Vec::new()),
-            saw_cancel: Mutex::new(false),
-        })
-    }
-}
-
-#[async_trait]
-impl Builder for FakeBuilder {
-    fn config_spec(&self) -> Spec {
-        self.spec.clone()
-    }
-    async fn prepare(&self, configs: Vec<Value>) -> PrepareOutcome {
-        if let Ok(mut p) = self.prepared.lock() {
-            p.push(configs);
-        }
-        self.prepare.clone()
-    }
-    async fn run(
-        &self,
-        ui: Arc<dyn Ui>,
-        hook: Arc<dyn Hook>,
-        cancel: CancellationToken,
-    ) -> Result<Option<Arc<dyn Artifact>>, BoxError> {
-        ui.say("Using ssh communicator to connect: 127.0.0.1").await;
-        ui.say("Waiting for SSH to become available...").await;
-        match &self.run {
-            RunScript::Fail(msg) => {
-                ui.error(msg).await;
-                Err(msg.clone().into())
-            }
-            RunScript::Provision {
-                data,
-                comm,
-                artifact,
-            } => {
-                ui.say("Connected to SSH!").await;
-                hook.run(
-                    "packer_provision",
-                    data.clone(),
-                    ui.clone(),
-                    comm.clone(),
-                    cancel.clone(),
-                )
-                .await?;
-                Ok(artifact.clone().map(|a| Arc::new(a) as Arc<dyn Artifact>))
-            }
-            RunScript::WaitForCancel {
-                data,
-                comm,
-                artifact,
-            } => {
-                ui.say("Connected to SSH!").await;
-                let hook_run = hook.run(
-                    "packer_provision",
-                    data.clone(),
-                    ui.clone(),
-                    comm.clone(),
-                    cancel.clone(),
-                );
-                let _ = tokio::time::timeout(Duration::from_secs(30), hook_run).await;
-                if cancel.is_cancelled() {
-                    if let Ok(mut s) = self.saw_cancel.lock() {
-                        *s = true;
-                    }
-                }
-                Ok(artifact.clone().map(|a| Arc::new(a) as Arc<dyn Artifact>))
-            }
         }
     }
 }

@@ -12,10 +12,9 @@ use packer_rpc::netrpc::Server;
 use packer_rpc::service::{HookServer, SpecEncoding, StreamBroker, UiServer};
 use packer_rpc::val;
 use packer_wire::msgpack::Value;
+use testkit::builder::{FakeBuilder, RunScript};
 use testkit::capture::{captures_dir, main_stream, shape};
-use testkit::fakes::{
-    FakeArtifact, FakeBuilder, LocalCommunicator, RecordingUi, RunScript, ScriptHook,
-};
+use testkit::fakes::{FakeArtifact, LocalCommunicator, RecordingUi, ScriptHook};
 use testkit::inproc::serve_builder_raw;
 use tokio::io::AsyncWriteExt;
 

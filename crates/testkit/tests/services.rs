@@ -6,9 +6,8 @@ use packer_rpc::api::{BoxError, Communicator, PrepareOutcome, RemoteCommand, Ui}
 use packer_rpc::netrpc::RpcError;
 use packer_rpc::service::SpecEncoding;
 use packer_wire::msgpack::Value;
-use testkit::fakes::{
-    FakeArtifact, FakeBuilder, LocalCommunicator, RecordingUi, RunScript, ScriptHook, UiEvent,
-};
+use testkit::builder::{FakeBuilder, RunScript};
+use testkit::fakes::{FakeArtifact, LocalCommunicator, RecordingUi, ScriptHook, UiEvent};
 use testkit::inproc::serve_builder;
 use tokio::io::AsyncReadExt;
 

@@ -14,7 +14,8 @@ use packer_rpc::api::{
 };
 use packer_rpc::service::SpecEncoding;
 use packer_wire::msgpack::Value;
-use testkit::fakes::{FakeBuilder, RecordingUi, RunScript, ScriptHook};
+use testkit::builder::{FakeBuilder, RunScript};
+use testkit::fakes::{RecordingUi, ScriptHook};
 use testkit::inproc::serve_builder_over_yamux;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 

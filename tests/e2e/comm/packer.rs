@@ -1,279 +1,28 @@
-//! The real Packer 1.6.6 drives `examples/packer-builder-sshtest.rs` against a throwaway
-//! OpenSSH server (`scripts/sshd-local.sh`): the `shell`, `file` and `shell-local` provisioners over our
-//! Communicator server and the SSH communicator, end to end.
+//! The real Packer 1.6.6 drives the test builder (`examples/packer-builder-testkit.rs`,
+//! `communicator = "ssh"`) against a throwaway OpenSSH server (`scripts/sshd-local.sh`): the
+//! `shell`, `file` and `shell-local` provisioners over our Communicator server and the SSH
+//! communicator, end to end.
 //!
-//! Needs `/usr/bin/packer` (or `PACKER_BIN`), root (for sshd-local.sh) and the example binary,
-//! which `cargo test` builds alongside this test (`cargo build --example packer-builder-sshtest`
-//! when running this file alone).
+//! Needs `/usr/bin/packer` (or `PACKER_BIN`) and root (for sshd-local.sh); the test builder is
+//! built on first use (or taken from `PACKER_TEST_BUILDER_BIN`).
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-/// Packer runs are serialized: the machine has two cores, and the 256 MiB upload's timing
-/// should not depend on what else happens to run.
-static PACKER: Mutex<()> = Mutex::new(());
+use testkit::sshd::Sshd;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use super::harness::{prefixed, Work};
 
-fn sshd_script() -> PathBuf {
-    match std::env::var_os("PACKER_SSHD_LOCAL") {
-        Some(p) => PathBuf::from(p),
-        None => workspace().join("scripts/sshd-local.sh"),
-    }
-}
-
-fn packer_bin() -> PathBuf {
-    std::env::var_os("PACKER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/packer"))
-}
-
-/// The example binary: `target/<profile>/examples/`, beside this test's `deps/` directory.
-fn plugin_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
-    let p = profile_dir.join("examples/packer-builder-sshtest");
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo test` (it builds examples) or \
-         `cargo build --example packer-builder-sshtest` first",
-        p.display()
-    );
-    p
-}
-
-/// A throwaway sshd, stopped on drop.
-struct Sshd {
-    port: u16,
-    user: String,
-    key: PathBuf,
-    dir: PathBuf,
-}
-
-impl Sshd {
-    fn start() -> Sshd {
-        let script = sshd_script();
-        assert!(
-            script.is_file(),
-            "sshd-local.sh not found at {} (set PACKER_SSHD_LOCAL)",
-            script.display()
-        );
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run sshd-local.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "sshd-local.sh failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with("export "))
-            .expect("sshd-local.sh printed no export line");
-        let var = |k: &str| {
-            line.trim_start_matches("export ")
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=")).map(str::to_string))
-                .unwrap_or_else(|| panic!("{k} missing in {line}"))
-        };
-        Sshd {
-            port: var("SSHD_PORT").parse().expect("SSHD_PORT"),
-            user: var("SSH_USER"),
-            key: PathBuf::from(var("SSH_KEY")),
-            dir: PathBuf::from(var("SSHD_DIR")),
-        }
-    }
-
-    /// A fresh directory owned by the SSH user (the server is this machine, so the test can
-    /// inspect it directly).
-    fn remote_dir(&self, name: &str) -> PathBuf {
-        let d = PathBuf::from(format!(
-            "/home/{}/comm-packer-{name}-{}",
-            self.user,
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("create remote dir");
-        let st = Command::new("chown")
-            .args(["-R", &format!("{0}:{0}", self.user)])
-            .arg(&d)
-            .status()
-            .expect("chown");
-        assert!(st.success());
-        d
-    }
-
-    fn source_block(&self, extra: &str) -> String {
-        format!(
-            "source \"sshtest\" \"x\" {{\n  communicator = \"ssh\"\n  ssh_host = \"127.0.0.1\"\n  \
-             ssh_port = {}\n  ssh_username = \"{}\"\n  ssh_private_key_file = \"{}\"\n  \
-             ssh_timeout = \"30s\"\n{extra}}}\n",
-            self.port,
-            self.user,
-            self.key.display()
-        )
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(sshd_script())
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-    }
-}
-
-/// A working directory with the plugin beside the template.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("comm-packer-")
-            .tempdir()
-            .expect("temp dir");
-        std::os::unix::fs::symlink(plugin_bin(), dir.path().join("packer-builder-sshtest"))
-            .expect("symlink plugin");
-        std::fs::create_dir_all(dir.path().join("home")).expect("home");
-        Work { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path().join(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("create parent");
-        }
-        std::fs::write(&p, text).expect("write file");
-        p
-    }
-
-    /// `packer build` of `template` (a file name in the work dir), bounded in time.
-    fn build(&self, template: &str, log: bool) -> Run {
-        let _serial = PACKER.lock().unwrap_or_else(|p| p.into_inner());
-        let mut cmd = Command::new(packer_bin());
-        cmd.args(["build", "-color=false", template])
-            .current_dir(self.path())
-            .env("HOME", self.path().join("home"))
-            .env("PACKER_CONFIG_DIR", self.path().join("home"))
-            .env("CHECKPOINT_DISABLE", "1")
-            .env_remove("PACKER_PLUGIN_PATH")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if log {
-            cmd.env("PACKER_LOG", "1")
-                .env("PACKER_LOG_PATH", self.path().join("packer.log"));
-        } else {
-            cmd.env_remove("PACKER_LOG").env_remove("PACKER_LOG_PATH");
-        }
-        let t0 = Instant::now();
-        let child = cmd.spawn().expect("start packer");
-        let out = wait_bounded(child, Duration::from_secs(180));
-        Run {
-            out,
-            secs: t0.elapsed().as_secs_f64(),
-            log: std::fs::read_to_string(self.path().join("packer.log")).unwrap_or_default(),
-        }
-    }
-}
-
-fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Output {
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let killer = std::thread::spawn(move || {
-        if rx.recv_timeout(limit).is_err() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-    });
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut v);
-        v
-    });
-    let mut out = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
-    let err = err_reader.join().unwrap_or_default();
-    let status = child.wait().expect("wait for packer");
-    let _ = tx.send(());
-    let _ = killer.join();
-    Output {
-        status,
-        stdout: out,
-        stderr: err,
-    }
-}
-
-struct Run {
-    out: Output,
-    secs: f64,
-    log: String,
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.out.stderr).into_owned()
-    }
-    fn describe(&self) -> String {
-        let log_tail: String = {
-            let lines: Vec<&str> = self.log.lines().collect();
-            lines[lines.len().saturating_sub(60)..].join("\n")
-        };
-        format!(
-            "packer exited with {} after {:.1} s\n--- stdout\n{}\n--- stderr\n{}\n--- log tail\n{}",
-            self.out.status,
-            self.secs,
-            self.stdout(),
-            self.stderr(),
-            log_tail
-        )
-    }
-    fn assert_ok(&self) {
-        assert!(self.out.status.success(), "{}", self.describe());
-    }
-    fn assert_failed(&self) {
-        assert!(!self.out.status.success(), "{}", self.describe());
-    }
-    /// Remote stdout lines as Packer prints them for build `sshtest.x` (`ui.Message`), prefix
-    /// removed.
-    fn remote_lines(text: &str) -> Vec<String> {
-        prefixed(text, "    sshtest.x: ")
-    }
-    /// Remote stderr lines (`ui.Error`, which Packer prints as `==> sshtest.x: …`) and the
-    /// builder's own `ui.Say` lines.
-    fn say_lines(text: &str) -> Vec<String> {
-        prefixed(text, "==> sshtest.x: ")
-    }
-}
-
-fn prefixed(text: &str, prefix: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .map(str::to_string)
-        .collect()
+/// The test builder's source block for `sshd`.
+fn source_block(sshd: &Sshd) -> String {
+    format!(
+        "source \"testkit\" \"x\" {{\n  communicator = \"ssh\"\n  ssh_host = \"127.0.0.1\"\n  \
+         ssh_port = {}\n  ssh_username = \"{}\"\n  ssh_private_key_file = \"{}\"\n  \
+         ssh_timeout = \"30s\"\n}}\n",
+        sshd.port,
+        sshd.user,
+        sshd.key.display()
+    )
 }
 
 fn sha256sum(path: &Path) -> String {
@@ -299,15 +48,15 @@ fn shell_output_is_streamed_exactly_and_separately() {
          printf 'no-newline-at-end'\n",
     );
     let tpl = format!(
-        "{}build {{\n  sources = [\"source.sshtest.x\"]\n  provisioner \"shell\" {{\n    \
+        "{}build {{\n  sources = [\"source.testkit.x\"]\n  provisioner \"shell\" {{\n    \
          inline = [\"echo out-1\", \"echo err-1 1>&2\", \"echo 'out-2 \\\"quoted\\\" $HOME'\", \
          \"echo err-2 >&2\"]\n  }}\n  provisioner \"shell\" {{\n    script = \"script.sh\"\n  }}\n}}\n",
-        sshd.source_block("")
+        source_block(&sshd)
     );
     work.write("t.pkr.hcl", &tpl);
     let run = work.build("t.pkr.hcl", true);
     run.assert_ok();
-    let out = Run::remote_lines(&run.stdout());
+    let out = run.remote_lines();
     assert_eq!(
         out,
         [
@@ -320,7 +69,8 @@ fn shell_output_is_streamed_exactly_and_separately() {
         run.describe()
     );
     // stderr comes back through ui.Error: the other prefix, and never as stdout.
-    let said: Vec<String> = Run::say_lines(&run.stdout())
+    let said: Vec<String> = run
+        .say_lines()
         .into_iter()
         .filter(|l| l.starts_with("err-") || l.starts_with("script-err"))
         .collect();
@@ -337,15 +87,15 @@ fn shell_exit_codes_fail_the_build_or_are_allowed() {
     let sshd = Sshd::start();
     let work = Work::new();
     let failing = format!(
-        "{}build {{\n  sources = [\"source.sshtest.x\"]\n  provisioner \"shell\" {{\n    \
+        "{}build {{\n  sources = [\"source.testkit.x\"]\n  provisioner \"shell\" {{\n    \
          inline = [\"echo before\", \"exit 7\"]\n  }}\n  provisioner \"shell\" {{\n    \
          inline = [\"echo never-reached\"]\n  }}\n}}\n",
-        sshd.source_block("")
+        source_block(&sshd)
     );
     work.write("fail.pkr.hcl", &failing);
     let run = work.build("fail.pkr.hcl", false);
     run.assert_failed();
-    let all = format!("{}{}", run.stdout(), run.stderr());
+    let all = run.all();
     assert!(
         all.contains("Script exited with non-zero exit status: 7"),
         "{}",
@@ -354,16 +104,16 @@ fn shell_exit_codes_fail_the_build_or_are_allowed() {
     assert!(!all.contains("never-reached"), "{}", run.describe());
 
     let allowed = format!(
-        "{}build {{\n  sources = [\"source.sshtest.x\"]\n  provisioner \"shell\" {{\n    \
+        "{}build {{\n  sources = [\"source.testkit.x\"]\n  provisioner \"shell\" {{\n    \
          inline = [\"exit 7\"]\n    valid_exit_codes = [0, 7]\n  }}\n  provisioner \"shell\" {{\n    \
          inline = [\"echo after-allowed\"]\n  }}\n}}\n",
-        sshd.source_block("")
+        source_block(&sshd)
     );
     work.write("allowed.pkr.hcl", &allowed);
     let run = work.build("allowed.pkr.hcl", false);
     run.assert_ok();
     assert!(
-        Run::remote_lines(&run.stdout()).contains(&"after-allowed".to_string()),
+        run.remote_lines().contains(&"after-allowed".to_string()),
         "{}",
         run.describe()
     );
@@ -372,7 +122,7 @@ fn shell_exit_codes_fail_the_build_or_are_allowed() {
 #[test]
 fn file_provisioner_uploads_and_downloads_files_and_directories() {
     let sshd = Sshd::start();
-    let remote = sshd.remote_dir("files");
+    let remote = PathBuf::from(sshd.remote_dir("packer-files"));
     let work = Work::new();
     work.write("up.txt", "hello file\n");
     work.write("tree/a.txt", "A\n");
@@ -380,7 +130,7 @@ fn file_provisioner_uploads_and_downloads_files_and_directories() {
     let r = remote.display();
     // Remote content for the downloads, made by the shell provisioner first.
     let tpl = format!(
-        "{src}build {{\n  sources = [\"source.sshtest.x\"]\n\
+        "{src}build {{\n  sources = [\"source.testkit.x\"]\n\
          provisioner \"file\" {{\n    source = \"up.txt\"\n    destination = \"{r}/up.txt\"\n  }}\n\
          provisioner \"shell\" {{\n    inline = [\"mkdir -p {r}/with {r}/without {r}/dl/inner\", \
          \"printf remote-data > {r}/dl/inner/c.txt\", \"printf top > {r}/dl/top.txt\"]\n  }}\n\
@@ -391,7 +141,7 @@ fn file_provisioner_uploads_and_downloads_files_and_directories() {
          destination = \"down.txt\"\n  }}\n\
          provisioner \"file\" {{\n    direction = \"download\"\n    source = \"{r}/dl/\"\n    \
          destination = \"downdir/\"\n  }}\n}}\n",
-        src = sshd.source_block(""),
+        src = source_block(&sshd),
     );
     work.write("t.pkr.hcl", &tpl);
     let run = work.build("t.pkr.hcl", true);
@@ -427,7 +177,7 @@ fn file_provisioner_uploads_and_downloads_files_and_directories() {
 fn upload_of_256_mib_arrives_intact() {
     const MIB: usize = 256;
     let sshd = Sshd::start();
-    let remote = sshd.remote_dir("big");
+    let remote = PathBuf::from(sshd.remote_dir("packer-big"));
     let work = Work::new();
     let local = work.path().join("big.bin");
     {
@@ -449,9 +199,9 @@ fn upload_of_256_mib_arrives_intact() {
     }
     let dst = remote.join("big.bin");
     let tpl = format!(
-        "{}build {{\n  sources = [\"source.sshtest.x\"]\n  provisioner \"file\" {{\n    \
+        "{}build {{\n  sources = [\"source.testkit.x\"]\n  provisioner \"file\" {{\n    \
          source = \"big.bin\"\n    destination = \"{}\"\n  }}\n}}\n",
-        sshd.source_block(""),
+        source_block(&sshd),
         dst.display()
     );
     work.write("t.pkr.hcl", &tpl);
@@ -481,7 +231,7 @@ fn json_template_with_shell_local_and_shell() {
     let tpl = serde_json::json!({
         "variables": {"greeting": "hi"},
         "builders": [{
-            "type": "sshtest",
+            "type": "testkit",
             "name": "x",
             "communicator": "ssh",
             "ssh_host": "127.0.0.1",
@@ -521,12 +271,12 @@ fn prepare_errors_reach_the_user() {
     let work = Work::new();
     work.write(
         "t.pkr.hcl",
-        "source \"sshtest\" \"x\" {\n  communicator = \"ssh\"\n  ssh_port = 99999\n}\n\
-         build { sources = [\"source.sshtest.x\"] }\n",
+        "source \"testkit\" \"x\" {\n  communicator = \"ssh\"\n  ssh_port = 99999\n}\n\
+         build { sources = [\"source.testkit.x\"] }\n",
     );
     let run = work.build("t.pkr.hcl", false);
     run.assert_failed();
-    let all = format!("{}{}", run.stdout(), run.stderr());
+    let all = run.all();
     for want in [
         "ssh_host must be specified",
         "ssh_username must be specified",

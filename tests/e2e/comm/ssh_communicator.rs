@@ -1,7 +1,7 @@
 //! `SshCommunicator` through Packer's `Communicator` trait, against a real OpenSSH server
 //! (`sshd-local.sh`; needs root).
 use packer_rpc::api::{Communicator, FileInfo, RemoteCommand};
-use ssh_comm::testing::{Capture, Sshd};
+use testkit::sshd::{Capture, Sshd};
 use tokio_util::sync::CancellationToken;
 use vsphere_supervisor::comm::{connect_options_from, SshCommunicator};
 use vsphere_supervisor::config::{FileTransfer, SshConfig};

@@ -267,8 +267,8 @@ impl BuilderClient {
 mod tests {
     use super::*;
     use crate::api::{Artifact, BoxError};
-    use crate::service::link::MemBroker;
     use crate::service::progress::tests::Recorder;
+    use crate::service::MemBroker;
     use packer_wire::hclspec::Spec;
     use std::sync::atomic::{AtomicBool, Ordering};
 

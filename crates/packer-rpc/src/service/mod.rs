@@ -4,6 +4,8 @@ pub mod builder;
 pub mod communicator;
 pub mod hook;
 pub mod link;
+#[cfg(any(test, feature = "testing"))]
+mod mem_broker;
 mod progress;
 pub mod ui;
 
@@ -11,6 +13,8 @@ pub use artifact::{ArtifactClient, ArtifactServer};
 pub use builder::{BuilderClient, BuilderServer, SpecEncoding};
 pub use communicator::{CommunicatorClient, CommunicatorServer};
 pub use hook::{HookClient, HookServer};
-pub use link::{AsyncStream, BoxStream, MemBroker, StreamBroker, ACCEPT_TIMEOUT};
+pub use link::{AsyncStream, BoxStream, StreamBroker, ACCEPT_TIMEOUT};
+#[cfg(any(test, feature = "testing"))]
+pub use mem_broker::{MemBroker, MemBrokerError};
 pub use progress::ProgressHandoff;
 pub use ui::{UiClient, UiServer};

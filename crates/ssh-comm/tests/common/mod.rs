@@ -1,7 +1,7 @@
 //! A throwaway OpenSSH server per test, via the shared `sshd-local.sh` script.
 // Shared by the tests and the upload bench, which use different parts of it.
 #![allow(dead_code, unused_imports)]
-pub use ssh_comm::testing::{Capture, Sshd};
+pub use testkit::sshd::{Capture, Sshd};
 
 pub fn sha256(data: &[u8]) -> String {
     use sha2::Digest;

@@ -16,7 +16,7 @@ use russh::{Channel, ChannelId, ChannelMsg, MethodKind, MethodSet};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Auth as ClientAuth, ConnectOptions};
+use ssh_comm::{Auth as ClientAuth, ConnectOptions};
 
 const PROMPTS: &[(Cow<'static, str>, bool)] = &[
     (Cow::Borrowed("Password: "), false),

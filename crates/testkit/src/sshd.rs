@@ -1,18 +1,13 @@
-//! Test support: a throwaway OpenSSH server on loopback, started with the project's
-//! `scripts/sshd-local.sh` (needs root); a keyboard-interactive-only russh server
-//! ([`kbd_sshd`]); a SOCKS5 proxy ([`socks5`]). Used by this crate's tests and bench and by the
-//! plugin's SSH tests; not for production use.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! A throwaway OpenSSH server on loopback, started with the project's `scripts/sshd-local.sh`
+//! (needs root), and [`Capture`], a shared output sink. Used by ssh-comm's tests and bench and by
+//! the plugin's SSH tests.
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::{Auth, ConnectOptions, KeySource};
-
-pub mod kbd_sshd;
-pub mod socks5;
+use ssh_comm::{Auth, ConnectOptions, KeySource};
 
 /// The launcher: `$PACKER_SSHD_LOCAL`, else the workspace's `scripts/sshd-local.sh`.
 pub fn script() -> PathBuf {
