@@ -1,8 +1,8 @@
 //! Password authentication through `keyboard-interactive`, against a server that offers only
 //! that method (as PAM-based sshd configurations do); needs no root.
+use ssh_comm::{CancellationToken, Session, SshError};
 use testkit::kbd_sshd::KbdSshd;
 use testkit::sshd::Capture;
-use ssh_comm::{CancellationToken, Session, SshError};
 
 async fn run(s: &Session, cmd: &str) -> (i32, String) {
     let out = Capture::default();
