@@ -132,7 +132,8 @@ pub struct Target<'a, K> {
     pub what: String,
 }
 
-/// How a wait went: how often it had to list, watch, and start over after 410 Gone.
+/// How a wait went: how often it had to list, watch, and start over after 410 Gone (public
+/// with the `testing` feature, for the end-to-end tests of resumed watches).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WaitStats {
     pub lists: u32,
@@ -148,11 +149,22 @@ pub async fn wait_for<K: Watchable, T>(
     cancel: &CancellationToken,
     judge: impl FnMut(&K) -> Verdict<T>,
 ) -> Result<T, WaitError> {
-    wait_for_with_stats(target, timeout, cancel, judge, &mut WaitStats::default()).await
+    wait_counted(target, timeout, cancel, judge, &mut WaitStats::default()).await
 }
 
-/// [`wait_for`], counting lists, watches and expiries into `stats`.
+/// [`wait_for`], counting lists, watches and expiries into `stats` (test-only API).
+#[cfg(feature = "testing")]
 pub async fn wait_for_with_stats<K: Watchable, T>(
+    target: Target<'_, K>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    judge: impl FnMut(&K) -> Verdict<T>,
+    stats: &mut WaitStats,
+) -> Result<T, WaitError> {
+    wait_counted(target, timeout, cancel, judge, stats).await
+}
+
+async fn wait_counted<K: Watchable, T>(
     target: Target<'_, K>,
     timeout: Duration,
     cancel: &CancellationToken,
