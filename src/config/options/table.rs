@@ -215,9 +215,9 @@ const SSH: &[OptionDef] = &[
     opt("ssh_proxy_password", Text, Unset(""), |c| proxy(c, |p| p.password.value()),
         r#"Password for `ssh_proxy_username` (empty when unset); needs `ssh_proxy_username`."#),
     opt("ssh_public_key", Bytes, Unset(""), |_| Value::Unset,
-        r#"Internal to Packer's SDK (key material in memory); set by Packer, not by templates, and not used."#).packer(),
+        "").rejected("internal to Packer's SDK (the key pair a build generates at run time), not a template option; use ssh_private_key_file, or leave it to the build's temporary key"),
     opt("ssh_private_key", Bytes, Unset(""), |_| Value::Unset,
-        r#"Internal to Packer's SDK (key material in memory); set by Packer, not by templates, and not used."#).packer(),
+        "").rejected("internal to Packer's SDK (the key pair a build generates at run time), not a template option; use ssh_private_key_file, or leave it to the build's temporary key"),
 ];
 
 #[rustfmt::skip]
