@@ -14,7 +14,8 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 fi
-eval "$(cat "$dir/kube-apiserver.cmd")" >>"$dir/kube-apiserver.log" 2>&1 &
+# exec: the pid file must hold the API server itself, not a shell around it.
+eval "exec $(cat "$dir/kube-apiserver.cmd")" >>"$dir/kube-apiserver.log" 2>&1 &
 echo $! >"$dir/kube-apiserver.pid"
 server=$(awk '/server:/ {print $2; exit}' "$dir/kubeconfig")
 token=$(awk '/token:/ {print $2; exit}' "$dir/kubeconfig")
