@@ -33,11 +33,28 @@ impl Preparer<'_> {
         let pause = self.duration("pause_before_connecting", false);
         let ssh = self.ssh(kind == CommKind::Ssh, config);
         let winrm = self.winrm(kind == CommKind::WinRm);
+        self.warn_winrm_options();
         CommConfig {
             kind,
             pause_before_connecting: pause,
             ssh,
             winrm,
+        }
+    }
+
+    /// WinRM options change nothing (this plugin has no WinRM communicator): set, the build
+    /// says so. (SSH options with `communicator = "none"` stay quiet, as in Packer's SDK, so a
+    /// template can switch communicators with one variable.)
+    fn warn_winrm_options(&mut self) {
+        let set: Vec<&str> = options::group(Group::WinRm)
+            .map(|o| o.name)
+            .filter(|k| self.d.is_set(k))
+            .collect();
+        if !set.is_empty() {
+            self.warnings.push(format!(
+                "{} ignored: this plugin has no WinRM communicator",
+                set.join(", ")
+            ));
         }
     }
 

@@ -64,3 +64,16 @@ fn communicator_none_skips_ssh_checks() {
     assert_eq!(p.config.comm.kind, CommKind::None);
     assert!(!p.config.uses_temporary_key());
 }
+
+#[test]
+fn winrm_options_are_said_to_be_ignored() {
+    let f = Fixture::new();
+    let p = f.ok(&f.with(&[
+        ("winrm_username", json!("admin")),
+        ("winrm_use_ssl", json!(true)),
+    ]));
+    assert_eq!(
+        p.warnings,
+        ["winrm_username, winrm_use_ssl ignored: this plugin has no WinRM communicator"],
+    );
+}
