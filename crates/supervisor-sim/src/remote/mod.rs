@@ -116,6 +116,9 @@ pub enum RemoteError {
     /// A seed object or file.
     #[error("seeding {0}")]
     Seed(String),
+    /// The webhooks' serving certificate.
+    #[error("the admission webhooks' certificate: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// Something did not happen in time.
     #[error("{0}")]
     Timeout(String),

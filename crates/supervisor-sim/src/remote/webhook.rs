@@ -51,8 +51,7 @@ impl Webhooks {
     /// Serves the hooks on a free loopback port and registers them with the cluster.
     pub(crate) async fn start(client: Client, store: Store) -> Result<Webhooks, RemoteError> {
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let tls = TlsMaterial::generate(&[ip])
-            .map_err(|e| RemoteError::Timeout(format!("webhook certificate: {e}")))?;
+        let tls = TlsMaterial::generate(&[ip])?;
         let io = |what: &str| {
             let what = what.to_string();
             move |source| RemoteError::Io { what, source }
@@ -64,10 +63,7 @@ impl Webhooks {
             .local_addr()
             .map_err(io("reading the webhook port"))?
             .port();
-        let acceptor = tokio_rustls::TlsAcceptor::from(
-            tls.server_config()
-                .map_err(|e| RemoteError::Timeout(format!("webhook TLS: {e}")))?,
-        );
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config()?);
         let stop = CancellationToken::new();
         let task = tokio::spawn(serve(listener, acceptor, store, stop.clone()));
         let hooks = Webhooks { client, stop, task };
