@@ -464,10 +464,14 @@ fn fast_controllers(publish_delay: Option<Duration>) -> supervisor_sim::server::
 /// Restarts the real API server once, when a VM of namespace `demo` has an IP.
 async fn restart_when_a_vm_runs(kubeconfig: PathBuf, kube_dir: PathBuf) {
     let deadline = tokio::time::Instant::now() + PACKER_TIMEOUT;
+    let mut cluster = None;
     while tokio::time::Instant::now() < deadline {
-        if let Ok(c) =
-            Cluster::connect(std::slice::from_ref(&kubeconfig), None, Some(NAMESPACE)).await
-        {
+        if cluster.is_none() {
+            cluster = Cluster::connect(std::slice::from_ref(&kubeconfig), None, Some(NAMESPACE))
+                .await
+                .ok();
+        }
+        if let Some(c) = &cluster {
             if let Ok(list) = c.api(&c.kinds.vm).list(&ListParams::default()).await {
                 let running = list.items.iter().any(|vm| {
                     vm.data["status"]["network"]["primaryIP4"]
@@ -476,10 +480,12 @@ async fn restart_when_a_vm_runs(kubeconfig: PathBuf, kube_dir: PathBuf) {
                 });
                 if running {
                     let dir = kube_dir.clone();
-                    let _ =
-                        tokio::task::spawn_blocking(move || run_script("kube-restart.sh", &dir))
-                            .await;
-                    eprintln!("e2e: restarted kube-apiserver while the build ran");
+                    match tokio::task::spawn_blocking(move || run_script("kube-restart.sh", &dir))
+                        .await
+                    {
+                        Ok(()) => eprintln!("e2e: restarted kube-apiserver while the build ran"),
+                        Err(e) => eprintln!("e2e: restarting kube-apiserver failed: {e}"),
+                    }
                     return;
                 }
             }
